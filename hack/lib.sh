@@ -1,0 +1,23 @@
+# Shared settings for hack/ scripts. Source it; it sets variables only.
+# Every pinned version lives here so that cache keys follow the pins.
+
+PASTURE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PASTURE_CACHE="${PASTURE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pasture}"
+
+UV_VERSION="0.13.9"
+KUBE_VERSION="v1.34.4"     # kube-apiserver, controller-manager, scheduler, kubectl
+ETCD_VERSION="v3.6.8"
+KWOK_VERSION="v0.7.0"
+HELM_VERSION="v3.22.0"
+
+# Go builds keep their module and build caches outside the checkout.
+export GOMODCACHE="$PASTURE_CACHE/go/mod"
+export GOCACHE="$PASTURE_CACHE/go/build"
+export GOFLAGS="-modcacherw"
+export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
+export UV_CACHE_DIR="$PASTURE_CACHE/uv"
+
+KUBE_BIN="$PASTURE_CACHE/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION"
+UV_BIN="$PASTURE_CACHE/tools/uv-$UV_VERSION/bin/uv"
+
+log() { printf '\033[1m[pasture]\033[0m %s\n' "$*" >&2; }

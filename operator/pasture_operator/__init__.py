@@ -1,0 +1,1 @@
+"""Pasture operator: reconciles Model and ModelDeployment into runtime workloads."""

@@ -1,0 +1,1 @@
+"""Pasture runtime: the Ollama and OpenAI APIs on vLLM's async engine."""
