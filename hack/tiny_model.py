@@ -14,12 +14,13 @@ Sizes respect vLLM's CPU attention: head_dim = 128 / 2 = 64.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from collections import Counter
 from pathlib import Path
 
-SCRIPT_VERSION = "1"
+SCRIPT_VERSION = "2"
 VOCAB_SIZE = 512
 SEED = 20261124
 
@@ -28,17 +29,21 @@ SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant
 # A chat template in the shape real models ship: system, user, assistant and
 # tool turns, tools listed in the system turn, images as placeholders.
 CHAT_TEMPLATE = (
-    "{%- if tools %}<|system|>\nYou can call these tools:\n"
-    "{%- for tool in tools %}\n{{ tool | tojson }}{%- endfor %}</s>\n{%- endif %}"
+    # Newlines are written as expressions: transformers renders chat templates
+    # with trim_blocks, which eats a newline written right after a tag.
+    "{%- if tools %}{{ '<|system|>\\nYou can call these tools:' }}"
+    "{%- for tool in tools %}{{ '\\n' + (tool | tojson) }}{%- endfor %}"
+    "{{ '</s>\\n' }}{%- endif %}"
     "{%- for message in messages %}"
     "{%- if message['content'] is string %}{%- set content = message['content'] %}"
     "{%- else %}{%- set content = message['content'] | map(attribute='text')"
     " | select('string') | join('') %}{%- endif %}"
-    "<|{{ message['role'] }}|>\n{{ content }}"
-    "{%- if message.get('tool_calls') %}{%- for call in message['tool_calls'] %}"
-    "\n{{ call['function'] | tojson }}{%- endfor %}{%- endif %}</s>\n"
+    "{{ '<|' + message['role'] + '|>\\n' + content }}"
+    "{%- for call in message.get('tool_calls') or [] %}"
+    "{{ '\\n' + (call['function'] | tojson) }}{%- endfor %}"
+    "{{ '</s>\\n' }}"
     "{%- endfor %}"
-    "{%- if add_generation_prompt %}<|assistant|>\n{%- endif %}"
+    "{%- if add_generation_prompt %}{{ '<|assistant|>\\n' }}{%- endif %}"
 )
 
 CORPUS = [
@@ -84,7 +89,7 @@ def learn_bpe(corpus: list[str], vocab_size: int) -> tuple[dict[str, int], list[
     while len(vocab) < vocab_size:
         pairs: Counter[tuple[str, str]] = Counter()
         for word, count in words.items():
-            for a, b in zip(word, word[1:], strict=False):
+            for a, b in itertools.pairwise(word):
                 pairs[(a, b)] += count
         if not pairs:
             break
@@ -147,7 +152,7 @@ def write_model(out: Path, vocab_size: int) -> None:
         tie_word_embeddings=False,
         torch_dtype="bfloat16",
     )
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(config)  # type: ignore[no-untyped-call]
     gen = torch.Generator().manual_seed(SEED)
     with torch.no_grad():
         for name, param in sorted(model.named_parameters()):

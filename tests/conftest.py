@@ -3,4 +3,5 @@
 pytest_plugins = [
     "tests.fixtures.model",
     "tests.fixtures.engine",
+    "tests.fixtures.cluster",
 ]
