@@ -24,8 +24,8 @@ async def main(model: str) -> None:
     try:
         final = None
         params = SamplingParams(max_tokens=24, temperature=0.0)
-        async for final in engine.generate({"prompt": prompt}, params, "demo"):
-            pass
+        async for out in engine.generate({"prompt": prompt}, params, "demo"):
+            final = out
         assert final is not None
         print(f"prompt: {prompt!r}")
         print(f"answer: {final.outputs[0].text!r} ({len(final.outputs[0].token_ids)} tokens)")
