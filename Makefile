@@ -19,6 +19,7 @@ lint: setup ## ruff, mypy and the import layer rules
 	$(VENV)/ruff check .
 	$(VENV)/ruff format --check operator runtime tests hack/tiny_model.py bench
 	$(VENV)/mypy
+	$(VENV)/lint-imports
 
 .PHONY: test
 test: setup lint ## Set up and run every test (lint, unit, local control plane, vLLM engine)

@@ -1,0 +1,1 @@
+"""The metric-driven autoscaler: pure policy, scraping, per-deployment state."""

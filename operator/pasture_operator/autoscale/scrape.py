@@ -1,0 +1,127 @@
+"""Read each ready runtime pod's load from its Prometheus /metrics.
+
+Pods are found from the operator's store (the Deployment's pod selector),
+using `status.podIP` and the Ready condition: the same set a Service's
+EndpointSlices list as ready, without another watch. (It also works where
+EndpointSlices cannot carry the address: the apiserver refuses loopback
+endpoint addresses, which the local test cluster's kwok pods have.)
+
+A pod that is not ready, has no IP, or does not answer in time is *missing*:
+its load is unknown, never zero (see policy.py for how that is used).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from pasture_operator.autoscale.policy import METRIC_SERIES
+from pasture_operator.constants import RUNTIME_PORT
+
+logger = logging.getLogger("pasture_operator.autoscaler")
+
+# Short: a scrape must fit well inside one autoscaling interval (>= 1 s).
+SCRAPE_TIMEOUT = httpx.Timeout(0.8, connect=0.4)
+
+
+@dataclass(frozen=True)
+class PodTarget:
+    name: str
+    url: str
+
+
+@dataclass
+class ScrapeResult:
+    load: float = 0.0
+    scraped: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # pod names, sorted
+
+
+def _ready(pod: Mapping[str, Any]) -> bool:
+    st = pod.get("status") or {}
+    return (
+        st.get("phase") == "Running"
+        and bool(st.get("podIP"))
+        and any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in st.get("conditions") or []
+        )
+    )
+
+
+def _port(pod: Mapping[str, Any]) -> int:
+    for c in (pod.get("spec") or {}).get("containers") or []:
+        for p in c.get("ports") or []:
+            if p.get("name") == "http":
+                return int(p["containerPort"])
+    return RUNTIME_PORT
+
+
+def targets(pods: Iterable[Mapping[str, Any]]) -> tuple[list[PodTarget], list[str]]:
+    """(pods to scrape, names of pods whose load is unknown); terminating pods are ignored."""
+    out: list[PodTarget] = []
+    missing: list[str] = []
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        if meta.get("deletionTimestamp"):
+            continue  # leaving: neither capacity nor demand
+        name = str(meta.get("name"))
+        if _ready(pod):
+            ip = str(pod["status"]["podIP"])
+            host = f"[{ip}]" if ":" in ip else ip
+            out.append(PodTarget(name, f"http://{host}:{_port(pod)}/metrics"))
+        else:
+            missing.append(name)
+    return sorted(out, key=lambda t: t.name), sorted(missing)
+
+
+def parse_load(text: str, metric: str) -> float:
+    """Sum of the metric's series in one pod's exposition (every label set)."""
+    wanted = set(METRIC_SERIES[metric])
+    total = 0.0
+    found = False
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name in wanted:
+                total += float(sample.value)
+                found = True
+    if not found:
+        raise ValueError(f"no {'/'.join(sorted(wanted))} in the metrics")
+    return total
+
+
+class Scraper:
+    def __init__(self, timeout: httpx.Timeout = SCRAPE_TIMEOUT) -> None:
+        # No proxies from the environment: pods are reached directly.
+        self._client = httpx.AsyncClient(timeout=timeout, trust_env=False)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+    async def _one(self, target: PodTarget, metric: str) -> float | None:
+        try:
+            resp = await self._client.get(target.url)
+            resp.raise_for_status()
+            return parse_load(resp.text, metric)
+        except (httpx.HTTPError, ValueError) as e:
+            logger.info("scrape of pod %s failed: %s", target.name, e or type(e).__name__)
+            return None
+
+    async def scrape(self, pods: Sequence[Mapping[str, Any]], metric: str) -> ScrapeResult:
+        ready, missing = targets(pods)
+        values = await asyncio.gather(*(self._one(t, metric) for t in ready))
+        result = ScrapeResult(missing=list(missing))
+        for t, v in zip(ready, values, strict=True):
+            if v is None:
+                result.missing.append(t.name)
+            else:
+                result.load += v
+                result.scraped.append(t.name)
+        result.missing.sort()
+        return result

@@ -1,0 +1,142 @@
+"""A Model's cache: the PVC and the download Job that fills it once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pasture_operator.builders.meta import model_labels, object_meta
+from pasture_operator.constants import CACHE_SUBDIR, MODELS_DIR
+from pasture_operator.reconcile.resolve import ResolvedModel, cache_claim_name
+
+# Exit code the downloader uses for errors a retry cannot fix (401/403/404, bad archive).
+PERMANENT_FAILURE_EXIT_CODE = 2
+
+
+def pvc(model: Mapping[str, Any], resolved: ResolvedModel) -> dict[str, Any]:
+    cache = resolved.cache or {}
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": str(cache.get("size"))}},
+    }
+    if cache.get("storageClassName"):
+        spec["storageClassName"] = cache["storageClassName"]
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": object_meta(
+            model, cache_claim_name(resolved.name), model_labels(resolved.name, "cache")
+        ),
+        "spec": spec,
+    }
+
+
+def source_digest(resolved: ResolvedModel) -> str:
+    """Changes when what to download changes; names the Job (its template is immutable)."""
+    return hashlib.sha256(json.dumps(resolved.source, sort_keys=True).encode()).hexdigest()[:8]
+
+
+def job_name(resolved: ResolvedModel) -> str:
+    return f"{resolved.name}-dl-{source_digest(resolved)}"
+
+
+def _download_source(resolved: ResolvedModel) -> dict[str, Any]:
+    src = resolved.source
+    if "url" in src:
+        return {"url": src["url"]["url"], "sha256": src["url"].get("sha256")}
+    if "library" in src:
+        return {"repo": _library_repo(resolved), "revision": "main"}
+    hf = src["huggingFace"]
+    return {"repo": hf["repo"], "revision": hf.get("revision") or "main"}
+
+
+def _library_repo(resolved: ResolvedModel) -> str:
+    from pasture_operator import catalog
+
+    entry = catalog.resolve(str(resolved.source["library"]))
+    return entry.repo if entry else ""
+
+
+def job(model: Mapping[str, Any], resolved: ResolvedModel, image: str) -> dict[str, Any]:
+    src = _download_source(resolved)
+    args = ["-m", "pasture_operator.downloader", "--dest", f"{MODELS_DIR}/{CACHE_SUBDIR}"]
+    if "url" in src:
+        args += ["--url", src["url"]]
+        if src.get("sha256"):
+            args += ["--sha256", src["sha256"]]
+    else:
+        args += ["--hf-repo", src["repo"], "--revision", src["revision"]]
+    env: list[dict[str, Any]] = [
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+        # The downloader reports progress as an annotation on its own pod.
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+    ]
+    if resolved.hf_token_secret:
+        env.append(
+            {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": dict(resolved.hf_token_secret)}}
+        )
+    labels = model_labels(resolved.name, "download")
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": object_meta(model, job_name(resolved), labels),
+        "spec": {
+            "backoffLimit": 3,
+            "podFailurePolicy": {
+                "rules": [
+                    # 401/403/404 will not get better by retrying: fail the Job now.
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {
+                            "containerName": "download",
+                            "operator": "In",
+                            "values": [PERMANENT_FAILURE_EXIT_CODE],
+                        },
+                    },
+                    {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                ]
+            },
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 1000,
+                        "fsGroup": 1000,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": "download",
+                            "image": image,
+                            "command": ["python"],
+                            "args": args,
+                            "env": env,
+                            "terminationMessagePolicy": "FallbackToLogsOnError",
+                            "volumeMounts": [
+                                {"name": "cache", "mountPath": MODELS_DIR},
+                                {"name": "tmp", "mountPath": "/tmp"},
+                            ],
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "cache",
+                            "persistentVolumeClaim": {"claimName": cache_claim_name(resolved.name)},
+                        },
+                        {"name": "tmp", "emptyDir": {}},
+                    ],
+                },
+            },
+        },
+    }

@@ -1,0 +1,209 @@
+"""The runtime Deployment: one vLLM engine per pod behind the Ollama-compatible server."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pasture_operator.builders.configmap import configmap_name
+from pasture_operator.builders.meta import deployment_labels, object_meta, selector_labels
+from pasture_operator.constants import (
+    ANNOTATION_CONFIG_HASH,
+    API_KEYS_DIR,
+    CONFIG_DIR,
+    CONFIG_PATH,
+    DEFAULT_GPU_RESOURCE,
+    RUNTIME_PORT,
+)
+from pasture_operator.reconcile.resolve import Volume
+
+# Grace beyond the runtime's own drain timeout for the preStop pause and exit.
+_EXTRA_GRACE_SECONDS = 15
+# Time for endpoints to drop the pod before the runtime stops accepting.
+_PRESTOP_SLEEP_SECONDS = 5
+_STARTUP_PERIOD_SECONDS = 10
+
+
+def _quantity(value: Any) -> str:
+    return str(value)
+
+
+def _resources(res: Mapping[str, Any]) -> dict[str, Any]:
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if res.get("cpu") is not None:
+        requests["cpu"] = _quantity(res["cpu"])
+    if res.get("memory") is not None:
+        # Memory limit = request: an engine over its budget should be OOMKilled
+        # visibly rather than squeeze its neighbours.
+        requests["memory"] = limits["memory"] = _quantity(res["memory"])
+    gpus = int(res.get("gpus") or 0)
+    if gpus > 0:
+        gpu = str(res.get("gpuResourceName") or DEFAULT_GPU_RESOURCE)
+        requests[gpu] = limits[gpu] = str(gpus)
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def _tolerations(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
+    tolerations = [dict(t) for t in spec.get("tolerations") or []]
+    res = spec.get("resources") or {}
+    gpu = str(res.get("gpuResourceName") or DEFAULT_GPU_RESOURCE)
+    if int(res.get("gpus") or 0) > 0 and not any(t.get("key") == gpu for t in tolerations):
+        # GPU nodes carry this taint (GPU operator / cloud node pools).
+        tolerations.append({"key": gpu, "operator": "Exists", "effect": "NoSchedule"})
+    return tolerations
+
+
+def deployment(
+    md: Mapping[str, Any],
+    *,
+    image: str,
+    replicas: int,
+    config_hash: str,
+    volumes: Sequence[Volume],
+    hf_token_secret: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Deployment dict for a ModelDeployment; `replicas` is decided by the plan."""
+    name = str(md["metadata"]["name"])
+    spec: Mapping[str, Any] = md.get("spec") or {}
+    overrides: Mapping[str, Any] = spec.get("podTemplate") or {}
+    drain = int((spec.get("server") or {}).get("drainTimeoutSeconds", 30))
+    startup = int(spec.get("startupTimeoutSeconds") or 1800)
+
+    env: list[dict[str, Any]] = [
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "HF_HOME", "value": "/cache/huggingface"},
+        {"name": "XDG_CACHE_HOME", "value": "/cache"},
+    ]
+    if hf_token_secret:
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": dict(hf_token_secret)}})
+    env.extend(dict(e) for e in overrides.get("env") or [])
+
+    mounts: list[dict[str, Any]] = [
+        {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+        {"name": "dshm", "mountPath": "/dev/shm"},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "cache", "mountPath": "/cache"},
+    ]
+    pod_volumes: list[dict[str, Any]] = [
+        {"name": "config", "configMap": {"name": configmap_name(name)}},
+        {
+            "name": "dshm",
+            "emptyDir": {
+                "medium": "Memory",
+                "sizeLimit": str((spec.get("resources") or {}).get("shmSize") or "2Gi"),
+            },
+        },
+        {"name": "tmp", "emptyDir": {}},
+        {"name": "cache", "emptyDir": {}},
+    ]
+    for vol in volumes:
+        mounts.append({"name": vol.name, "mountPath": vol.mount_path, "readOnly": True})
+        pod_volumes.append(
+            {
+                "name": vol.name,
+                "persistentVolumeClaim": {"claimName": vol.claim_name, "readOnly": True},
+            }
+        )
+    key_ref = spec.get("apiKeySecretRef")
+    if key_ref:
+        mounts.append({"name": "api-keys", "mountPath": API_KEYS_DIR, "readOnly": True})
+        pod_volumes.append({"name": "api-keys", "secret": {"secretName": key_ref["name"]}})
+    mounts.extend(dict(m) for m in overrides.get("volumeMounts") or [])
+    pod_volumes.extend(dict(v) for v in overrides.get("volumes") or [])
+
+    container: dict[str, Any] = {
+        "name": "runtime",
+        "image": image,
+        "args": ["serve", "--config", CONFIG_PATH],
+        "command": ["pasture-runtime"],
+        "ports": [{"name": "http", "containerPort": RUNTIME_PORT, "protocol": "TCP"}],
+        "env": env,
+        "volumeMounts": mounts,
+        "resources": _resources(spec.get("resources") or {}),
+        # Loading big weights can take many minutes: the startup probe holds
+        # liveness off for the whole startup budget.
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": _STARTUP_PERIOD_SECONDS,
+            "failureThreshold": max(1, math.ceil(startup / _STARTUP_PERIOD_SECONDS)),
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": "http"},
+            "periodSeconds": 5,
+            "failureThreshold": 2,
+        },
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+            "timeoutSeconds": 5,
+        },
+        "lifecycle": {"preStop": {"sleep": {"seconds": _PRESTOP_SLEEP_SECONDS}}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    if spec.get("imagePullPolicy"):
+        container["imagePullPolicy"] = spec["imagePullPolicy"]
+
+    template_labels = {**(overrides.get("labels") or {}), **deployment_labels(name)}
+    template_annotations = {
+        **(overrides.get("annotations") or {}),
+        ANNOTATION_CONFIG_HASH: config_hash,
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(RUNTIME_PORT),
+        "prometheus.io/path": "/metrics",
+    }
+    pod_spec: dict[str, Any] = {
+        "containers": [container],
+        "volumes": pod_volumes,
+        "terminationGracePeriodSeconds": drain + _PRESTOP_SLEEP_SECONDS + _EXTRA_GRACE_SECONDS,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "runAsGroup": 1000,
+            "fsGroup": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    tolerations = _tolerations(spec)
+    if tolerations:
+        pod_spec["tolerations"] = tolerations
+    if spec.get("nodeSelector"):
+        pod_spec["nodeSelector"] = dict(spec["nodeSelector"])
+    if spec.get("affinity"):
+        pod_spec["affinity"] = dict(spec["affinity"])
+    if spec.get("priorityClassName"):
+        pod_spec["priorityClassName"] = spec["priorityClassName"]
+
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": object_meta(md, name, deployment_labels(name)),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector_labels(name)},
+            # Surge first: a replacement pod must be Ready before an old one goes.
+            "strategy": {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+            },
+            "progressDeadlineSeconds": startup + 600,
+            "revisionHistoryLimit": 3,
+            "template": {
+                "metadata": {"labels": template_labels, "annotations": template_annotations},
+                "spec": pod_spec,
+            },
+        },
+    }

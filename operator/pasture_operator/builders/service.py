@@ -1,0 +1,84 @@
+"""Service, PodDisruptionBudget, ServiceMonitor and NetworkPolicy for a ModelDeployment."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pasture_operator.builders.meta import deployment_labels, object_meta, selector_labels
+from pasture_operator.constants import RUNTIME_PORT
+
+
+def service_port(md: Mapping[str, Any]) -> int:
+    return int(((md.get("spec") or {}).get("service") or {}).get("port") or RUNTIME_PORT)
+
+
+def endpoint(md: Mapping[str, Any]) -> str:
+    meta = md["metadata"]
+    return f"http://{meta['name']}.{meta['namespace']}.svc.cluster.local:{service_port(md)}"
+
+
+def service(md: Mapping[str, Any]) -> dict[str, Any]:
+    name = str(md["metadata"]["name"])
+    svc: Mapping[str, Any] = (md.get("spec") or {}).get("service") or {}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": object_meta(md, name, deployment_labels(name), svc.get("annotations")),
+        "spec": {
+            "type": svc.get("type") or "ClusterIP",
+            "selector": selector_labels(name),
+            "ports": [
+                {"name": "http", "port": service_port(md), "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def pdb(md: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep all but one pod through voluntary disruptions (drains, upgrades)."""
+    name = str(md["metadata"]["name"])
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": object_meta(md, name, deployment_labels(name)),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(name)}},
+    }
+
+
+def servicemonitor(md: Mapping[str, Any]) -> dict[str, Any]:
+    name = str(md["metadata"]["name"])
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "ServiceMonitor",
+        "metadata": object_meta(md, name, deployment_labels(name)),
+        "spec": {
+            "selector": {"matchLabels": selector_labels(name)},
+            "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
+        },
+    }
+
+
+def networkpolicy(md: Mapping[str, Any]) -> dict[str, Any]:
+    """Admit the named namespaces/pods and the metrics scraper's namespace; nothing else."""
+    name = str(md["metadata"]["name"])
+    access: Mapping[str, Any] = (md.get("spec") or {}).get("access") or {}
+    peers: list[dict[str, Any]] = []
+    for ns in access.get("namespaces") or []:
+        peers.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}})
+    if access.get("podSelector"):
+        peers.append({"podSelector": {"matchLabels": dict(access["podSelector"])}})
+    metrics_ns = access.get("metricsNamespace") or "monitoring"
+    peers.append(
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": metrics_ns}}}
+    )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": object_meta(md, name, deployment_labels(name)),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(name)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": peers, "ports": [{"port": RUNTIME_PORT, "protocol": "TCP"}]}],
+        },
+    }

@@ -1,0 +1,1 @@
+"""kopf-facing glue: watch events into the store and the work queue."""

@@ -1,0 +1,293 @@
+"""The controller: watch events -> store -> work queue -> observe, plan, apply, status.
+
+kopf delivers watch events (handlers in main.py call `observe`); a key per
+Model / ModelDeployment is queued, deduplicated and processed by a few
+workers. Each pass reads only the store, runs the pure plan, applies the
+drifted children, and writes status once if it changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pasture_operator import metrics
+from pasture_operator.constants import (
+    API_VERSION,
+    DEPLOYMENT_KIND,
+    LABEL_DEPLOYMENT,
+    LABEL_MODEL,
+    MODEL_KIND,
+)
+from pasture_operator.handlers.autoscaler import TICK_KIND, Autoscaler
+from pasture_operator.kube.client import Kube, KubeError
+from pasture_operator.kube.store import Store
+from pasture_operator.kube.workqueue import WorkQueue
+from pasture_operator.reconcile import conditions
+from pasture_operator.reconcile.deployment_plan import (
+    DeploymentObserved,
+    Event,
+    OperatorSettings,
+    plan_deployment,
+)
+from pasture_operator.reconcile.drift import needs_apply
+from pasture_operator.reconcile.model_plan import ModelObserved, plan_model
+from pasture_operator.reconcile.resolve import cache_claim_name
+
+logger = logging.getLogger("pasture_operator")
+
+DEPLOYMENT_CHILD_KINDS = (
+    "ConfigMap",
+    "Deployment",
+    "Service",
+    "PodDisruptionBudget",
+    "NetworkPolicy",
+    "ServiceMonitor",
+)
+# How long the "does the ServiceMonitor CRD exist" answer is trusted.
+_CAPABILITY_TTL = 60.0
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    default_image: str
+    downloader_image: str
+    workers: int = 8
+
+
+def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The merge patch turning `old` into `new` (None when equal); absent keys are nulled.
+
+    Nested objects (status.autoscaling) are diffed the same way: a merge patch
+    merges them, so a key dropped from `new` must be nulled explicitly.
+    """
+    old = old or {}
+    patch: dict[str, Any] = {}
+    for k, v in new.items():
+        before = old.get(k)
+        if before == v:
+            continue
+        if isinstance(before, Mapping) and isinstance(v, Mapping):
+            patch[k] = status_patch(before, v)
+        else:
+            patch[k] = v
+    patch.update({k: None for k in old if k not in new})
+    return patch or None
+
+
+class Controller:
+    def __init__(self, kube: Kube, config: ControllerConfig) -> None:
+        self.kube = kube
+        self.config = config
+        self.store = Store()
+        self.queue = WorkQueue(self._process, workers=config.workers)
+        self._monitoring: tuple[float, bool] = (0.0, False)
+        self.autoscaler = Autoscaler(kube, self.store, self.queue)
+
+    def start(self) -> None:
+        self.queue.start()
+
+    async def stop(self) -> None:
+        await self.queue.stop()
+        await self.autoscaler.close()
+
+    # --- intake ------------------------------------------------------------
+    def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
+        meta = body.get("metadata") or {}
+        ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        if event_type == "DELETED":
+            self.store.remove(kind, ns, name)
+        else:
+            self.store.put(kind, body)
+        labels = meta.get("labels") or {}
+        if kind == DEPLOYMENT_KIND:
+            self.queue.add((DEPLOYMENT_KIND, ns, name))
+        elif kind == MODEL_KIND:
+            self.queue.add((MODEL_KIND, ns, name))
+            for md in self.store.in_namespace(DEPLOYMENT_KIND, ns):
+                if name in _model_names(md):
+                    self.queue.add((DEPLOYMENT_KIND, ns, md["metadata"]["name"]))
+        if labels.get(LABEL_DEPLOYMENT):
+            self.queue.add((DEPLOYMENT_KIND, ns, labels[LABEL_DEPLOYMENT]))
+        if labels.get(LABEL_MODEL):
+            self.queue.add((MODEL_KIND, ns, labels[LABEL_MODEL]))
+        if kind == "PersistentVolumeClaim":  # a user's PVC a Model reads from
+            for model in self.store.in_namespace(MODEL_KIND, ns):
+                src = ((model.get("spec") or {}).get("source") or {}).get("pvc") or {}
+                if src.get("claimName") == name:
+                    self.queue.add((MODEL_KIND, ns, model["metadata"]["name"]))
+        metrics.MANAGED.labels(DEPLOYMENT_KIND).set(self.store.count(DEPLOYMENT_KIND))
+        metrics.MANAGED.labels(MODEL_KIND).set(self.store.count(MODEL_KIND))
+        metrics.QUEUE_DEPTH.set(len(self.queue))
+
+    # --- processing --------------------------------------------------------
+    async def _process(self, key: Hashable) -> None:
+        assert isinstance(key, tuple)
+        kind, ns, name = (str(part) for part in key)
+        if kind == TICK_KIND:  # errors handled inside: a tick always schedules the next
+            await self.autoscaler.tick(key)
+            return
+        started = time.perf_counter()
+        try:
+            if kind == DEPLOYMENT_KIND:
+                await self.reconcile_deployment(ns, name)
+            else:
+                await self.reconcile_model(ns, name)
+        except Exception:
+            metrics.RECONCILES.labels(kind, "error").inc()
+            raise
+        else:
+            metrics.RECONCILES.labels(kind, "success").inc()
+        finally:
+            metrics.RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - started)
+            metrics.QUEUE_DEPTH.set(len(self.queue))
+
+    async def _servicemonitor_crd(self) -> bool:
+        checked_at, exists = self._monitoring
+        if time.monotonic() - checked_at > _CAPABILITY_TTL:
+            exists = await self.kube.group_version_exists("monitoring.coreos.com/v1")
+            self._monitoring = (time.monotonic(), exists)
+        return exists
+
+    async def _apply_all(self, objects: list[dict[str, Any]]) -> None:
+        for obj in objects:
+            result = await self.kube.apply(obj)
+            metrics.APPLIES.labels(obj["kind"]).inc()
+            self.store.put(obj["kind"], result)
+
+    async def _write_status(
+        self, kind: str, body: Mapping[str, Any], status: Mapping[str, Any]
+    ) -> None:
+        patch = status_patch(body.get("status"), status)
+        if patch is None:
+            return
+        meta = body["metadata"]
+        try:
+            result = await self.kube.patch_status(
+                API_VERSION, kind, meta["namespace"], meta["name"], patch
+            )
+        except KubeError as e:
+            if e.status == 404:  # deleted meanwhile
+                return
+            raise
+        metrics.STATUS_WRITES.labels(kind).inc()
+        self.store.put(kind, result)
+
+    async def _post_events(self, body: Mapping[str, Any], events: list[Event], now: str) -> None:
+        for ev in events:
+            try:
+                await self.kube.post_event(body, ev.type, ev.reason, ev.message, now)
+            except KubeError as e:  # an Event is best effort; never fail the pass on it
+                logger.warning("could not post event %s: %s", ev.reason, e)
+
+    async def _refresh(self, ns: str, api_version: str, kind: str, deployment: str) -> None:
+        for body in await self.kube.list(api_version, kind, ns, f"{LABEL_DEPLOYMENT}={deployment}"):
+            body.setdefault("apiVersion", api_version)
+            body.setdefault("kind", kind)
+            self.store.put(kind, body)
+
+    async def reconcile_deployment(self, ns: str, name: str) -> None:
+        md = self.store.get(DEPLOYMENT_KIND, ns, name)
+        if md is None or md["metadata"].get("deletionTimestamp"):
+            return  # children go with their owner (garbage collector)
+        if self.store.get("Deployment", ns, name) is None:
+            # Missing from the store: deleted, never made, or the watch's initial
+            # listing has not reached it yet (operator start). Ask the apiserver so a
+            # cold store never flips a Ready status.
+            await self._refresh(ns, "apps/v1", "Deployment", name)
+            await self._refresh(ns, "v1", "Pod", name)
+        for n in _model_names(md):
+            if n and self.store.get(MODEL_KIND, ns, n) is None:
+                found = await self.kube.get(API_VERSION, MODEL_KIND, ns, n)
+                if found is not None:
+                    self.store.put(MODEL_KIND, found)
+        children = {
+            (k, b["metadata"]["name"]): b
+            for k in DEPLOYMENT_CHILD_KINDS
+            for b in self.store.labelled(k, ns, LABEL_DEPLOYMENT, name)
+        }
+        models = {
+            n: m for n in _model_names(md) if (m := self.store.get(MODEL_KIND, ns, n)) is not None
+        }
+        observed = DeploymentObserved(
+            models=models,
+            children=children,
+            pods=self.store.labelled("Pod", ns, LABEL_DEPLOYMENT, name),
+            servicemonitor_crd=await self._servicemonitor_crd(),
+        )
+        now = conditions.now_rfc3339()
+        plan = plan_deployment(md, observed, OperatorSettings(self.config.default_image), now)
+        await self._apply_all(plan.apply)
+        for api_version, kind, child in plan.delete:
+            await self.kube.delete(api_version, kind, ns, child)
+            self.store.remove(kind, ns, child)
+        status = plan.status
+        autoscaling = self.autoscaler.status_for(md)
+        if autoscaling is not None:
+            status = {**status, "autoscaling": autoscaling}
+        await self._write_status(DEPLOYMENT_KIND, md, status)
+        await self._post_events(md, plan.events, now)
+        self.autoscaler.ensure(md)
+        if plan.apply or plan.events:
+            logger.info(
+                "reconciled modeldeployment %s/%s: applied %s, events %s",
+                ns,
+                name,
+                [o["kind"] for o in plan.apply],
+                [e.reason for e in plan.events],
+            )
+
+    async def reconcile_model(self, ns: str, name: str) -> None:
+        model = self.store.get(MODEL_KIND, ns, name)
+        if model is None or model["metadata"].get("deletionTimestamp"):
+            return
+        spec = model.get("spec") or {}
+        source_claim = ((spec.get("source") or {}).get("pvc") or {}).get("claimName")
+        cache_pvc = self.store.get("PersistentVolumeClaim", ns, cache_claim_name(name))
+        source_pvc = (
+            self.store.get("PersistentVolumeClaim", ns, source_claim) if source_claim else None
+        )
+        classes = None
+        pending = [
+            p
+            for p in (cache_pvc, source_pvc)
+            if p is not None and (p.get("status") or {}).get("phase") != "Bound"
+        ]
+        if pending:  # only then does the root cause depend on StorageClasses
+            classes = await self.kube.list("storage.k8s.io/v1", "StorageClass")
+        observed = ModelObserved(
+            source_pvc=source_pvc,
+            cache_pvc=cache_pvc,
+            jobs=self.store.labelled("Job", ns, LABEL_MODEL, name),
+            job_pods=self.store.labelled("Pod", ns, LABEL_MODEL, name),
+            storage_classes=classes,
+        )
+        now = conditions.now_rfc3339()
+        plan = plan_model(model, observed, downloader_image=self.config.downloader_image, now=now)
+        drifted = [
+            o
+            for o in plan.apply
+            if needs_apply(o, self.store.get(o["kind"], ns, o["metadata"]["name"]))
+        ]
+        await self._apply_all(drifted)
+        for api_version, kind, child in plan.delete:
+            await self.kube.delete(api_version, kind, ns, child)
+            self.store.remove(kind, ns, child)
+        old_phase = (model.get("status") or {}).get("phase")
+        await self._write_status(MODEL_KIND, model, plan.status)
+        if old_phase != plan.phase:
+            etype = "Warning" if plan.phase == "Failed" else "Normal"
+            await self._post_events(
+                model, [Event(etype, plan.reason or plan.phase, plan.message)], now
+            )
+
+
+def _model_names(md: Mapping[str, Any]) -> list[str]:
+    spec = md.get("spec") or {}
+    return [
+        str((spec.get("modelRef") or {}).get("name") or ""),
+        *[str(v) for v in spec.get("variants") or []],
+    ]

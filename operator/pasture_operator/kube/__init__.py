@@ -1,0 +1,1 @@
+"""The thin I/O layer: server-side apply, status writes, events (official client)."""

@@ -1,0 +1,301 @@
+"""The pure plan for one ModelDeployment: desired children, what to delete, the
+status to write and the Events to post, from the spec and what was observed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pasture_operator.builders import configmap as cm
+from pasture_operator.builders import deployment as dep
+from pasture_operator.builders import service as svc
+from pasture_operator.builders.meta import selector_string
+from pasture_operator.reconcile import conditions
+from pasture_operator.reconcile.conditions import Condition
+from pasture_operator.reconcile.drift import needs_apply
+from pasture_operator.reconcile.pod_health import worst_problem
+from pasture_operator.reconcile.resolve import ResolvedModel, ResolveError, resolve
+
+# Kinds created only in some configurations: deleted when no longer wanted.
+OPTIONAL_KINDS: dict[str, str] = {
+    "PodDisruptionBudget": "policy/v1",
+    "ServiceMonitor": "monitoring.coreos.com/v1",
+    "NetworkPolicy": "networking.k8s.io/v1",
+}
+FAILURE_REASONS = {
+    "Unschedulable",
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "OOMKilled",
+    "InvalidSpec",
+    "CreateContainerConfigError",
+    "ModelNotFound",
+    "ModelFailed",
+}
+
+
+@dataclass(frozen=True)
+class DeploymentObserved:
+    models: Mapping[str, Mapping[str, Any]]  # Model bodies in the namespace, by name
+    children: Mapping[tuple[str, str], Mapping[str, Any]]  # (kind, name) -> body
+    pods: Sequence[Mapping[str, Any]] = ()
+    servicemonitor_crd: bool = False
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    default_image: str
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+
+
+@dataclass
+class DeploymentPlan:
+    apply: list[dict[str, Any]] = field(default_factory=list)
+    delete: list[tuple[str, str, str]] = field(default_factory=list)  # apiVersion, kind, name
+    status: dict[str, Any] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    desired: list[dict[str, Any]] = field(default_factory=list)  # every child, drifted or not
+
+
+@dataclass(frozen=True)
+class _ModelState:
+    base: ResolvedModel | None
+    variants: tuple[ResolvedModel, ...]
+    ready: bool
+    reason: str
+    message: str
+    invalid: str | None = None  # an InvalidSpec message about this ModelDeployment
+
+
+def _model_phase(body: Mapping[str, Any]) -> tuple[str, str]:
+    st = body.get("status") or {}
+    return str(st.get("phase") or "Pending"), str(st.get("message") or "status not reported yet")
+
+
+def _models(spec: Mapping[str, Any], models: Mapping[str, Mapping[str, Any]]) -> _ModelState:
+    base_name = str((spec.get("modelRef") or {}).get("name") or "")
+    names = [base_name, *[str(v) for v in spec.get("variants") or []]]
+    resolved: list[ResolvedModel] = []
+    for n in names:
+        body = models.get(n)
+        if body is None:
+            return _ModelState(None, (), False, "ModelNotFound", f"Model {n!r} does not exist")
+        try:
+            resolved.append(resolve(body))
+        except ResolveError as e:
+            return _ModelState(None, (), False, "ModelFailed", f"Model {n!r}: {e.message}")
+    base, variants = resolved[0], tuple(resolved[1:])
+    for v in variants:
+        if v.base_key != base.base_key:
+            return _ModelState(
+                base,
+                variants,
+                False,
+                "InvalidSpec",
+                f"variant {v.name!r} uses {v.engine_model!r}, not the base "
+                f"weights {base.engine_model!r} of {base.name!r}",
+                invalid=f"variant {v.name!r} does not share base weights",
+            )
+    served = [m.served_name for m in resolved]
+    if len(set(served)) != len(served):
+        return _ModelState(
+            base,
+            variants,
+            False,
+            "InvalidSpec",
+            f"served names collide: {', '.join(served)}",
+            invalid="two models have the same served name",
+        )
+    for n in names:
+        phase, msg = _model_phase(models[n])
+        if phase == "Failed":
+            return _ModelState(base, variants, False, "ModelFailed", f"Model {n!r}: {msg}")
+        if phase != "Ready":
+            return _ModelState(
+                base, variants, False, "ModelNotReady", f"Model {n!r} is {phase}: {msg}"
+            )
+    extra = f" with {len(variants)} variant(s)" if variants else ""
+    return _ModelState(base, variants, True, "ModelReady", f"Model {base.name!r}{extra} is ready")
+
+
+def _children(
+    md: Mapping[str, Any],
+    ms: _ModelState,
+    obs: DeploymentObserved,
+    settings: OperatorSettings,
+    replicas: int,
+) -> list[dict[str, Any]]:
+    assert ms.base is not None
+    spec = md.get("spec") or {}
+    text = cm.render(cm.runtime_config(md, ms.base, ms.variants))
+    volumes: dict[str, Any] = {}
+    for m in (ms.base, *ms.variants):
+        for v in m.volumes:
+            volumes.setdefault(v.name, v)
+    out = [
+        cm.configmap(md, text),
+        dep.deployment(
+            md,
+            image=str(spec.get("image") or settings.default_image),
+            replicas=replicas,
+            config_hash=cm.config_hash(text),
+            volumes=list(volumes.values()),
+            hf_token_secret=ms.base.hf_token_secret,
+        ),
+        svc.service(md),
+    ]
+    if int(spec.get("replicas", 1)) > 1:
+        out.append(svc.pdb(md))
+    if obs.servicemonitor_crd:
+        out.append(svc.servicemonitor(md))
+    if spec.get("access"):
+        out.append(svc.networkpolicy(md))
+    return out
+
+
+def _observed(obs: DeploymentObserved, kind: str, name: str) -> dict[str, Any] | None:
+    found = obs.children.get((kind, name))
+    return dict(found) if found is not None else None
+
+
+def _events(old: Sequence[Mapping[str, Any]] | None, new: Sequence[Condition]) -> list[Event]:
+    events: list[Event] = []
+    for cond in new:
+        if cond.type not in ("Ready", "Degraded"):
+            continue
+        before = conditions.find(old, cond.type)
+        same = (
+            before is not None
+            and before.get("status") == cond.status
+            and before.get("reason") == cond.reason
+        )
+        if same:
+            continue
+        if cond.type == "Ready" and cond.status == "True":
+            events.append(Event("Normal", "Ready", cond.message))
+        elif cond.type == "Degraded" and cond.status == "True" and cond.reason in FAILURE_REASONS:
+            events.append(Event("Warning", cond.reason, cond.message))
+    return events
+
+
+def plan_deployment(
+    md: Mapping[str, Any], obs: DeploymentObserved, settings: OperatorSettings, now: str
+) -> DeploymentPlan:
+    meta = md["metadata"]
+    name = str(meta["name"])
+    generation = int(meta.get("generation") or 0)
+    spec: Mapping[str, Any] = md.get("spec") or {}
+    old_status: Mapping[str, Any] = md.get("status") or {}
+    want = int(spec.get("replicas", 1))
+    ms = _models(spec, obs.models)
+    plan = DeploymentPlan()
+
+    # Pods start only once every model they serve is Ready (e.g. its cache is filled).
+    replicas = want if ms.ready else 0
+    observed_dep = obs.children.get(("Deployment", name))
+    if ms.base is not None and ms.invalid is None:
+        plan.desired = _children(md, ms, obs, settings, replicas)
+        plan.apply = [
+            o
+            for o in plan.desired
+            if needs_apply(o, _observed(obs, o["kind"], o["metadata"]["name"]))
+        ]
+        wanted_kinds = {o["kind"] for o in plan.desired}
+        plan.delete = [
+            (api, kind, n)
+            for (kind, n) in obs.children
+            if kind in OPTIONAL_KINDS and kind not in wanted_kinds
+            for api in [OPTIONAL_KINDS[kind]]
+        ]
+        if observed_dep is None:
+            plan.events.append(
+                Event("Normal", "Created", f"created Deployment {name} with {replicas} replica(s)")
+            )
+        else:
+            before = int((observed_dep.get("spec") or {}).get("replicas", 0))
+            if before != replicas:
+                plan.events.append(
+                    Event(
+                        "Normal", "Scaled", f"scaled Deployment {name} from {before} to {replicas}"
+                    )
+                )
+
+    applying_dep = any(o["kind"] == "Deployment" for o in plan.apply)
+    dstat: Mapping[str, Any] = (observed_dep or {}).get("status") or {}
+    ready_n = int(dstat.get("readyReplicas") or 0)
+    updated_n = int(dstat.get("updatedReplicas") or 0)
+    total_n = int(dstat.get("replicas") or 0)
+    current = (
+        observed_dep is not None
+        and not applying_dep
+        and int(dstat.get("observedGeneration") or 0)
+        >= int(observed_dep["metadata"].get("generation") or 0)
+    )
+    rolled_out = current and updated_n >= replicas and total_n == replicas
+    problem = worst_problem(obs.pods)
+
+    conds: list[Condition] = []
+    if ms.invalid is not None:
+        ready = Condition("Ready", "False", "InvalidSpec", ms.message)
+    elif not ms.ready:
+        ready = Condition("Ready", "False", "ModelNotReady", ms.message)
+    elif want == 0:
+        ready = Condition("Ready", "True", "ScaledToZero", "0 replicas requested")
+    elif current and ready_n >= want:
+        ready = Condition("Ready", "True", "Available", f"{ready_n}/{want} replicas ready")
+    elif problem is not None:
+        ready = Condition("Ready", "False", problem.reason, problem.message)
+    else:
+        ready = Condition("Ready", "False", "Starting", f"{ready_n}/{want} replicas ready")
+    conds.append(ready)
+
+    if ms.invalid is not None or ms.base is None:
+        conds.append(Condition("Progressing", "False", ms.reason, ms.message))
+    elif rolled_out:
+        conds.append(
+            Condition(
+                "Progressing", "False", "Complete", f"{updated_n}/{replicas} replicas up to date"
+            )
+        )
+    elif problem is not None:
+        conds.append(Condition("Progressing", "False", problem.reason, problem.message))
+    else:
+        conds.append(
+            Condition(
+                "Progressing", "True", "RollingOut", f"{updated_n}/{replicas} replicas up to date"
+            )
+        )
+
+    if ms.invalid is not None:
+        conds.append(Condition("Degraded", "True", "InvalidSpec", ms.message))
+    elif ms.reason in ("ModelNotFound", "ModelFailed"):
+        conds.append(Condition("Degraded", "True", ms.reason, ms.message))
+    elif problem is not None:
+        conds.append(Condition("Degraded", "True", problem.reason, problem.message))
+    else:
+        conds.append(Condition("Degraded", "False", "AsExpected", "no failures observed"))
+
+    conds.append(Condition("ModelReady", "True" if ms.ready else "False", ms.reason, ms.message))
+    plan.events.extend(_events(old_status.get("conditions"), conds))
+
+    served = [m.served_name for m in ((ms.base, *ms.variants) if ms.base else ())]
+    plan.status = {
+        "observedGeneration": generation,
+        "replicas": total_n,
+        "readyReplicas": ready_n,
+        "updatedReplicas": updated_n,
+        "ready": f"{ready_n}/{want}",
+        "selector": selector_string(name),
+        "endpoint": svc.endpoint(md),
+        "servedNames": served,
+        "conditions": conditions.merge(old_status.get("conditions"), conds, generation, now),
+    }
+    return plan

@@ -1,0 +1,227 @@
+"""Plan for one Model: its cache children (PVC + download Job) and its status.
+
+The status is derived from what was observed: the source PVC for pvc sources;
+for cached models the cache PVC, the download Job and its pods (progress
+annotation, termination message, OOMKilled).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pasture_operator.builders import cache as cache_builders
+from pasture_operator.reconcile import conditions
+from pasture_operator.reconcile.conditions import Condition
+from pasture_operator.reconcile.resolve import ResolvedModel, ResolveError, resolve, served_name
+
+PROGRESS_ANNOTATION = "pasture.dev/download-progress"
+
+
+@dataclass(frozen=True)
+class ModelObserved:
+    source_pvc: Mapping[str, Any] | None = None  # for pvc sources
+    cache_pvc: Mapping[str, Any] | None = None
+    jobs: Sequence[Mapping[str, Any]] = ()  # this Model's download Jobs
+    job_pods: Sequence[Mapping[str, Any]] = ()
+    storage_classes: Sequence[Mapping[str, Any]] | None = None  # None: not looked up
+
+
+@dataclass
+class ModelPlan:
+    resolved: ResolvedModel | None
+    apply: list[dict[str, Any]] = field(default_factory=list)
+    delete: list[tuple[str, str, str]] = field(default_factory=list)  # apiVersion, kind, name
+    status: dict[str, Any] = field(default_factory=dict)
+    phase: str = "Pending"
+    reason: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class _Phase:
+    phase: str
+    reason: str
+    message: str
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+
+
+def _job_condition(job: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
+    for c in (job.get("status") or {}).get("conditions") or []:
+        if c.get("type") == type_ and c.get("status") == "True":
+            return dict(c)
+    return None
+
+
+def _pod_failure(pods: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
+    """(reason, message) of the latest failed download container, if any."""
+    for pod in sorted(
+        pods, key=lambda p: str(p["metadata"].get("creationTimestamp") or ""), reverse=True
+    ):
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+            term = (cs.get("state") or {}).get("terminated") or (cs.get("lastState") or {}).get(
+                "terminated"
+            )
+            if not term or term.get("exitCode") == 0:
+                continue
+            if term.get("reason") == "OOMKilled":
+                return "DownloadOOMKilled", (
+                    "the download Job was OOMKilled; archives are "
+                    "extracted in a stream, check the container limit"
+                )
+            msg = str(term.get("message") or "").strip()
+            if msg:
+                return "DownloadFailed", msg.splitlines()[-1][:1000]
+    return None
+
+
+def _progress(pods: Sequence[Mapping[str, Any]]) -> tuple[int | None, int | None]:
+    for pod in pods:
+        raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(PROGRESS_ANNOTATION)
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+            total = data.get("total")
+            return int(data.get("done") or 0), int(total) if total is not None else None
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return None, None
+
+
+def _pvc_unbound_message(
+    pvc: Mapping[str, Any], classes: Sequence[Mapping[str, Any]] | None, what: str
+) -> str:
+    name = pvc["metadata"]["name"]
+    wanted = (pvc.get("spec") or {}).get("storageClassName")
+    if classes is not None:
+        names = {c["metadata"]["name"] for c in classes}
+        default = any(
+            ((c.get("metadata") or {}).get("annotations") or {}).get(
+                "storageclass.kubernetes.io/is-default-class"
+            )
+            == "true"
+            for c in classes
+        )
+        if wanted and wanted not in names:
+            return f"{what} PVC {name} is unbound: StorageClass {wanted!r} does not exist"
+        if not wanted and not default:
+            return (
+                f"{what} PVC {name} is unbound: no storageClassName given and the "
+                "cluster has no default StorageClass"
+            )
+    return f"{what} PVC {name} is not bound yet"
+
+
+def _cache_phase(resolved: ResolvedModel, obs: ModelObserved) -> _Phase:
+    name = cache_builders.job_name(resolved)
+    job = next((j for j in obs.jobs if j["metadata"]["name"] == name), None)
+    pods = [
+        p
+        for p in obs.job_pods
+        if ((p.get("metadata") or {}).get("labels") or {}).get("job-name") == name
+    ]
+    if job is not None and _job_condition(job, "Complete"):
+        return _Phase("Ready", "Downloaded", "the cache holds the model")
+    if job is not None and _job_condition(job, "Failed"):
+        failed = _job_condition(job, "Failed") or {}
+        found = _pod_failure(pods)
+        if found:
+            return _Phase("Failed", found[0], found[1])
+        return _Phase(
+            "Failed",
+            "DownloadFailed",
+            str(failed.get("message") or failed.get("reason") or "download Job failed"),
+        )
+    pvc = obs.cache_pvc
+    if pvc is not None and (pvc.get("status") or {}).get("phase") == "Lost":
+        return _Phase("Failed", "PVCLost", f"cache PVC {pvc['metadata']['name']} is Lost")
+    running = any((p.get("status") or {}).get("phase") == "Running" for p in pods)
+    if running:
+        done, total = _progress(pods)
+        return _Phase("Downloading", "Downloading", "downloading into the cache", done, total)
+    if pvc is not None and (pvc.get("status") or {}).get("phase") != "Bound":
+        mode_wait = any(
+            c.get("metadata", {}).get("name") == (pvc.get("spec") or {}).get("storageClassName")
+            and c.get("volumeBindingMode") == "WaitForFirstConsumer"
+            for c in obs.storage_classes or ()
+        )
+        if not mode_wait:
+            return _Phase(
+                "Pending", "PVCUnbound", _pvc_unbound_message(pvc, obs.storage_classes, "cache")
+            )
+    found = _pod_failure(pods)
+    if found:  # a retry is pending after a failed attempt
+        return _Phase("Pending", found[0], found[1])
+    return _Phase("Pending", "DownloadPending", "waiting for the download Job to start")
+
+
+def _phase(resolved: ResolvedModel, obs: ModelObserved) -> _Phase:
+    if resolved.cache:
+        return _cache_phase(resolved, obs)
+    if "pvc" in resolved.source:
+        claim = resolved.source["pvc"]["claimName"]
+        if obs.source_pvc is None:
+            return _Phase("Pending", "PVCNotFound", f"PVC {claim} does not exist")
+        if (obs.source_pvc.get("status") or {}).get("phase") != "Bound":
+            return _Phase(
+                "Pending",
+                "PVCUnbound",
+                _pvc_unbound_message(obs.source_pvc, obs.storage_classes, "source"),
+            )
+        return _Phase("Ready", "PVCBound", f"weights on PVC {claim}")
+    # Hugging Face and library sources are fetched by the runtime at start.
+    return _Phase("Ready", "Resolved", f"served from {resolved.source_text}")
+
+
+def plan_model(
+    model: Mapping[str, Any], obs: ModelObserved, *, downloader_image: str, now: str
+) -> ModelPlan:
+    meta = model["metadata"]
+    generation = int(meta.get("generation") or 0)
+    old_status: Mapping[str, Any] = model.get("status") or {}
+    try:
+        resolved: ResolvedModel | None = resolve(model)
+    except ResolveError as e:
+        resolved = None
+        ph = _Phase("Failed", e.reason, e.message)
+    plan = ModelPlan(resolved=resolved)
+    if resolved is not None:
+        ph = _phase(resolved, obs)
+        if resolved.cache:
+            plan.apply.append(cache_builders.pvc(model, resolved))
+            if ph.phase != "Ready" or any(
+                j["metadata"]["name"] == cache_builders.job_name(resolved) for j in obs.jobs
+            ):
+                plan.apply.append(cache_builders.job(model, resolved, downloader_image))
+            wanted = cache_builders.job_name(resolved)
+            plan.delete.extend(
+                ("batch/v1", "Job", j["metadata"]["name"])
+                for j in obs.jobs
+                if j["metadata"]["name"] != wanted
+            )
+    plan.phase, plan.reason, plan.message = ph.phase, ph.reason, ph.message
+    ready = Condition("Ready", "True" if ph.phase == "Ready" else "False", ph.reason, ph.message)
+    status: dict[str, Any] = {
+        "observedGeneration": generation,
+        "phase": ph.phase,
+        "servedName": resolved.served_name if resolved else served_name(model),
+        "source": resolved.source_text if resolved else "",
+        "message": ph.message,
+        "conditions": conditions.merge(old_status.get("conditions"), [ready], generation, now),
+    }
+    if resolved is not None:
+        status["enginePath"] = resolved.engine_model
+        if resolved.cache:
+            status["size"] = str(resolved.cache.get("size"))
+    if ph.bytes_done is not None:
+        status["bytesDone"] = ph.bytes_done
+    if ph.bytes_total is not None:
+        status["bytesTotal"] = ph.bytes_total
+        if "size" not in status:
+            status["size"] = f"{ph.bytes_total / 2**30:.1f}Gi"
+    plan.status = status
+    return plan

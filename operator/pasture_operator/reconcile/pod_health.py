@@ -1,0 +1,93 @@
+"""Why are pods not Ready? The root cause read from pod conditions and container states.
+
+Ordered by how actionable the cause is: a scheduling failure or a crash says
+more than "not ready yet".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+_IMAGE_REASONS = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}
+# Lower is more important when several pods fail differently.
+_PRIORITY = {
+    "OOMKilled": 0,
+    "CrashLoopBackOff": 1,
+    "ImagePullBackOff": 2,
+    "CreateContainerConfigError": 3,
+    "Unschedulable": 4,
+}
+
+
+@dataclass(frozen=True)
+class PodProblem:
+    reason: str
+    message: str
+    pod: str
+
+
+def _pod_problem(pod: Mapping[str, Any]) -> PodProblem | None:
+    name = str(pod["metadata"]["name"])
+    status: Mapping[str, Any] = pod.get("status") or {}
+    for c in status.get("conditions") or []:
+        if (
+            c.get("type") == "PodScheduled"
+            and c.get("status") == "False"
+            and c.get("reason") == "Unschedulable"
+        ):
+            return PodProblem("Unschedulable", str(c.get("message") or "no node fits"), name)
+    for cs in status.get("containerStatuses") or []:
+        state = cs.get("state") or {}
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        waiting = state.get("waiting") or {}
+        terminated = state.get("terminated") or {}
+        if terminated.get("reason") == "OOMKilled" or last.get("reason") == "OOMKilled":
+            return PodProblem(
+                "OOMKilled",
+                f"container {cs.get('name')} was OOMKilled: raise "
+                "resources.memory or lower engine.maxModelLen",
+                name,
+            )
+        reason = str(waiting.get("reason") or "")
+        if reason in _IMAGE_REASONS:
+            return PodProblem(
+                "ImagePullBackOff",
+                str(waiting.get("message") or f"cannot pull {cs.get('image')}"),
+                name,
+            )
+        if reason == "CrashLoopBackOff":
+            detail = str(last.get("message") or "").strip().splitlines()
+            why = f": {detail[-1][:500]}" if detail else ""
+            return PodProblem(
+                "CrashLoopBackOff",
+                f"container {cs.get('name')} keeps exiting (exit code "
+                f"{last.get('exitCode', '?')}){why}",
+                name,
+            )
+        if reason in {"CreateContainerConfigError", "CreateContainerError"}:
+            return PodProblem(
+                "CreateContainerConfigError", str(waiting.get("message") or reason), name
+            )
+    return None
+
+
+def worst_problem(pods: Sequence[Mapping[str, Any]]) -> PodProblem | None:
+    """The most actionable problem among pods that are not being deleted."""
+    found = [
+        p
+        for p in (
+            _pod_problem(pod)
+            for pod in pods
+            if not (pod.get("metadata") or {}).get("deletionTimestamp")
+        )
+        if p is not None
+    ]
+    if not found:
+        return None
+    found.sort(key=lambda p: (_PRIORITY.get(p.reason, 9), p.pod))
+    first = found[0]
+    same = sum(1 for p in found if p.reason == first.reason)
+    prefix = f"{same}/{len(pods)} pods: " if len(pods) > 1 else f"pod {first.pod}: "
+    return PodProblem(first.reason, prefix + first.message, first.pod)

@@ -1,0 +1,118 @@
+"""Command-line options of `pasture-operator run` and the kopf settings they imply."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+from dataclasses import dataclass, field
+
+import kopf
+
+from pasture_operator.constants import DEFAULT_IMAGE, GROUP
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    namespaces: list[str] = field(default_factory=list)  # empty: all namespaces
+    peering: str | None = "pasture-operator"  # None: standalone
+    priority: int = 0
+    liveness: str | None = "http://0.0.0.0:8080/healthz"
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 9090  # 0: no metrics server
+    workers: int = 8
+    default_image: str = DEFAULT_IMAGE
+    downloader_image: str = "ghcr.io/pasture-dev/pasture-operator:0.1.0"
+    kubeconfig: str | None = None
+    log_format: str = "json"
+    verbose: bool = False
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pasture-operator", description="Reconcile Pasture Models and ModelDeployments."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the operator")
+    run.add_argument(
+        "-n",
+        "--namespace",
+        action="append",
+        default=[],
+        help="watch this namespace (repeatable; glob patterns allowed); default: all namespaces",
+    )
+    run.add_argument("--all-namespaces", "-A", action="store_true")
+    run.add_argument(
+        "--peering",
+        default=os.environ.get("PASTURE_PEERING", "pasture-operator"),
+        help="kopf peering object name for leader election",
+    )
+    run.add_argument("--standalone", action="store_true", help="no peering (single replica)")
+    run.add_argument(
+        "--priority",
+        type=int,
+        default=None,
+        help="peering priority; default random so that replicas never tie",
+    )
+    run.add_argument(
+        "--liveness", default="http://0.0.0.0:8080/healthz", help="liveness endpoint URL, or 'none'"
+    )
+    run.add_argument("--metrics-host", default="0.0.0.0")
+    run.add_argument("--metrics-port", type=int, default=9090, help="0 disables")
+    run.add_argument("--workers", type=int, default=8)
+    run.add_argument(
+        "--default-image", default=os.environ.get("PASTURE_RUNTIME_IMAGE", DEFAULT_IMAGE)
+    )
+    run.add_argument(
+        "--downloader-image",
+        default=os.environ.get(
+            "PASTURE_OPERATOR_IMAGE", "ghcr.io/pasture-dev/pasture-operator:0.1.0"
+        ),
+    )
+    run.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    run.add_argument("--log-format", choices=["json", "plain", "full"], default="json")
+    run.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def from_args(argv: list[str] | None = None) -> RunConfig:
+    a = parser().parse_args(argv)
+    return RunConfig(
+        namespaces=[] if a.all_namespaces else list(a.namespace),
+        peering=None if a.standalone else a.peering,
+        priority=a.priority if a.priority is not None else random.randint(1, 1_000_000),
+        liveness=None if a.liveness == "none" else a.liveness,
+        metrics_host=a.metrics_host,
+        metrics_port=a.metrics_port,
+        workers=a.workers,
+        default_image=a.default_image,
+        downloader_image=a.downloader_image,
+        kubeconfig=a.kubeconfig,
+        log_format=a.log_format,
+        verbose=a.verbose,
+    )
+
+
+def apply_kopf_settings(settings: kopf.OperatorSettings, config: RunConfig) -> None:
+    # kopf's bookkeeping lives in annotations, never in .status (ours alone).
+    prefix = f"kopf.{GROUP}"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=prefix, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{GROUP}/finalizer"
+    # Our own Events are posted by the controller; kopf's log lines stay logs.
+    settings.posting.level = logging.ERROR
+    settings.peering.standalone = config.peering is None
+    if config.peering:
+        settings.peering.name = config.peering
+    settings.peering.priority = config.priority
+    settings.peering.mandatory = False
+    # Re-listing on every reconnect doubles as a periodic resync (drift safety net).
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    # Keep retrying through an apiserver outage instead of giving up after ~2 minutes.
+    settings.networking.error_backoffs = [1, 1, 2, 3, 5, 8, 10] + [10] * 60
+    settings.execution.max_workers = 4

@@ -1,0 +1,146 @@
+"""The FastAPI app factory and its lifespan (engine start and stop)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import __version__
+from .admission import Admission
+from .auth import from_env
+from .config import RuntimeConfig
+from .engine import Engine, build_engine
+from .errors import OllamaError
+from .metrics import Metrics
+from .middleware import PastureMiddleware
+from .modelinfo import read_model_info
+from .names import ModelRegistry
+from .protocol.ollama import REQUEST_MODELS
+from .routers import health, ollama
+from .state import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def attach_engine(rt: Runtime, engine: Engine) -> None:
+    """Make the runtime serve `engine`: admission sized, model facts read."""
+    server = rt.config.server
+    rt.admission = Admission(server.max_running or engine.max_num_seqs, server.max_waiting)
+    admission = rt.admission
+    rt.metrics.bind_gauges(lambda: admission.running, lambda: admission.waiting)
+    rt.info = read_model_info(
+        rt.config.engine.model, engine.hf_config, engine.max_model_len, rt.config.engine.dtype
+    )
+    rt.engine = engine
+
+
+async def _start_engine(rt: Runtime, on_fatal: Callable[[], None] | None) -> None:
+    started = time.monotonic()
+    try:
+        # Built in a worker thread so /healthz answers while weights load
+        # (a startup probe must not kill a pod that is still loading).
+        llm = await asyncio.to_thread(build_engine, rt.config.engine)
+        attach_engine(rt, Engine(llm, owns=True))
+    except Exception:
+        log.exception("engine failed to start")
+        if on_fatal is not None:
+            on_fatal()
+        return
+    log.info("engine ready", extra={"fields": {"seconds": round(time.monotonic() - started, 1)}})
+
+
+def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """FastAPI's schema plus the hand-parsed request bodies' schemas."""
+
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        from fastapi.openapi.utils import get_openapi
+
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        comps = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in REQUEST_MODELS:
+            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            comps.update(body.pop("$defs", {}))
+            comps[model.__name__] = body
+        app.openapi_schema = schema
+        return schema
+
+    return build
+
+
+def create_app(
+    config: RuntimeConfig,
+    engine: Engine | None = None,
+    on_fatal: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The runtime app. With `engine` given (tests), it is served as is and
+    never shut down here; otherwise the lifespan builds and owns one."""
+    rt = Runtime(
+        config=config,
+        registry=ModelRegistry(config.models),
+        metrics=Metrics(config.models[0].name),
+        started_ns=time.time_ns(),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if engine is not None:
+            attach_engine(rt, engine)
+        else:
+            task = asyncio.create_task(_start_engine(rt, on_fatal))
+        try:
+            yield
+        finally:
+            if task is not None and not task.done():
+                task.cancel()
+            if rt.engine is not None:
+                rt.engine.close()
+
+    app = FastAPI(
+        title="Pasture runtime",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = rt
+    app.include_router(ollama.router)
+    app.include_router(health.router)
+    app.add_middleware(PastureMiddleware, runtime=rt, keys=from_env(config.server.api_keys_file))
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+
+    @app.exception_handler(OllamaError)
+    async def ollama_error(_: Request, exc: OllamaError) -> JSONResponse:
+        return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+        # Go's net/http wording for unknown paths and methods.
+        if exc.status_code == 404:
+            return PlainTextResponse("404 page not found", status_code=404)
+        if exc.status_code == 405:
+            return PlainTextResponse("405 method not allowed", status_code=405)
+        return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {"msg": "invalid request"}
+        return JSONResponse({"error": str(first.get("msg"))}, status_code=400)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error")
+        return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+    return app

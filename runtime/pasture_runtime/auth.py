@@ -1,0 +1,48 @@
+"""Optional API keys. Ollama has none (its users put proxies in front); when a
+keys file is configured every API route needs `Authorization: Bearer <key>`.
+The file (one key per line, `#` comments) is re-read when it changes, so keys
+rotate without a restart. Keys are compared in constant time, never logged."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from pathlib import Path
+
+
+class ApiKeys:
+    def __init__(self, path: str | None, env_keys: str | None = None) -> None:
+        self.path = Path(path) if path else None
+        self._env = [k.strip() for k in (env_keys or "").split(",") if k.strip()]
+        self._keys: list[str] = []
+        self._stamp: tuple[float, int] | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None or bool(self._env)
+
+    def _current(self) -> list[str]:
+        if self.path is None:
+            return self._env
+        try:
+            st = self.path.stat()
+        except OSError:
+            return self._env + self._keys  # keep the last good keys if it vanishes
+        stamp = (st.st_mtime, st.st_size)
+        if stamp != self._stamp:
+            lines = self.path.read_text().splitlines()
+            self._keys = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+            self._stamp = stamp
+        return self._env + self._keys
+
+    def check(self, authorization: str | None) -> bool:
+        if not self.enabled:
+            return True
+        if not authorization or not authorization.lower().startswith("bearer "):
+            return False
+        given = authorization[7:].strip().encode()
+        return any(hmac.compare_digest(given, k.encode()) for k in self._current())
+
+
+def from_env(path: str | None) -> ApiKeys:
+    return ApiKeys(path, os.environ.get("PASTURE_API_KEYS"))

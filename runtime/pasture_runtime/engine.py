@@ -1,0 +1,232 @@
+"""The one layer that talks to vLLM: build the engine from config, tokenize,
+render chat templates, generate, abort, health. Code above this module never
+sees vLLM types, so engine upgrades touch this file only.
+
+We code against AsyncLLM's engine-client methods (generate/abort/check_health),
+not vLLM's OpenAI server classes, which change every release."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .config import EngineConfig
+
+if TYPE_CHECKING:
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+log = logging.getLogger(__name__)
+
+
+def engine_args(cfg: EngineConfig) -> AsyncEngineArgs:
+    """AsyncEngineArgs for the config: the same code builds the production
+    engine and the tests' shared engine, so both run with the same settings."""
+    from vllm.engine.arg_utils import AsyncEngineArgs
+
+    kwargs: dict[str, Any] = {
+        "model": cfg.model,
+        "runner": cfg.runner,
+        "dtype": cfg.dtype,
+        "gpu_memory_utilization": cfg.gpu_memory_utilization,
+        "tensor_parallel_size": cfg.tensor_parallel_size,
+        "enforce_eager": cfg.enforce_eager,
+        "enable_lora": cfg.enable_lora,
+        "max_lora_rank": cfg.max_lora_rank,
+        "seed": cfg.seed,
+    }
+    for key in ("max_model_len", "max_num_seqs", "quantization", "reasoning_parser"):
+        value = getattr(cfg, key)
+        if value is not None:
+            kwargs[key] = value
+    kwargs.update(cfg.extra_args)
+    return AsyncEngineArgs(**kwargs)
+
+
+def build_engine(cfg: EngineConfig) -> Any:
+    """Start vLLM's AsyncLLM (spawns the engine-core process; slow)."""
+    from vllm.v1.engine.async_llm import AsyncLLM
+
+    return AsyncLLM.from_engine_args(engine_args(cfg))
+
+
+@dataclass(frozen=True)
+class Delta:
+    """New output of one request since the previous Delta."""
+
+    text: str
+    token_ids: list[int]
+    finished: bool
+    finish_reason: str | None
+    # Engine-core timestamps and counts (set on the final Delta when known).
+    queued_ts: float = 0.0
+    scheduled_ts: float = 0.0
+    first_token_ts: float = 0.0
+    last_token_ts: float = 0.0
+
+
+class EngineBadRequest(Exception):
+    """The engine refused the request's parameters (a client error)."""
+
+
+class Engine:
+    """Our engine client: a thin, typed face over vLLM's AsyncLLM."""
+
+    def __init__(self, llm: Any, owns: bool = False) -> None:
+        self.llm = llm
+        self.owns = owns  # shut it down on close (production), not in tests
+        self.active: set[str] = set()
+        self._ids = itertools.count()
+        self._lora_ids: dict[str, int] = {}
+
+    # ---- facts about the model
+    @property
+    def max_model_len(self) -> int:
+        return int(self.llm.model_config.max_model_len)
+
+    @property
+    def hf_config(self) -> Any:
+        return self.llm.model_config.hf_config
+
+    @property
+    def max_num_seqs(self) -> int:
+        return int(self.llm.vllm_config.scheduler_config.max_num_seqs)
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.llm.get_tokenizer()
+
+    @property
+    def chat_template(self) -> str | None:
+        template = getattr(self.tokenizer, "chat_template", None)
+        return template if isinstance(template, str) else None
+
+    # ---- text
+    def encode(self, text: str, add_special_tokens: bool) -> list[int]:
+        ids = self.tokenizer.encode(text, add_special_tokens=add_special_tokens)
+        return [int(i) for i in ids]
+
+    def decode(self, ids: list[int]) -> str:
+        return str(self.tokenizer.decode(ids))
+
+    def render_chat(
+        self,
+        messages: list[dict[str, Any]],
+        template: str | None = None,
+        tools: list[dict[str, Any]] | None = None,
+        **variables: Any,
+    ) -> str:
+        """Render messages with the chat template (the model's, or `template`)."""
+        try:
+            rendered = self.tokenizer.apply_chat_template(
+                messages,
+                chat_template=template,
+                tools=tools or None,
+                add_generation_prompt=True,
+                tokenize=False,
+                **variables,
+            )
+        except Exception as e:  # jinja errors, missing template: the request's fault
+            raise EngineBadRequest(f"template: {e}") from e
+        return str(rendered)
+
+    # ---- generation
+    def sampling_params(
+        self, kwargs: dict[str, Any], max_tokens: int, fmt: str | dict[str, Any] | None
+    ) -> Any:
+        from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
+
+        structured = None
+        if fmt == "json":
+            structured = StructuredOutputsParams(json_object=True, disable_any_whitespace=True)
+        elif isinstance(fmt, dict) and fmt:
+            structured = StructuredOutputsParams(json=fmt, disable_any_whitespace=True)
+        try:
+            return SamplingParams(
+                **kwargs,
+                max_tokens=max_tokens,
+                output_kind=RequestOutputKind.DELTA,
+                structured_outputs=structured,
+            )
+        except (ValueError, TypeError) as e:
+            raise EngineBadRequest(str(e)) from e
+
+    def _lora(self, adapter_path: str | None) -> Any:
+        if not adapter_path:
+            return None
+        from vllm.lora.request import LoRARequest
+
+        lora_id = self._lora_ids.setdefault(adapter_path, len(self._lora_ids) + 1)
+        return LoRARequest(f"adapter-{lora_id}", lora_id, adapter_path)
+
+    def new_request_id(self, prefix: str) -> str:
+        # Unique even when clients reuse X-Request-Id: vLLM keys requests by id.
+        return f"{prefix}-{next(self._ids)}"
+
+    async def generate(
+        self,
+        prompt_ids: list[int],
+        params: Any,
+        request_id: str,
+        adapter_path: str | None = None,
+    ) -> AsyncIterator[Delta]:
+        """Stream Deltas. Closing or cancelling the iterator aborts the request
+        in the engine (AsyncLLM.generate aborts on CancelledError/GeneratorExit)."""
+        self.active.add(request_id)
+        try:
+            stream = self.llm.generate(
+                {"prompt_token_ids": prompt_ids},
+                params,
+                request_id,
+                lora_request=self._lora(adapter_path),
+            )
+            try:
+                async for out in stream:
+                    completion = out.outputs[0]
+                    stats = getattr(out, "metrics", None)
+                    yield Delta(
+                        text=completion.text,
+                        token_ids=list(completion.token_ids),
+                        finished=bool(out.finished),
+                        finish_reason=completion.finish_reason,
+                        queued_ts=float(getattr(stats, "queued_ts", 0.0) or 0.0),
+                        scheduled_ts=float(getattr(stats, "scheduled_ts", 0.0) or 0.0),
+                        first_token_ts=float(getattr(stats, "first_token_ts", 0.0) or 0.0),
+                        last_token_ts=float(getattr(stats, "last_token_ts", 0.0) or 0.0),
+                    )
+            except ValueError as e:  # input validation in vLLM's processor
+                raise EngineBadRequest(str(e)) from e
+            finally:
+                await stream.aclose()
+        finally:
+            self.active.discard(request_id)
+
+    async def abort(self, request_ids: list[str]) -> None:
+        if request_ids:
+            await self.llm.abort(request_ids)
+
+    async def abort_all(self) -> None:
+        await self.abort(sorted(self.active))
+
+    def num_unfinished(self) -> int:
+        """Requests the engine front-end still tracks (running + waiting)."""
+        return int(self.llm.output_processor.get_num_unfinished_requests())
+
+    # ---- health
+    @property
+    def dead(self) -> bool:
+        return bool(self.llm.errored)
+
+    async def check_health(self) -> bool:
+        try:
+            await asyncio.wait_for(self.llm.check_health(), timeout=5)
+        except Exception:
+            return False
+        return True
+
+    def close(self) -> None:
+        if self.owns:
+            self.llm.shutdown()

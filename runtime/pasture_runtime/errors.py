@@ -1,0 +1,25 @@
+"""Errors in Ollama's shape: `{"error": "<message>"}` with the status Ollama uses."""
+
+from __future__ import annotations
+
+
+class OllamaError(Exception):
+    """Raised anywhere below the routers; the app turns it into a JSON error."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+# Exact texts from Ollama (server/routes.go, server/sched.go); clients match on some.
+BUSY = "server busy, please try again.  maximum pending requests exceeded"
+MISSING_BODY = "missing request body"
+MODEL_REQUIRED = "model is required"
+RAW_CONFLICT = "raw mode does not support template, system, or context"
+SHUTTING_DOWN = "server is shutting down, please try again"
+
+
+def model_not_found(name: str) -> OllamaError:
+    return OllamaError(404, f"model '{name}' not found")

@@ -1,0 +1,154 @@
+"""One pure-ASGI middleware for cross-cutting concerns: request ids, auth,
+draining refusals, body-size limits, API metrics and the access log.
+
+Pure ASGI (not Starlette's BaseHTTPMiddleware) so streaming responses keep
+their disconnect detection and nothing buffers a stream."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .auth import ApiKeys
+from .errors import SHUTTING_DOWN
+from .logs import request_id_var
+from .state import Runtime
+
+log = logging.getLogger("pasture_runtime.access")
+
+# Never counted in API metrics, never refused while draining, never need a key
+# (/metrics may, see server.metrics_auth).
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+ENDPOINTS = frozenset(
+    {
+        "/", "/api/version", "/api/generate", "/api/chat", "/api/tags", "/api/ps",
+        "/api/show", "/api/pull", "/api/push", "/api/create", "/api/copy",
+        "/api/delete", "/api/embed", "/api/embeddings",
+    }
+)  # fmt: skip
+
+
+def endpoint_label(path: str) -> str:
+    if path in ENDPOINTS:
+        return path
+    if path.startswith("/api/blobs/"):
+        return "/api/blobs"
+    if path.startswith("/v1/"):
+        return path
+    return "other"
+
+
+def _error_body(path: str, message: str, kind: str) -> bytes:
+    if path.startswith("/v1/"):  # OpenAI's error shape for the OpenAI routes
+        return json.dumps(
+            {"error": {"message": message, "type": kind, "param": None, "code": None}}
+        ).encode()
+    return json.dumps({"error": message}).encode()
+
+
+class PastureMiddleware:
+    def __init__(self, app: ASGIApp, runtime: Runtime, keys: ApiKeys) -> None:
+        self.app = app
+        self.rt = runtime
+        self.keys = keys
+
+    async def _reply(
+        self, send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json; charset=utf-8"), *headers],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        rid = headers.get("x-request-id") or uuid.uuid4().hex
+        rid = rid[:128]
+        token = request_id_var.set(rid)
+        scope.setdefault("state", {})["request_id"] = rid
+        probe = path in PROBES
+        status_box: dict[str, Any] = {"status": 0}
+        started = time.monotonic()
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_box["status"] = message["status"]
+                message = dict(message)
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            refusal = self._refusal(path, headers, probe)
+            if refusal is not None:
+                status, body, extra = refusal
+                await self._reply(send_wrapper, status, body, extra)
+            else:
+                await self.app(scope, receive, send_wrapper)
+        finally:
+            if not probe:
+                self._record(scope, path, status_box["status"], time.monotonic() - started)
+            request_id_var.reset(token)
+
+    def _refusal(
+        self, path: str, headers: dict[str, str], probe: bool
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
+        if probe and not (path == "/metrics" and self.rt.config.server.metrics_auth):
+            return None
+        if not self.keys.check(headers.get("authorization")):
+            msg = "unauthorized: a valid API key is required (Authorization: Bearer <key>)"
+            return (
+                401,
+                _error_body(path, msg, "authentication_error"),
+                [(b"www-authenticate", b"Bearer")],
+            )
+        if probe:
+            return None
+        if self.rt.draining:
+            self.rt.metrics.rejected.labels(model=self.rt.model_label, reason="draining").inc()
+            return (
+                503,
+                _error_body(path, SHUTTING_DOWN, "server_error"),
+                [
+                    (b"retry-after", b"1"),
+                    (b"connection", b"close"),
+                ],
+            )
+        length = headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.rt.config.server.max_body_bytes:
+            return 413, _error_body(path, "request body too large", "invalid_request_error"), []
+        return None
+
+    def _record(self, scope: Scope, path: str, status: int, seconds: float) -> None:
+        state = scope.get("state", {})
+        outcome = state.get("outcome")
+        if getattr(outcome, "aborted", False):
+            status = 499  # client closed the request (nginx's convention)
+        label = endpoint_label(path)
+        m = self.rt.metrics
+        m.requests.labels(model=self.rt.model_label, endpoint=label, status=str(status)).inc()
+        m.duration.labels(model=self.rt.model_label, endpoint=label).observe(seconds)
+        log.info(
+            "request",
+            extra={
+                "fields": {
+                    "method": scope.get("method"),
+                    "path": path,
+                    "status": status,
+                    "duration_ms": round(seconds * 1000, 2),
+                    "error": getattr(outcome, "error", None),
+                }
+            },
+        )

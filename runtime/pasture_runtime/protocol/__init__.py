@@ -1,0 +1,1 @@
+"""Wire models (pydantic) for the protocols the runtime speaks."""

@@ -1,0 +1,298 @@
+"""Ollama's HTTP API. Handlers only parse, delegate and encode."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from .. import OLLAMA_COMPAT_VERSION, __version__, service
+from ..admission import Ticket
+from ..encoders import JSON, NDJSON, ndjson_line
+from ..errors import MODEL_REQUIRED, OllamaError
+from ..names import display_name
+from ..protocol import ollama as p
+from ..state import Runtime
+from ..translate.options import parameter_lines
+from ..translate.responses import created_at
+from .body import ClientGone, M, read_body, until_disconnect
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+MANAGED = (
+    "models are managed by Pasture Model resources in the cluster; "
+    "declare or change a Model with kubectl instead of /api/{op}"
+)
+
+
+def _rt(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def _body_doc(model: type[Any]) -> dict[str, Any]:
+    """OpenAPI requestBody for hand-parsed bodies (schemas added in app.py)."""
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    return await read_body(request, model, _rt(request).config.server.max_body_bytes)
+
+
+class NDJSONResponse(StreamingResponse):
+    """A stream that always releases its admission ticket, even when the
+    client leaves before the first byte (the generator may never start)."""
+
+    def __init__(self, content: AsyncIterator[bytes], ticket: Ticket) -> None:
+        super().__init__(content, media_type=NDJSON)
+        self.ticket = ticket
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.ticket.release()
+
+
+async def _lines(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in chunks:
+            yield ndjson_line(chunk)
+    except OllamaError as e:
+        # The status line is already sent: the error is the stream's last line.
+        yield ndjson_line({"error": e.message})
+    except Exception as e:
+        log.exception("generation failed mid-stream")
+        yield ndjson_line({"error": f"generation failed: {e}"})
+
+
+async def _generation(request: Request, prepared: service.Prepared | dict[str, Any]) -> Response:
+    rt = _rt(request)
+    if isinstance(prepared, dict):  # load/unload reply to an empty request
+        return JSONResponse(prepared, media_type=JSON)
+    if rt.admission is None:
+        raise OllamaError(503, "model is still loading, please try again")
+    try:
+        ticket = rt.admission.enter()
+    except OllamaError:
+        rt.metrics.rejected.labels(model=rt.model_label, reason="queue_full").inc()
+        raise
+    outcome = service.Outcome()
+    request.state.outcome = outcome
+    rid = rt.engine.new_request_id(request.state.request_id) if rt.engine else "none"
+    chunks = service.run(rt, prepared, ticket, rid, outcome)
+    if prepared.stream:
+        return NDJSONResponse(_lines(chunks), ticket)
+
+    async def collect() -> dict[str, Any]:
+        final: dict[str, Any] = {}
+        try:
+            async for chunk in chunks:
+                final = chunk
+        finally:
+            await chunks.aclose()
+        return final
+
+    try:
+        final = await until_disconnect(request, collect())
+    except ClientGone:
+        outcome.aborted = True
+        return Response(status_code=499)
+    finally:
+        ticket.release()
+    return JSONResponse(final, media_type=JSON)
+
+
+@router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
+async def root() -> PlainTextResponse:
+    return PlainTextResponse("Ollama is running")
+
+
+@router.api_route("/api/version", methods=["GET", "HEAD"])
+async def version() -> JSONResponse:
+    return JSONResponse(
+        {"version": OLLAMA_COMPAT_VERSION, "pasture_version": __version__},
+        headers={"X-Pasture-Version": __version__},
+    )
+
+
+@router.post("/api/generate", openapi_extra=_body_doc(p.GenerateRequest))
+async def generate(request: Request) -> Response:
+    req = await _body(request, p.GenerateRequest)
+    return await _generation(request, service.prepare_generate(_rt(request), req))
+
+
+@router.post("/api/chat", openapi_extra=_body_doc(p.ChatRequest))
+async def chat(request: Request) -> Response:
+    req = await _body(request, p.ChatRequest)
+    return await _generation(request, service.prepare_chat(_rt(request), req))
+
+
+def _list_entry(rt: Runtime, name: str) -> dict[str, Any]:
+    info = rt.info
+    assert info is not None
+    return {
+        "name": name,
+        "model": name,
+        "modified_at": info.modified_at,
+        "size": info.size_bytes,
+        "digest": info.digest,
+        "details": info.details(),
+    }
+
+
+@router.get("/api/tags")
+async def tags(request: Request) -> JSONResponse:
+    rt = _rt(request)
+    if rt.info is None:
+        return JSONResponse({"models": []})
+    return JSONResponse({"models": [_list_entry(rt, n) for n in rt.registry.listed_names()]})
+
+
+@router.get("/api/ps")
+async def ps(request: Request) -> JSONResponse:
+    rt = _rt(request)
+    if rt.info is None:
+        return JSONResponse({"models": []})
+    # The model stays loaded for the pod's lifetime: report a far expiry.
+    expires = datetime.now(tz=UTC) + timedelta(days=365 * 100)
+    out = []
+    for name in rt.registry.listed_names():
+        entry = _list_entry(rt, name)
+        del entry["modified_at"]
+        entry["expires_at"] = created_at(int(expires.timestamp() * 1e9))
+        entry["size_vram"] = rt.info.size_bytes
+        entry["context_length"] = rt.info.context_length
+        out.append(entry)
+    return JSONResponse({"models": out})
+
+
+def _capabilities(rt: Runtime, template: str) -> list[str]:
+    if rt.config.engine.runner == "pooling":
+        return ["embedding"]
+    caps = ["completion"]
+    if "tools" in template:
+        caps.append("tools")
+    if "suffix" in template or ".Suffix" in template:
+        caps.append("insert")
+    if rt.config.engine.reasoning_parser:
+        caps.append("thinking")
+    return caps
+
+
+@router.post("/api/show", openapi_extra=_body_doc(p.ShowRequest))
+async def show(request: Request) -> JSONResponse:
+    rt = _rt(request)
+    req = await _body(request, p.ShowRequest)
+    name = req.model or req.name
+    if not name:
+        raise OllamaError(400, MODEL_REQUIRED)
+    entry = rt.registry.lookup(name)
+    if entry is None or rt.info is None:
+        raise OllamaError(404, f"model '{display_name(name)}' not found")
+    template = entry.template or (rt.engine.chat_template if rt.engine else None) or ""
+    modelfile = [
+        '# Modelfile generated by "ollama show"',
+        "# To build a new Modelfile based on this, replace FROM with:",
+        f"# FROM {display_name(entry.name)}",
+        "",
+        f"FROM {rt.config.engine.model}",
+        f'TEMPLATE """{template}"""',
+    ]
+    if entry.system:
+        modelfile.append(f'SYSTEM """{entry.system}"""')
+    for line in parameter_lines(entry.parameters).splitlines():
+        modelfile.append("PARAMETER " + " ".join(line.split(None, 1)))
+    for msg in entry.messages:
+        modelfile.append(f"MESSAGE {msg.role} {msg.content}")
+    if entry.license:
+        modelfile.append(f'LICENSE """{entry.license}"""')
+    body: dict[str, Any] = {
+        "modelfile": "\n".join(modelfile) + "\n",
+        "template": template,
+        "details": rt.info.details(),
+        "model_info": dict(rt.info.model_info),
+        "capabilities": _capabilities(rt, template),
+        "modified_at": rt.info.modified_at,
+    }
+    if entry.parameters:
+        body["parameters"] = parameter_lines(entry.parameters)
+    if entry.system:
+        body["system"] = entry.system
+    if entry.license:
+        body["license"] = entry.license
+    if entry.messages:
+        body["messages"] = [m.model_dump() for m in entry.messages]
+    return JSONResponse(body)
+
+
+@router.post("/api/pull", openapi_extra=_body_doc(p.PullRequest))
+async def pull(request: Request) -> Response:
+    """A model served here is already "pulled": report success. Anything else
+    is Ollama's not-found (a Model resource, not a pull, adds models)."""
+    rt = _rt(request)
+    req = await _body(request, p.PullRequest)
+    name = req.model or req.name
+    if not name:
+        raise OllamaError(400, MODEL_REQUIRED)
+    if rt.registry.lookup(name) is None:
+        raise OllamaError(404, "pull model manifest: file does not exist")
+    if req.stream is False:
+        return JSONResponse({"status": "success"})
+    statuses = ["pulling manifest", "verifying sha256 digest", "writing manifest", "success"]
+    body = b"".join(ndjson_line({"status": s}) for s in statuses)
+    return Response(body, media_type=NDJSON)
+
+
+def _managed(op: str) -> OllamaError:
+    return OllamaError(403, MANAGED.format(op=op))
+
+
+@router.post("/api/push", openapi_extra=_body_doc(p.PushRequest))
+async def push(request: Request) -> Response:
+    await _body(request, p.PushRequest)
+    raise _managed("push")
+
+
+@router.post("/api/create", openapi_extra=_body_doc(p.CreateRequest))
+async def create(request: Request) -> Response:
+    await _body(request, p.CreateRequest)
+    raise _managed("create")
+
+
+@router.post("/api/copy", openapi_extra=_body_doc(p.CopyRequest))
+async def copy(request: Request) -> Response:
+    rt = _rt(request)
+    req = await _body(request, p.CopyRequest)
+    if not req.source or rt.registry.lookup(req.source) is None:
+        raise OllamaError(404, f"model '{req.source or ''}' not found")
+    raise _managed("copy")
+
+
+@router.delete("/api/delete", openapi_extra=_body_doc(p.DeleteRequest))
+async def delete(request: Request) -> Response:
+    rt = _rt(request)
+    req = await _body(request, p.DeleteRequest)
+    name = req.model or req.name
+    if not name:
+        raise OllamaError(400, MODEL_REQUIRED)
+    if rt.registry.lookup(name) is None:
+        raise OllamaError(404, f"model '{display_name(name)}' not found")
+    raise _managed("delete")
+
+
+@router.head("/api/blobs/{digest}", include_in_schema=False)
+async def blob_exists(digest: str) -> Response:
+    return Response(status_code=404)  # no blobs are stored here
+
+
+@router.post("/api/blobs/{digest}", include_in_schema=False)
+async def blob_upload(digest: str) -> Response:
+    raise _managed("blobs")

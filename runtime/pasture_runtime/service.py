@@ -1,0 +1,262 @@
+"""Generation use-cases between the routers and the engine: validate a
+request, build its prompt and sampling parameters, run it under admission
+control, and turn engine output into Ollama chunks (with metrics)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from .admission import Ticket
+from .config import ModelEntry
+from .engine import Engine, EngineBadRequest
+from .errors import MODEL_REQUIRED, RAW_CONFLICT, OllamaError, model_not_found
+from .protocol.ollama import ChatRequest, GenerateRequest
+from .state import Runtime
+from .translate import options as opt
+from .translate import prompt as tpl
+from .translate import responses as rsp
+from .translate.keep_alive import is_unload
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Prepared:
+    """A validated generation request, ready for the engine."""
+
+    endpoint: str  # "generate" | "chat"
+    model: str  # the name as the client sent it (echoed in responses, as Ollama does)
+    prompt_ids: list[int]
+    params: Any  # vllm SamplingParams (opaque above engine.py)
+    stream: bool
+    return_context: bool
+    adapter: str | None
+    received_ns: int
+
+
+def resolve_model(rt: Runtime, name: str | None) -> ModelEntry:
+    if not name or not name.strip():
+        raise OllamaError(400, MODEL_REQUIRED)
+    entry = rt.registry.lookup(name)
+    if entry is None:
+        raise model_not_found(name)
+    return entry
+
+
+def _engine(rt: Runtime) -> Engine:
+    if rt.engine is None:
+        raise OllamaError(503, "model is still loading, please try again")
+    return rt.engine
+
+
+def _template(rt: Runtime, entry: ModelEntry) -> str:
+    return entry.template or (rt.engine.chat_template if rt.engine else None) or ""
+
+
+def _check_common(
+    rt: Runtime, entry: ModelEntry, model: str, think: Any, images: list[str] | None
+) -> None:
+    if rt.config.engine.runner == "pooling":
+        raise OllamaError(400, f'"{model}" does not support generate')
+    if think not in (None, False, "", "false") and not rt.config.engine.reasoning_parser:
+        raise OllamaError(400, f'"{model}" does not support thinking')
+    if images:
+        raise OllamaError(400, f'"{model}" does not support images')
+
+
+def _finish_prepare(
+    rt: Runtime,
+    entry: ModelEntry,
+    endpoint: str,
+    model: str,
+    ids: list[int],
+    options: dict[str, Any] | None,
+    fmt: Any,
+    stream: bool | None,
+    truncate: bool | None,
+    received_ns: int,
+) -> Prepared:
+    engine = _engine(rt)
+    effective = opt.effective_options(entry.parameters, options)
+    plan = opt.plan_sampling(effective, engine.max_model_len)
+    ids, max_tokens = opt.fit_prompt(ids, plan, truncate is not False)
+    try:
+        params = engine.sampling_params(plan.kwargs, max_tokens, fmt or None)
+    except EngineBadRequest as e:
+        raise OllamaError(400, str(e)) from None
+    return Prepared(
+        endpoint=endpoint,
+        model=model,
+        prompt_ids=ids,
+        params=params,
+        stream=stream is not False,
+        return_context=endpoint == "generate",
+        adapter=entry.adapter.path if entry.adapter else None,
+        received_ns=received_ns,
+    )
+
+
+def prepare_generate(rt: Runtime, req: GenerateRequest) -> Prepared | dict[str, Any]:
+    """A Prepared request, or the finished reply for an empty (load) prompt."""
+    received = time.monotonic_ns()
+    entry = resolve_model(rt, req.model)
+    model = req.model or entry.name
+    _check_common(rt, entry, model, req.think, req.images)
+    if req.raw and (req.template or req.system or req.context):
+        raise OllamaError(400, RAW_CONFLICT)
+    # Validate options and keep_alive even for a load request: bad input is a 400.
+    opt.effective_options(entry.parameters, req.options)
+    unload = is_unload(req.keep_alive)
+    if not req.prompt:
+        return rsp.load_response(model, unload, chat=False)
+    engine = _engine(rt)
+    template = req.template or _template(rt, entry)
+    if req.suffix and not tpl.supports_suffix(template):
+        raise OllamaError(400, f'"{model}" does not support insert')
+    try:
+        if req.raw:
+            ids = engine.encode(req.prompt, add_special_tokens=True)
+        else:
+            if req.template and not tpl.is_jinja(req.template):
+                text = tpl.render_go_template(
+                    req.template,
+                    {
+                        "System": req.system or entry.system or "",
+                        "Prompt": req.prompt,
+                        "Suffix": req.suffix or "",
+                    },
+                )
+            else:
+                messages = tpl.generate_messages(
+                    req.prompt,
+                    req.system,
+                    entry.system,
+                    [m.model_dump() for m in entry.messages],
+                    with_history=not req.context,
+                )
+                extra: dict[str, Any] = {"suffix": req.suffix} if req.suffix else {}
+                jinja = req.template or entry.template
+                text = engine.render_chat(messages, template=jinja, **extra)
+            ids = list(req.context or []) + engine.encode(text, add_special_tokens=False)
+    except EngineBadRequest as e:
+        raise OllamaError(400, str(e)) from None
+    return _finish_prepare(
+        rt, entry, "generate", model, ids, req.options, req.format, req.stream, req.truncate,
+        received,
+    )  # fmt: skip
+
+
+def prepare_chat(rt: Runtime, req: ChatRequest) -> Prepared | dict[str, Any]:
+    received = time.monotonic_ns()
+    entry = resolve_model(rt, req.model)
+    model = req.model or entry.name
+    images = [i for m in req.messages or [] for i in (m.images or [])]
+    _check_common(rt, entry, model, req.think, images)
+    opt.effective_options(entry.parameters, req.options)
+    unload = is_unload(req.keep_alive)
+    if not req.messages:
+        return rsp.load_response(model, unload, chat=True)
+    engine = _engine(rt)
+    if req.tools and not tpl.supports_tools(_template(rt, entry)):
+        raise OllamaError(400, f"{model} does not support tools")
+    messages = tpl.chat_messages(
+        req.messages, entry.system, [m.model_dump() for m in entry.messages]
+    )
+    try:
+        text = engine.render_chat(messages, template=entry.template, tools=req.tools)
+    except EngineBadRequest as e:
+        raise OllamaError(400, str(e)) from None
+    ids = engine.encode(text, add_special_tokens=False)
+    return _finish_prepare(
+        rt, entry, "chat", model, ids, req.options, req.format, req.stream, req.truncate,
+        received,
+    )  # fmt: skip
+
+
+class Outcome:
+    """How a generation ended, read by the access-log/metrics middleware."""
+
+    def __init__(self) -> None:
+        self.aborted = False
+        self.error: str | None = None
+
+
+async def run(
+    rt: Runtime, prep: Prepared, ticket: Ticket, request_id: str, outcome: Outcome
+) -> AsyncGenerator[dict[str, Any], None]:
+    """Run one admitted request; yield Ollama chunks (streaming) or just the
+    final object (non-streaming). Always releases the admission ticket; closing
+    this iterator early (client gone) aborts the engine request."""
+    engine = _engine(rt)
+    m = rt.metrics
+    # Same endpoint label as the middleware's request counters.
+    labels = {"model": rt.model_label, "endpoint": f"/api/{prep.endpoint}"}
+    chunk = rsp.chat_chunk if prep.endpoint == "chat" else rsp.generate_chunk
+    texts: list[str] = []
+    out_ids: list[int] = []
+    last = None
+    first_at: float | None = None
+    prev_at = 0.0
+    try:
+        await ticket.wait()
+        async for d in engine.generate(prep.prompt_ids, prep.params, request_id, prep.adapter):
+            now = time.monotonic()
+            if d.token_ids:
+                if rt.admission is not None:
+                    rt.admission.progress()
+                if first_at is None:
+                    first_at = now
+                    m.ttft.labels(**labels).observe(now - prep.received_ns / 1e9)
+                else:
+                    gap = (now - prev_at) / len(d.token_ids)
+                    for _ in d.token_ids:
+                        m.itl.labels(**labels).observe(gap)
+                prev_at = now
+            out_ids.extend(d.token_ids)
+            if prep.stream and d.text:
+                yield chunk(prep.model, d.text)
+            else:
+                texts.append(d.text)
+            last = d
+    except BaseException as e:
+        if isinstance(e, EngineBadRequest):
+            outcome.error = str(e)
+            raise OllamaError(400, str(e)) from None
+        if not isinstance(e, Exception):  # CancelledError / GeneratorExit: client gone
+            outcome.aborted = True
+            m.aborted.labels(reason="client_disconnect", **labels).inc()
+        else:
+            outcome.error = f"{type(e).__name__}: {e}"
+        raise
+    finally:
+        ticket.release()
+    if last is None:
+        raise OllamaError(500, "engine returned no output")
+    if last.finish_reason == "abort":
+        # Aborted by us (drain timeout), not by the client: say so on the wire.
+        outcome.error = "aborted"
+        raise OllamaError(503, "request aborted: the server is shutting down")
+    m.prompt_tokens.labels(**labels).inc(len(prep.prompt_ids))
+    m.output_tokens.labels(**labels).inc(len(out_ids))
+    timings = rsp.Timings(
+        received_ns=prep.received_ns,
+        finished_ns=time.monotonic_ns(),
+        queued_ts=last.queued_ts,
+        scheduled_ts=last.scheduled_ts,
+        first_token_ts=last.first_token_ts,
+        last_token_ts=last.last_token_ts,
+        prompt_tokens=len(prep.prompt_ids),
+        output_tokens=len(out_ids),
+    )
+    metrics = rsp.final_metrics(timings)
+    reason = rsp.done_reason(last.finish_reason)
+    text = "".join(texts) if not prep.stream else ""
+    if prep.endpoint == "chat":
+        yield rsp.chat_final(prep.model, text, reason, metrics)
+    else:
+        context = prep.prompt_ids + out_ids if prep.return_context else None
+        yield rsp.generate_final(prep.model, text, reason, metrics, context)

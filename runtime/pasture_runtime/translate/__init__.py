@@ -1,0 +1,1 @@
+"""Pure translation between Ollama requests/responses and engine terms (no I/O)."""
