@@ -13,6 +13,7 @@ help: ## Show the targets
 setup: ## Install the virtualenv (vLLM CPU engine) and build the Kubernetes binaries
 	@hack/setup-python
 	@hack/build-kube >/dev/null
+	@hack/setup-monitoring
 
 .PHONY: lint
 lint: setup ## ruff, mypy and the import layer rules

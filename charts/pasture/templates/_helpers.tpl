@@ -1,0 +1,63 @@
+{{/* Chart name, truncated to the 63 characters a label value allows. */}}
+{{- define "pasture.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Fully qualified name: <release>-pasture, or the release name when it contains the chart name. */}}
+{{- define "pasture.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "pasture.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels on every object. */}}
+{{- define "pasture.labels" -}}
+helm.sh/chart: {{ include "pasture.chart" . }}
+{{ include "pasture.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: pasture
+{{- end -}}
+
+{{/* The operator pods' immutable selector. */}}
+{{- define "pasture.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "pasture.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end -}}
+
+{{- define "pasture.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "pasture.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "pasture.operatorImage" -}}
+{{- printf "%s:%s" .Values.operator.image.repository (default .Chart.AppVersion .Values.operator.image.tag) -}}
+{{- end -}}
+
+{{- define "pasture.runtimeImage" -}}
+{{- printf "%s:%s" .Values.runtime.image.repository (default .Chart.AppVersion .Values.runtime.image.tag) -}}
+{{- end -}}
+
+{{/* Literal names in watchNamespaces (globs cannot carry a Role). */}}
+{{- define "pasture.namespacesAreLiteral" -}}
+{{- range .Values.operator.watchNamespaces -}}
+{{- if regexMatch "[*?\\[!]" . -}}
+{{- fail (printf "operator.watchNamespaces: %q is a pattern; list namespaces by name (each gets a Role)" .) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}

@@ -1,0 +1,253 @@
+"""RBAC proven, not assumed: the operator process runs on this machine with the
+credentials of the chart's ServiceAccount (a TokenRequest token) and the arguments
+of the chart's Deployment, and reconciles examples/ fully; with one permission
+removed from the chart's ClusterRole it fails."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.chart.helpers import CHART, helm, sa_kubeconfig
+from tests.fixtures.cluster import ROOT, KubeCluster
+
+pytestmark = pytest.mark.kube
+
+NS = "pasture-system"
+ROLE = "clusterrole/pasture-operator"
+
+
+@pytest.fixture(scope="module")
+def installed(chart_cluster: KubeCluster) -> Iterator[dict[str, Any]]:
+    helm(
+        "upgrade",
+        "--install",
+        "pasture",
+        str(CHART),
+        "-n",
+        NS,
+        "--create-namespace",
+        "--wait",
+        "--timeout",
+        "120s",
+        env=chart_cluster.env,
+    )
+    dep = json.loads(
+        chart_cluster.kubectl("-n", NS, "get", "deployment/pasture-operator", "-o", "json").stdout
+    )
+    # The tiny model's volume (cluster-scoped PV, applied once).
+    chart_cluster.kubectl(
+        "apply", "-f", str(ROOT / "examples" / "00-tiny-model-volume.yaml"), "-n", "default"
+    )
+    try:
+        yield dep
+    finally:
+        helm("uninstall", "pasture", "-n", NS, "--wait", env=chart_cluster.env, check=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Operator:
+    """`pasture-operator run` with the chart Deployment's arguments, as the chart's SA."""
+
+    def __init__(self, cluster: KubeCluster, deployment: dict[str, Any], tmp: Path) -> None:
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        sa = deployment["spec"]["template"]["spec"]["serviceAccountName"]
+        kubeconfig = sa_kubeconfig(cluster, NS, sa, tmp / "sa.kubeconfig")
+        args = [
+            a
+            for a in container["args"]
+            if not a.startswith(("--liveness=", "--metrics-port=", "--log-format="))
+        ]
+        self.log = tmp / "operator.log"
+        # kopf logs in from $KUBECONFIG (it does not see --kubeconfig): set both.
+        env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
+        self.proc = subprocess.Popen(
+            [
+                str(ROOT / ".venv" / "bin" / "pasture-operator"),
+                *args,
+                "--liveness=none",
+                f"--metrics-port={_free_port()}",
+                "--metrics-host=127.0.0.1",
+                "--log-format=plain",
+                f"--kubeconfig={kubeconfig}",
+            ],
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+    def text(self) -> str:
+        return self.log.read_text()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def _apply_examples(cluster: KubeCluster) -> str:
+    ns = f"rbac-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "namespace", ns)
+    for f in ("10-model-tiny.yaml", "20-modeldeployment-tiny.yaml"):
+        cluster.kubectl("apply", "-n", ns, "-f", str(ROOT / "examples" / f))
+    # The PVC is namespaced; bind one per namespace to the shared PV's path via its own PV.
+    pv = f"pasture-tiny-{ns}"
+    cluster.kubectl(
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolume",
+                "metadata": {"name": pv},
+                "spec": {
+                    "capacity": {"storage": "1Gi"},
+                    "accessModes": ["ReadOnlyMany"],
+                    "storageClassName": "",
+                    "hostPath": {"path": "/var/lib/pasture/tiny-model"},
+                    "claimRef": {"namespace": ns, "name": "tiny-model-weights"},
+                },
+            }
+        ),
+    )
+    cluster.kubectl(
+        "apply",
+        "-n",
+        ns,
+        "-f",
+        "-",
+        input=json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "tiny-model-weights"},
+                "spec": {
+                    "accessModes": ["ReadOnlyMany"],
+                    "storageClassName": "",
+                    "volumeName": pv,
+                    "resources": {"requests": {"storage": "1Gi"}},
+                },
+            }
+        ),
+    )
+    return ns
+
+
+def _ready(cluster: KubeCluster, ns: str, timeout: int) -> bool:
+    out = cluster.kubectl(
+        "-n",
+        ns,
+        "wait",
+        "--for=condition=Ready",
+        "modeldeployment/tiny",
+        "model/tiny",
+        f"--timeout={timeout}s",
+        check=False,
+        timeout=timeout + 30,
+    )
+    return out.returncode == 0
+
+
+def test_operator_reconciles_examples_with_chart_serviceaccount(
+    chart_cluster: KubeCluster, installed: dict[str, Any], tmp_path: Path
+) -> None:
+    op = Operator(chart_cluster, installed, tmp_path)
+    try:
+        ns = _apply_examples(chart_cluster)
+        assert _ready(chart_cluster, ns, 90), op.text()[-3000:]
+        for kind in (
+            "configmap/tiny-runtime",
+            "deployment/tiny",
+            "service/tiny",
+            "poddisruptionbudget/tiny",
+            "servicemonitor/tiny",
+        ):
+            chart_cluster.kubectl("-n", ns, "get", kind)
+        md = json.loads(
+            chart_cluster.kubectl("-n", ns, "get", "modeldeployment/tiny", "-o", "json").stdout
+        )
+        assert md["status"]["readyReplicas"] == 2 and md["status"]["endpoint"]
+        events = chart_cluster.kubectl("-n", ns, "get", "events", "-o", "json").stdout
+        assert "pasture-operator" in events  # Events posted with the SA's permission
+        time.sleep(2)
+        log = op.text()
+        assert op.proc.poll() is None, log[-3000:]
+        assert "403" not in log and "orbidden" not in log, log[-3000:]
+    finally:
+        op.stop()
+
+
+def _without(role: dict[str, Any], group: str, resource: str, verb: str) -> dict[str, Any]:
+    role = copy.deepcopy(role)
+    for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields", "generation"):
+        role["metadata"].pop(key, None)
+    rules = []
+    removed = False
+    for rule in role["rules"]:
+        if group in rule["apiGroups"] and resource in rule["resources"] and verb in rule["verbs"]:
+            removed = True
+            rest = [r for r in rule["resources"] if r != resource]
+            if rest:
+                rules.append({**rule, "resources": rest})
+            verbs = [v for v in rule["verbs"] if v != verb]
+            rules.append({"apiGroups": [group], "resources": [resource], "verbs": verbs})
+        else:
+            rules.append(rule)
+    assert removed, f"the chart grants no {verb} on {group}/{resource}"
+    role["rules"] = rules
+    return role
+
+
+@pytest.mark.parametrize(
+    ("group", "resource", "verb"),
+    [
+        ("apps", "deployments", "patch"),
+        ("pasture.dev", "modeldeployments/status", "patch"),
+    ],
+)
+def test_a_missing_permission_fails(
+    chart_cluster: KubeCluster,
+    installed: dict[str, Any],
+    tmp_path: Path,
+    group: str,
+    resource: str,
+    verb: str,
+) -> None:
+    original = json.loads(chart_cluster.kubectl("get", ROLE, "-o", "json").stdout)
+    chart_cluster.kubectl(
+        "replace", "-f", "-", input=json.dumps(_without(original, group, resource, verb))
+    )
+    op = Operator(chart_cluster, installed, tmp_path)
+    try:
+        ns = _apply_examples(chart_cluster)
+        assert not _ready(chart_cluster, ns, 25), "reconciled fully without the permission"
+        log = op.text()
+        assert "403" in log or "orbidden" in log, log[-3000:]
+    finally:
+        op.stop()
+        restored = copy.deepcopy(original)
+        for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
+            restored["metadata"].pop(key, None)
+        chart_cluster.kubectl("replace", "-f", "-", input=json.dumps(restored))
