@@ -25,8 +25,10 @@ from .middleware import PastureMiddleware
 from .modelinfo import read_model_info
 from .names import ModelRegistry
 from .protocol.ollama import REQUEST_MODELS
-from .routers import health, ollama
+from .protocol.openai import REQUEST_MODELS as OPENAI_REQUEST_MODELS
+from .routers import health, ollama, openai
 from .state import Runtime
+from .translate.openai import error_body
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
         schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in REQUEST_MODELS:
+        for model in (*REQUEST_MODELS, *OPENAI_REQUEST_MODELS):
             body = model.model_json_schema(ref_template="#/components/schemas/{model}")
             comps.update(body.pop("$defs", {}))
             comps[model.__name__] = body
@@ -116,12 +118,16 @@ def create_app(
     )
     app.state.runtime = rt
     app.include_router(ollama.router)
+    app.include_router(openai.router)
     app.include_router(health.router)
     app.add_middleware(PastureMiddleware, runtime=rt, keys=from_env(config.server.api_keys_file))
     app.openapi = _openapi(app)  # type: ignore[method-assign]
 
     @app.exception_handler(OllamaError)
-    async def ollama_error(_: Request, exc: OllamaError) -> JSONResponse:
+    async def ollama_error(request: Request, exc: OllamaError) -> JSONResponse:
+        if request.url.path.startswith("/v1/"):  # OpenAI's shape for OpenAI routes
+            body = error_body(exc.status, exc.message, exc.code)
+            return JSONResponse(body, status_code=exc.status, headers=exc.headers)
         return JSONResponse({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(StarletteHTTPException)
@@ -139,8 +145,11 @@ def create_app(
         return JSONResponse({"error": str(first.get("msg"))}, status_code=400)
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return JSONResponse({"error": f"internal error: {type(exc).__name__}"}, status_code=500)
+        message = f"internal error: {type(exc).__name__}"
+        if request.url.path.startswith("/v1/"):
+            return JSONResponse(error_body(500, message), status_code=500)
+        return JSONResponse({"error": message}, status_code=500)
 
     return app

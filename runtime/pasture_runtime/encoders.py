@@ -1,8 +1,8 @@
 """NDJSON encoding, the one place Ollama's streaming wire format is written.
 
 One compact JSON object per line, `\n`-terminated, never a blank line
-(ollama-python json-parses every line). SSE for the OpenAI routes will live
-beside this, not in it."""
+(ollama-python json-parses every line). The OpenAI routes' SSE is the small
+section at the end: `data: {...}\n\n` events, then `data: [DONE]`."""
 
 from __future__ import annotations
 
@@ -22,3 +22,12 @@ def ndjson_line(obj: dict[str, Any]) -> bytes:
 async def ndjson_stream(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     async for chunk in chunks:
         yield ndjson_line(chunk)
+
+
+# ---- Server-sent events (OpenAI streaming)
+SSE = "text/event-stream"
+SSE_DONE = b"data: [DONE]\n\n"
+
+
+def sse_event(obj: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,36 @@ def engine_args(cfg: EngineConfig) -> AsyncEngineArgs:
         if value is not None:
             kwargs[key] = value
     kwargs.update(cfg.extra_args)
+    if "structured_outputs_config" not in kwargs:
+        from vllm.config import StructuredOutputsConfig
+
+        # vLLM 0.32 backends read disable_any_whitespace from this engine-wide
+        # config, not from the request's StructuredOutputsParams. Compact JSON
+        # (no free whitespace) keeps a weak model from spending its budget on
+        # spaces; it needs an explicit backend, and xgrammar is vLLM's default.
+        kwargs["structured_outputs_config"] = StructuredOutputsConfig(
+            backend="xgrammar", disable_any_whitespace=True
+        )
     return AsyncEngineArgs(**kwargs)
+
+
+def _check_schema(schema: dict[str, Any]) -> None:
+    """Compile a JSON schema now, so a bad one is a 400 before any stream starts
+    (vLLM would only reject it once the request reaches its processor), with
+    the same checks as vLLM's xgrammar backend (the one engine_args picks)."""
+    import xgrammar as xgr
+    from vllm.v1.structured_output.backend_xgrammar import (
+        has_xgrammar_unsupported_json_features,
+    )
+
+    try:
+        if has_xgrammar_unsupported_json_features(schema):
+            raise ValueError("the schema uses features the xgrammar backend does not support")
+        xgr.Grammar.from_json_schema(schema)
+    except Exception as e:
+        # xgrammar prefixes "[time] file.cc:line:"; the rest is the reason.
+        reason = re.sub(r"^\[[^\]]*\]\s*\S+:\d+:\s*", "", str(e)).strip()
+        raise EngineBadRequest(f"invalid JSON schema in format: {reason}") from e
 
 
 def build_engine(cfg: EngineConfig) -> Any:
@@ -66,6 +96,16 @@ class Delta:
     scheduled_ts: float = 0.0
     first_token_ts: float = 0.0
     last_token_ts: float = 0.0
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One finished embedding request."""
+
+    vector: list[float]
+    prompt_tokens: int
+    queued_ts: float = 0.0
+    scheduled_ts: float = 0.0
 
 
 class EngineBadRequest(Exception):
@@ -139,13 +179,17 @@ class Engine:
     ) -> Any:
         from vllm.sampling_params import RequestOutputKind, SamplingParams, StructuredOutputsParams
 
+        # Compact JSON (no free whitespace): a weak model cannot spend its
+        # whole token budget on spaces and newlines inside the object.
         structured = None
         if fmt == "json":
             structured = StructuredOutputsParams(json_object=True, disable_any_whitespace=True)
         elif isinstance(fmt, dict) and fmt:
             structured = StructuredOutputsParams(json=fmt, disable_any_whitespace=True)
+        elif fmt not in (None, ""):
+            raise EngineBadRequest('invalid format: expected "json" or a JSON schema')
         try:
-            return SamplingParams(
+            params = SamplingParams(
                 **kwargs,
                 max_tokens=max_tokens,
                 output_kind=RequestOutputKind.DELTA,
@@ -153,6 +197,34 @@ class Engine:
             )
         except (ValueError, TypeError) as e:
             raise EngineBadRequest(str(e)) from e
+        if isinstance(fmt, dict):
+            _check_schema(fmt)
+        return params
+
+    def parse_tool_calls(
+        self, parser: str, text: str, tools: list[dict[str, Any]]
+    ) -> tuple[str | None, list[tuple[str | None, str, str]]]:
+        """Tool calls in a finished output, by vLLM's parser `parser`:
+        (content left, [(call id, function name, arguments JSON string)])."""
+        from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+        from vllm.tool_parsers import ToolParserManager
+
+        # Parsers read the offered tools (names, schemas) from vLLM's own request type.
+        request = ChatCompletionRequest.model_validate(
+            {"model": "pasture", "messages": [], "tools": tools}
+        )
+        parser_cls: Any = ToolParserManager.get_tool_parser(parser)
+        try:
+            info = parser_cls(self.tokenizer, request.tools).extract_tool_calls(text, request)
+        except Exception:  # a parser bug must not lose the model's answer
+            log.exception("tool parser %s failed; returning the text as content", parser)
+            return text, []
+        if not info.tools_called:
+            return text, []
+        calls: list[tuple[str | None, str, str]] = [
+            (c.id, c.function.name, c.function.arguments) for c in info.tool_calls
+        ]
+        return info.content, calls
 
     def _lora(self, adapter_path: str | None) -> Any:
         if not adapter_path:
@@ -203,6 +275,42 @@ class Engine:
                 await stream.aclose()
         finally:
             self.active.discard(request_id)
+
+    async def embed(
+        self, prompt_ids: list[int], request_id: str, adapter_path: str | None = None
+    ) -> Pooled:
+        """Pool one prompt into its embedding (needs an engine with runner=pooling).
+        The pooler's own normalisation applies; callers normalise again anyway
+        (cheap, and exact for truncated `dimensions`)."""
+        from vllm.pooling_params import PoolingParams
+
+        self.active.add(request_id)
+        final = None
+        try:
+            stream = self.llm.encode(
+                {"prompt_token_ids": prompt_ids},
+                PoolingParams(task="embed"),
+                request_id,
+                lora_request=self._lora(adapter_path),
+            )
+            try:
+                async for out in stream:
+                    final = out
+            except ValueError as e:  # input validation in vLLM's processor
+                raise EngineBadRequest(str(e)) from e
+            finally:
+                await stream.aclose()
+        finally:
+            self.active.discard(request_id)
+        if final is None:
+            raise RuntimeError("engine returned no embedding")
+        stats = getattr(final, "metrics", None)
+        return Pooled(
+            vector=[float(v) for v in final.outputs.data.float().tolist()],
+            prompt_tokens=len(final.prompt_token_ids or prompt_ids),
+            queued_ts=float(getattr(stats, "queued_ts", 0.0) or 0.0),
+            scheduled_ts=float(getattr(stats, "scheduled_ts", 0.0) or 0.0),
+        )
 
     async def abort(self, request_ids: list[str]) -> None:
         if request_ids:

@@ -6,11 +6,19 @@ from __future__ import annotations
 class OllamaError(Exception):
     """Raised anywhere below the routers; the app turns it into a JSON error."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        headers: dict[str, str] | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.headers = headers or {}
+        # OpenAI's machine-readable `error.code` (e.g. model_not_found) on /v1/.
+        self.code = code
 
 
 # Exact texts from Ollama (server/routes.go, server/sched.go); clients match on some.
@@ -22,4 +30,4 @@ SHUTTING_DOWN = "server is shutting down, please try again"
 
 
 def model_not_found(name: str) -> OllamaError:
-    return OllamaError(404, f"model '{name}' not found")
+    return OllamaError(404, f"model '{name}' not found", code="model_not_found")

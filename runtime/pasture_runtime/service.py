@@ -19,6 +19,7 @@ from .state import Runtime
 from .translate import options as opt
 from .translate import prompt as tpl
 from .translate import responses as rsp
+from .translate import tool_calls
 from .translate.keep_alive import is_unload
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,12 @@ class Prepared:
     return_context: bool
     adapter: str | None
     received_ns: int
+    # Metrics `endpoint` label: the HTTP path the request came in on.
+    label: str = ""
+    # Tools offered to the model and the parser that finds calls in its output
+    # (both set only when the request has tools and the model has a parser).
+    tools: list[dict[str, Any]] | None = None
+    tool_parser: str | None = None
 
 
 def resolve_model(rt: Runtime, name: str | None) -> ModelEntry:
@@ -47,7 +54,7 @@ def resolve_model(rt: Runtime, name: str | None) -> ModelEntry:
     return entry
 
 
-def _engine(rt: Runtime) -> Engine:
+def engine_of(rt: Runtime) -> Engine:
     if rt.engine is None:
         raise OllamaError(503, "model is still loading, please try again")
     return rt.engine
@@ -58,10 +65,11 @@ def _template(rt: Runtime, entry: ModelEntry) -> str:
 
 
 def _check_common(
-    rt: Runtime, entry: ModelEntry, model: str, think: Any, images: list[str] | None
+    rt: Runtime, model: str, endpoint: str, think: Any, images: list[str] | None
 ) -> None:
     if rt.config.engine.runner == "pooling":
-        raise OllamaError(400, f'"{model}" does not support generate')
+        # Ollama's words for a model without the completion capability.
+        raise OllamaError(400, f'"{model}" does not support {endpoint}')
     if think not in (None, False, "", "false") and not rt.config.engine.reasoning_parser:
         raise OllamaError(400, f'"{model}" does not support thinking')
     if images:
@@ -79,8 +87,9 @@ def _finish_prepare(
     stream: bool | None,
     truncate: bool | None,
     received_ns: int,
+    label: str | None,
 ) -> Prepared:
-    engine = _engine(rt)
+    engine = engine_of(rt)
     effective = opt.effective_options(entry.parameters, options)
     plan = opt.plan_sampling(effective, engine.max_model_len)
     ids, max_tokens = opt.fit_prompt(ids, plan, truncate is not False)
@@ -97,15 +106,18 @@ def _finish_prepare(
         return_context=endpoint == "generate",
         adapter=entry.adapter.path if entry.adapter else None,
         received_ns=received_ns,
+        label=label or f"/api/{endpoint}",
     )
 
 
-def prepare_generate(rt: Runtime, req: GenerateRequest) -> Prepared | dict[str, Any]:
+def prepare_generate(
+    rt: Runtime, req: GenerateRequest, label: str | None = None
+) -> Prepared | dict[str, Any]:
     """A Prepared request, or the finished reply for an empty (load) prompt."""
     received = time.monotonic_ns()
     entry = resolve_model(rt, req.model)
     model = req.model or entry.name
-    _check_common(rt, entry, model, req.think, req.images)
+    _check_common(rt, model, "generate", req.think, req.images)
     if req.raw and (req.template or req.system or req.context):
         raise OllamaError(400, RAW_CONFLICT)
     # Validate options and keep_alive even for a load request: bad input is a 400.
@@ -113,7 +125,7 @@ def prepare_generate(rt: Runtime, req: GenerateRequest) -> Prepared | dict[str, 
     unload = is_unload(req.keep_alive)
     if not req.prompt:
         return rsp.load_response(model, unload, chat=False)
-    engine = _engine(rt)
+    engine = engine_of(rt)
     template = req.template or _template(rt, entry)
     if req.suffix and not tpl.supports_suffix(template):
         raise OllamaError(400, f'"{model}" does not support insert')
@@ -146,21 +158,23 @@ def prepare_generate(rt: Runtime, req: GenerateRequest) -> Prepared | dict[str, 
         raise OllamaError(400, str(e)) from None
     return _finish_prepare(
         rt, entry, "generate", model, ids, req.options, req.format, req.stream, req.truncate,
-        received,
+        received, label,
     )  # fmt: skip
 
 
-def prepare_chat(rt: Runtime, req: ChatRequest) -> Prepared | dict[str, Any]:
+def prepare_chat(
+    rt: Runtime, req: ChatRequest, label: str | None = None
+) -> Prepared | dict[str, Any]:
     received = time.monotonic_ns()
     entry = resolve_model(rt, req.model)
     model = req.model or entry.name
     images = [i for m in req.messages or [] for i in (m.images or [])]
-    _check_common(rt, entry, model, req.think, images)
+    _check_common(rt, model, "chat", req.think, images)
     opt.effective_options(entry.parameters, req.options)
     unload = is_unload(req.keep_alive)
     if not req.messages:
         return rsp.load_response(model, unload, chat=True)
-    engine = _engine(rt)
+    engine = engine_of(rt)
     if req.tools and not tpl.supports_tools(_template(rt, entry)):
         raise OllamaError(400, f"{model} does not support tools")
     messages = tpl.chat_messages(
@@ -171,10 +185,14 @@ def prepare_chat(rt: Runtime, req: ChatRequest) -> Prepared | dict[str, Any]:
     except EngineBadRequest as e:
         raise OllamaError(400, str(e)) from None
     ids = engine.encode(text, add_special_tokens=False)
-    return _finish_prepare(
+    prep = _finish_prepare(
         rt, entry, "chat", model, ids, req.options, req.format, req.stream, req.truncate,
-        received,
+        received, label,
     )  # fmt: skip
+    if req.tools and rt.config.engine.tool_call_parser:
+        prep.tools = req.tools
+        prep.tool_parser = rt.config.engine.tool_call_parser
+    return prep
 
 
 class Outcome:
@@ -191,10 +209,13 @@ async def run(
     """Run one admitted request; yield Ollama chunks (streaming) or just the
     final object (non-streaming). Always releases the admission ticket; closing
     this iterator early (client gone) aborts the engine request."""
-    engine = _engine(rt)
+    engine = engine_of(rt)
     m = rt.metrics
     # Same endpoint label as the middleware's request counters.
-    labels = {"model": rt.model_label, "endpoint": f"/api/{prep.endpoint}"}
+    labels = {"model": rt.model_label, "endpoint": prep.label}
+    # With tools to parse, output is held back until the calls can be told
+    # from the content (the whole text); otherwise it streams as it comes.
+    stream_text = prep.stream and prep.tool_parser is None
     chunk = rsp.chat_chunk if prep.endpoint == "chat" else rsp.generate_chunk
     texts: list[str] = []
     out_ids: list[int] = []
@@ -217,7 +238,7 @@ async def run(
                         m.itl.labels(**labels).observe(gap)
                 prev_at = now
             out_ids.extend(d.token_ids)
-            if prep.stream and d.text:
+            if stream_text and d.text:
                 yield chunk(prep.model, d.text)
             else:
                 texts.append(d.text)
@@ -254,9 +275,16 @@ async def run(
     )
     metrics = rsp.final_metrics(timings)
     reason = rsp.done_reason(last.finish_reason)
-    text = "".join(texts) if not prep.stream else ""
+    text = "".join(texts) if not stream_text else ""
     if prep.endpoint == "chat":
-        yield rsp.chat_final(prep.model, text, reason, metrics)
+        calls: list[dict[str, Any]] = []
+        if prep.tool_parser and prep.tools:
+            content, found = engine.parse_tool_calls(prep.tool_parser, text, prep.tools)
+            text, calls = content or "", tool_calls.ollama_tool_calls(found)
+        if prep.stream and (text or calls):  # the held-back output, as one chunk
+            yield rsp.chat_chunk(prep.model, text, calls)
+            text, calls = "", []
+        yield rsp.chat_final(prep.model, text, reason, metrics, calls)
     else:
         context = prep.prompt_ids + out_ids if prep.return_context else None
         yield rsp.generate_final(prep.model, text, reason, metrics, context)

@@ -109,7 +109,10 @@ async def _load(base: str) -> None:
             return r.status_code
 
         async def disconnect() -> None:  # a client that goes away mid-stream
-            async with client.stream("POST", "/api/chat", json={**body, "stream": True}) as r:
+            # A long generation, so the stream is surely still running when the
+            # client leaves (24 tokens of the tiny model can finish first).
+            long = {**body, "stream": True, "options": {"num_predict": 1500, "temperature": 0}}
+            async with client.stream("POST", "/api/chat", json=long) as r:
                 async for _ in r.aiter_lines():
                     break
 

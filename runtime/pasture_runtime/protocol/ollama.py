@@ -79,6 +79,25 @@ class ChatRequest(_Body):
     top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
 
+class EmbedRequest(_Body):
+    model: str | None = None
+    # A string or a list of strings; anything else is Ollama's "invalid input type".
+    input: Any = None
+    truncate: bool | None = None
+    dimensions: int | None = None
+    keep_alive: KeepAlive = None
+    options: dict[str, Any] | None = None
+
+
+class EmbeddingRequest(_Body):
+    """The legacy single-prompt body of /api/embeddings."""
+
+    model: str | None = None
+    prompt: str | None = None
+    keep_alive: KeepAlive = None
+    options: dict[str, Any] | None = None
+
+
 class ShowRequest(_Body):
     model: str | None = None
     name: str | None = None  # deprecated spelling, still sent by ollama-js
@@ -120,6 +139,8 @@ class DeleteRequest(_Body):
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     GenerateRequest,
     ChatRequest,
+    EmbedRequest,
+    EmbeddingRequest,
     ShowRequest,
     PullRequest,
     PushRequest,

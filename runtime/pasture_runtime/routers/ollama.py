@@ -8,11 +8,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from .. import OLLAMA_COMPAT_VERSION, __version__, service
-from ..admission import Ticket
 from ..encoders import JSON, NDJSON, ndjson_line
 from ..errors import MODEL_REQUIRED, OllamaError
 from ..names import display_name
@@ -20,7 +18,8 @@ from ..protocol import ollama as p
 from ..state import Runtime
 from ..translate.options import parameter_lines
 from ..translate.responses import created_at
-from .body import ClientGone, M, read_body, until_disconnect
+from . import generation as gen
+from .body import M, read_body
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -46,21 +45,6 @@ async def _body(request: Request, model: type[M]) -> M:
     return await read_body(request, model, _rt(request).config.server.max_body_bytes)
 
 
-class NDJSONResponse(StreamingResponse):
-    """A stream that always releases its admission ticket, even when the
-    client leaves before the first byte (the generator may never start)."""
-
-    def __init__(self, content: AsyncIterator[bytes], ticket: Ticket) -> None:
-        super().__init__(content, media_type=NDJSON)
-        self.ticket = ticket
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            self.ticket.release()
-
-
 async def _lines(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     try:
         async for chunk in chunks:
@@ -74,39 +58,14 @@ async def _lines(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
 
 
 async def _generation(request: Request, prepared: service.Prepared | dict[str, Any]) -> Response:
-    rt = _rt(request)
     if isinstance(prepared, dict):  # load/unload reply to an empty request
         return JSONResponse(prepared, media_type=JSON)
-    if rt.admission is None:
-        raise OllamaError(503, "model is still loading, please try again")
-    try:
-        ticket = rt.admission.enter()
-    except OllamaError:
-        rt.metrics.rejected.labels(model=rt.model_label, reason="queue_full").inc()
-        raise
-    outcome = service.Outcome()
-    request.state.outcome = outcome
-    rid = rt.engine.new_request_id(request.state.request_id) if rt.engine else "none"
-    chunks = service.run(rt, prepared, ticket, rid, outcome)
+    ticket, chunks = gen.admit(request, prepared)
     if prepared.stream:
-        return NDJSONResponse(_lines(chunks), ticket)
-
-    async def collect() -> dict[str, Any]:
-        final: dict[str, Any] = {}
-        try:
-            async for chunk in chunks:
-                final = chunk
-        finally:
-            await chunks.aclose()
-        return final
-
-    try:
-        final = await until_disconnect(request, collect())
-    except ClientGone:
-        outcome.aborted = True
+        return gen.TicketStreamingResponse(_lines(chunks), [ticket], NDJSON)
+    final = await gen.collect(request, gen.final_chunk(chunks), [ticket])
+    if final is None:
         return Response(status_code=499)
-    finally:
-        ticket.release()
     return JSONResponse(final, media_type=JSON)
 
 

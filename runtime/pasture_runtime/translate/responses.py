@@ -69,11 +69,18 @@ def generate_chunk(model: str, text: str) -> dict[str, Any]:
     return {"model": model, "created_at": created_at(), "response": text, "done": False}
 
 
-def chat_chunk(model: str, text: str) -> dict[str, Any]:
+def _message(text: str, calls: list[dict[str, Any]] | None) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": text}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def chat_chunk(model: str, text: str, calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {
         "model": model,
         "created_at": created_at(),
-        "message": {"role": "assistant", "content": text},
+        "message": _message(text, calls),
         "done": False,
     }
 
@@ -98,11 +105,17 @@ def generate_final(
     return body
 
 
-def chat_final(model: str, text: str, reason: str, metrics: dict[str, int]) -> dict[str, Any]:
+def chat_final(
+    model: str,
+    text: str,
+    reason: str,
+    metrics: dict[str, int],
+    calls: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
         "created_at": created_at(),
-        "message": {"role": "assistant", "content": text},
+        "message": _message(text, calls),
         "done": True,
         "done_reason": reason,
     }

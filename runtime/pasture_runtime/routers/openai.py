@@ -1,0 +1,148 @@
+"""OpenAI-compatible API (/v1). Each request is translated into the Ollama
+request it means (translate/openai.py) and run by the same service code, so
+names, variants, parameters, admission and metrics are the Ollama side's."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from .. import service
+from ..encoders import SSE, SSE_DONE, sse_event
+from ..errors import OllamaError
+from ..names import display_name
+from ..protocol import ollama as p
+from ..protocol import openai as o
+from ..translate import openai as tr
+from . import generation as gen
+from .body import M, read_body
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1")
+
+
+def _doc(model: type[Any]) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
+async def _body(request: Request, model: type[M]) -> M:
+    return await read_body(request, model, gen.runtime(request).config.server.max_body_bytes)
+
+
+def _prepared(result: service.Prepared | dict[str, Any]) -> service.Prepared:
+    # An empty prompt/messages list is Ollama's "load" request; OpenAI has none.
+    if isinstance(result, dict):
+        raise OllamaError(400, "messages must not be empty")
+    return result
+
+
+async def _sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    try:
+        async for event in events:
+            yield sse_event(event)
+    except OllamaError as e:
+        # Headers are sent: the error is an event, then the stream ends as usual.
+        yield sse_event(tr.error_body(e.status, e.message, e.code))
+    except Exception as e:
+        log.exception("generation failed mid-stream")
+        yield sse_event(tr.error_body(500, f"generation failed: {e}"))
+    yield SSE_DONE
+
+
+@router.post("/chat/completions", openapi_extra=_doc(o.ChatCompletionRequest))
+async def chat_completions(request: Request) -> Response:
+    rt = gen.runtime(request)
+    req = await _body(request, o.ChatCompletionRequest)
+    body = p.ChatRequest.model_validate(tr.chat_request(req))
+    prep = _prepared(service.prepare_chat(rt, body, label="/v1/chat/completions"))
+    model, ident, created = req.model or "", tr.new_id("chatcmpl"), tr.now()
+    ticket, chunks = gen.admit(request, prep)
+    if not prep.stream:
+        final = await gen.collect(request, gen.final_chunk(chunks), [ticket])
+        if final is None:
+            return Response(status_code=499)
+        return JSONResponse(tr.chat_completion(ident, model, created, final))
+    usage = bool(req.stream_options and req.stream_options.include_usage)
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        role = {"role": "assistant", "content": ""}
+        yield tr.chat_chunk(ident, model, created, role, with_usage=usage)
+        called = False
+        async for chunk in chunks:
+            if not chunk.get("done"):
+                delta = tr.chat_delta(chunk)
+                called = called or "tool_calls" in delta
+                if delta:
+                    yield tr.chat_chunk(ident, model, created, delta, with_usage=usage)
+                continue
+            finish = tr.finish_reason(chunk.get("done_reason"), called)
+            yield tr.chat_chunk(ident, model, created, {}, finish, with_usage=usage)
+            if usage:
+                use = tr.usage(chunk)
+                yield tr.usage_chunk(ident, "chat.completion.chunk", model, created, use)
+
+    return gen.TicketStreamingResponse(_sse(events()), [ticket], SSE)
+
+
+@router.post("/completions", openapi_extra=_doc(o.CompletionRequest))
+async def completions(request: Request) -> Response:
+    rt = gen.runtime(request)
+    req = await _body(request, o.CompletionRequest)
+    preps = []
+    for prompt in tr.completion_prompts(req):
+        body = p.GenerateRequest.model_validate(tr.generate_request(req, prompt))
+        preps.append(_prepared(service.prepare_generate(rt, body, label="/v1/completions")))
+    model, ident, created = req.model or "", tr.new_id("cmpl"), tr.now()
+    if not req.stream:
+        runs = [gen.admit(request, prep) for prep in preps]
+        work = asyncio.gather(*(gen.final_chunk(chunks) for _, chunks in runs))
+        finals = await gen.collect(request, work, [t for t, _ in runs])
+        if finals is None:
+            return Response(status_code=499)
+        return JSONResponse(tr.text_completion(ident, model, created, list(finals)))
+    usage = bool(req.stream_options and req.stream_options.include_usage)
+    # Prompts of a list stream one after the other, each under its own ticket
+    # (admitted when its turn comes, so a long list cannot hog the queue).
+    tickets: list[Any] = []
+
+    async def events() -> AsyncIterator[dict[str, Any]]:
+        totals = []
+        for index, prep in enumerate(preps):
+            ticket, chunks = gen.admit(request, prep)
+            tickets.append(ticket)
+            async for chunk in chunks:
+                done = bool(chunk.get("done"))
+                finish = tr.finish_reason(chunk.get("done_reason"), False) if done else None
+                text = chunk.get("response") or ""
+                if text or done:
+                    yield tr.text_chunk(ident, model, created, index, text, finish, usage)
+                if done:
+                    totals.append(tr.usage(chunk))
+        if usage:
+            yield tr.usage_chunk(ident, "text_completion", model, created, tr.sum_usage(totals))
+
+    return gen.TicketStreamingResponse(_sse(events()), tickets, SSE)
+
+
+@router.get("/models")
+async def models(request: Request) -> JSONResponse:
+    rt = gen.runtime(request)
+    created = rt.started_ns // 1_000_000_000
+    names = rt.registry.listed_names() if rt.info is not None else []
+    return JSONResponse(tr.model_list(names, created))
+
+
+@router.get("/models/{model:path}")
+async def model(request: Request, model: str) -> JSONResponse:
+    rt = gen.runtime(request)
+    if rt.registry.lookup(model) is None:
+        msg = f"The model `{model}` does not exist."
+        raise OllamaError(404, msg, code="model_not_found")
+    created = rt.started_ns // 1_000_000_000
+    return JSONResponse(tr.model_object(display_name(model), created))

@@ -1,0 +1,181 @@
+"""Unit tests of the pure OpenAI translation, tool-call shaping and SSE."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pasture_runtime.encoders import SSE_DONE, sse_event
+from pasture_runtime.errors import OllamaError
+from pasture_runtime.protocol import openai as o
+from pasture_runtime.translate import openai as tr
+from pasture_runtime.translate.tool_calls import ollama_tool_calls
+
+
+@pytest.mark.parametrize(
+    ("fields", "options"),
+    [
+        ({}, {}),
+        ({"temperature": 0.2, "top_p": 0.5}, {"temperature": 0.2, "top_p": 0.5}),
+        ({"max_tokens": 7}, {"num_predict": 7}),
+        ({"max_tokens": 7, "max_completion_tokens": 3}, {"num_predict": 3}),
+        ({"stop": "END"}, {"stop": ["END"]}),
+        ({"stop": ["a", "b"], "seed": 4}, {"stop": ["a", "b"], "seed": 4}),
+        ({"repetition_penalty": 1.2, "top_k": 5}, {"repeat_penalty": 1.2, "top_k": 5}),
+        (
+            {"presence_penalty": 1, "frequency_penalty": -1},
+            {"presence_penalty": 1, "frequency_penalty": -1},
+        ),
+    ],
+)
+def test_chat_sampling_fields_become_ollama_options(
+    fields: dict[str, Any], options: dict[str, Any]
+) -> None:
+    req = o.ChatCompletionRequest.model_validate({"model": "m", "messages": [], **fields})
+    assert tr.chat_request(req)["options"] == options
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        (None, None),
+        ({"type": "text"}, None),
+        ({"type": "json_object"}, "json"),
+        (
+            {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
+            {"type": "object"},
+        ),
+    ],
+)
+def test_response_format_becomes_format(fmt: dict[str, Any] | None, expected: Any) -> None:
+    req = o.ChatCompletionRequest.model_validate({"messages": [], "response_format": fmt})
+    assert tr.chat_request(req)["format"] == expected
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [{"type": "json_schema", "json_schema": {"name": "x"}}, {"type": "xml"}],
+)
+def test_bad_response_format_is_400(fmt: dict[str, Any]) -> None:
+    req = o.ChatCompletionRequest.model_validate({"messages": [], "response_format": fmt})
+    with pytest.raises(OllamaError) as e:
+        tr.chat_request(req)
+    assert e.value.status == 400
+
+
+def test_messages_parts_images_tool_calls_and_results() -> None:
+    req = o.ChatCompletionRequest.model_validate(
+        {
+            "model": "m",
+            "reasoning_effort": "high",
+            "messages": [
+                {"role": "user", "content": [
+                    {"type": "text", "text": "see "},
+                    {"type": "text", "text": "this"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,QUJD"}},
+                ]},
+                {"role": "assistant", "content": None, "tool_calls": [
+                    {"id": "c1", "type": "function",
+                     "function": {"name": "f", "arguments": '{"a": 1}'}},
+                ]},
+                {"role": "tool", "tool_call_id": "c1", "content": "42"},
+            ],
+        }
+    )  # fmt: skip
+    body = tr.chat_request(req)
+    assert body["think"] == "high" and body["stream"] is False
+    user, assistant, tool = body["messages"]
+    assert user == {"role": "user", "content": "see this", "images": ["QUJD"]}
+    assert assistant["tool_calls"] == [
+        {"id": "c1", "function": {"index": 0, "name": "f", "arguments": {"a": 1}}}
+    ]
+    assert tool == {"role": "tool", "content": "42", "tool_name": "f"}
+
+
+def test_n_above_one_and_token_prompts_are_refused() -> None:
+    with pytest.raises(OllamaError):
+        tr.chat_request(o.ChatCompletionRequest.model_validate({"messages": [], "n": 2}))
+    with pytest.raises(OllamaError):
+        tr.completion_prompts(o.CompletionRequest.model_validate({"prompt": [1, 2, 3]}))
+    req = o.CompletionRequest.model_validate({"prompt": ["a", "b"]})
+    assert tr.completion_prompts(req) == ["a", "b"]
+    gen = tr.generate_request(req, "a")
+    assert gen["raw"] is True and gen["options"] == {"num_predict": 16}  # OpenAI's default
+
+
+@pytest.mark.parametrize(
+    ("done_reason", "calls", "finish"),
+    [("stop", False, "stop"), ("length", False, "length"), ("stop", True, "tool_calls")],
+)
+def test_finish_reason(done_reason: str, calls: bool, finish: str) -> None:
+    assert tr.finish_reason(done_reason, calls) == finish
+
+
+def test_chat_completion_from_final_with_tool_calls() -> None:
+    final = {
+        "message": {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [
+                {"id": "c1", "function": {"index": 0, "name": "f", "arguments": {"a": 1}}}
+            ],
+        },
+        "done_reason": "stop",
+        "prompt_eval_count": 5,
+        "eval_count": 3,
+    }
+    out = tr.chat_completion("chatcmpl-1", "m", 10, final)
+    choice = out["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+        ],
+    }
+    assert out["usage"] == {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+    delta = tr.chat_delta({"message": final["message"]})
+    assert delta["tool_calls"][0]["index"] == 0
+
+
+def test_parser_output_to_ollama_tool_calls() -> None:
+    """What vLLM's parsers return (id, name, arguments JSON string) -> Ollama's shape."""
+    found = [("call_a", "get_weather", '{"city": "Paris"}'), (None, "noop", ""), (None, "bad", "{")]
+    assert ollama_tool_calls(found) == [
+        {
+            "id": "call_a",
+            "function": {"index": 0, "name": "get_weather", "arguments": {"city": "Paris"}},
+        },
+        {"id": "call_1", "function": {"index": 1, "name": "noop", "arguments": {}}},
+        {"id": "call_2", "function": {"index": 2, "name": "bad", "arguments": {"__raw__": "{"}}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "kind"),
+    [(400, "invalid_request_error"), (401, "authentication_error"), (404, "not_found_error"),
+     (413, "invalid_request_error"), (503, "server_error")],
+)  # fmt: skip
+def test_error_body(status: int, kind: str) -> None:
+    assert tr.error_body(status, "msg", "c") == {
+        "error": {"message": "msg", "type": kind, "param": None, "code": "c"}
+    }
+
+
+def test_sse_encoding() -> None:
+    assert sse_event({"a": "é"}) == 'data: {"a":"é"}\n\n'.encode()
+    assert SSE_DONE == b"data: [DONE]\n\n"
+    assert json.loads(sse_event({"x": 1})[6:]) == {"x": 1}
+
+
+def test_usage_chunk_and_model_list() -> None:
+    use = tr.sum_usage([tr.usage({"prompt_eval_count": 2, "eval_count": 1})] * 2)
+    assert use == {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
+    assert tr.usage_chunk("i", "text_completion", "m", 1, use)["choices"] == []
+    assert tr.model_list(["a:latest"], 5) == {
+        "object": "list",
+        "data": [{"id": "a:latest", "object": "model", "created": 5, "owned_by": "pasture"}],
+    }
