@@ -229,7 +229,8 @@ class PodRelay:
             except OSError:
                 writer.close()
                 return
-            await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
+            with contextlib.suppress(asyncio.CancelledError):  # relay stopped mid-request
+                await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer))
 
         return await asyncio.start_server(handle, ip, POD_PORT, reuse_address=True)
 

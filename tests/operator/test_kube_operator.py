@@ -185,7 +185,36 @@ INVALID = [
         "min 0",
         "ModelDeployment",
         {"modelRef": {"name": "m"}, "autoscaling": {"minReplicas": 0, "maxReplicas": 2}},
-        "minReplicas must be at least 1",
+        "minReplicas must be at least 1: scale to zero is not supported yet",
+    ),
+    (
+        "target 0",
+        "ModelDeployment",
+        {
+            "modelRef": {"name": "m"},
+            "autoscaling": {"enabled": True, "maxReplicas": 2, "target": 0},
+        },
+        "autoscaling.target must be greater than 0",
+    ),
+    (
+        "enabled without max",
+        "ModelDeployment",
+        {"modelRef": {"name": "m"}, "autoscaling": {"enabled": True}},
+        "maxReplicas is required when autoscaling is enabled",
+    ),
+    (
+        "kv cache target > 1",
+        "ModelDeployment",
+        {
+            "modelRef": {"name": "m"},
+            "autoscaling": {
+                "enabled": True,
+                "maxReplicas": 2,
+                "metric": "kvCacheUsage",
+                "target": 2,
+            },
+        },
+        "kvCacheUsage target is a fraction of the KV cache",
     ),
     (
         "tp > gpus",
