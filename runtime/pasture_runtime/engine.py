@@ -76,6 +76,14 @@ def _check_schema(schema: dict[str, Any]) -> None:
         raise EngineBadRequest(f"invalid JSON schema in format: {reason}") from e
 
 
+def _client_errors() -> tuple[type[Exception], ...]:
+    """What vLLM raises for a bad request (input validation in its processor):
+    ValueError in older code paths, VLLMClientError (not a ValueError) in newer."""
+    from vllm.exceptions import VLLMClientError
+
+    return (ValueError, VLLMClientError)
+
+
 def build_engine(cfg: EngineConfig) -> Any:
     """Start vLLM's AsyncLLM (spawns the engine-core process; slow)."""
     from vllm.v1.engine.async_llm import AsyncLLM
@@ -121,6 +129,7 @@ class Engine:
         self.active: set[str] = set()
         self._ids = itertools.count()
         self._lora_ids: dict[str, int] = {}
+        self._reasoners: dict[str, Any] = {}
 
     # ---- facts about the model
     @property
@@ -130,6 +139,11 @@ class Engine:
     @property
     def hf_config(self) -> Any:
         return self.llm.model_config.hf_config
+
+    @property
+    def is_multimodal(self) -> bool:
+        """The model takes images (vLLM found a multimodal architecture)."""
+        return bool(getattr(self.llm.model_config, "is_multimodal_model", False))
 
     @property
     def max_num_seqs(self) -> int:
@@ -226,6 +240,30 @@ class Engine:
         ]
         return info.content, calls
 
+    def _reasoning_parser(self, name: str) -> Any:
+        parser = self._reasoners.get(name)
+        if parser is None:
+            from vllm.reasoning import ReasoningParserManager
+
+            parser_cls: Any = ReasoningParserManager.get_reasoning_parser(name)
+            parser = self._reasoners[name] = parser_cls(self.tokenizer)
+        return parser
+
+    def reasoning_markers(self, name: str) -> tuple[str, str]:
+        """The strings vLLM's parser `name` splits at (`<think>`, `</think>`)."""
+        parser = self._reasoning_parser(name)
+        start = getattr(parser, "reasoning_start_str", None) or getattr(parser, "think_start", "")
+        end = getattr(parser, "reasoning_end_str", None) or getattr(parser, "think_end", "")
+        return str(start or "<think>"), str(end or "</think>")
+
+    def split_reasoning(self, name: str, text: str) -> tuple[str, str]:
+        """(reasoning, content) of a finished output, by vLLM's parser `name`."""
+        from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+
+        request = ChatCompletionRequest.model_validate({"model": "pasture", "messages": []})
+        reasoning, content = self._reasoning_parser(name).extract_reasoning(text, request)
+        return reasoning or "", content or ""
+
     def _lora(self, adapter_path: str | None) -> Any:
         if not adapter_path:
             return None
@@ -269,7 +307,7 @@ class Engine:
                         first_token_ts=float(getattr(stats, "first_token_ts", 0.0) or 0.0),
                         last_token_ts=float(getattr(stats, "last_token_ts", 0.0) or 0.0),
                     )
-            except ValueError as e:  # input validation in vLLM's processor
+            except _client_errors() as e:
                 raise EngineBadRequest(str(e)) from e
             finally:
                 await stream.aclose()
@@ -296,7 +334,7 @@ class Engine:
             try:
                 async for out in stream:
                     final = out
-            except ValueError as e:  # input validation in vLLM's processor
+            except _client_errors() as e:
                 raise EngineBadRequest(str(e)) from e
             finally:
                 await stream.aclose()

@@ -19,6 +19,7 @@ from .state import Runtime
 from .translate import options as opt
 from .translate import prompt as tpl
 from .translate import responses as rsp
+from .translate import thinking as think
 from .translate import tool_calls
 from .translate.keep_alive import is_unload
 
@@ -43,6 +44,10 @@ class Prepared:
     # (both set only when the request has tools and the model has a parser).
     tools: list[dict[str, Any]] | None = None
     tool_parser: str | None = None
+    # vLLM reasoning parser that splits the trace from the answer (None: no
+    # split), and whether the client asked to drop the trace (`think: false`).
+    reasoning_parser: str | None = None
+    hide_thinking: bool = False
 
 
 def resolve_model(rt: Runtime, name: str | None) -> ModelEntry:
@@ -60,17 +65,22 @@ def engine_of(rt: Runtime) -> Engine:
     return rt.engine
 
 
+def is_multimodal(rt: Runtime) -> bool:
+    return rt.engine is not None and rt.engine.is_multimodal
+
+
 def _template(rt: Runtime, entry: ModelEntry) -> str:
     return entry.template or (rt.engine.chat_template if rt.engine else None) or ""
 
 
 def _check_common(
-    rt: Runtime, model: str, endpoint: str, think: Any, images: list[str] | None
+    rt: Runtime, model: str, endpoint: str, think_value: Any, images: list[str] | None
 ) -> None:
     if rt.config.engine.runner == "pooling":
         # Ollama's words for a model without the completion capability.
         raise OllamaError(400, f'"{model}" does not support {endpoint}')
-    if think not in (None, False, "", "false") and not rt.config.engine.reasoning_parser:
+    think.check_think(think_value)
+    if think_value not in (None, False, "", "false") and not rt.config.engine.reasoning_parser:
         raise OllamaError(400, f'"{model}" does not support thinking')
     if images:
         raise OllamaError(400, f'"{model}" does not support images')
@@ -150,16 +160,21 @@ def prepare_generate(
                     [m.model_dump() for m in entry.messages],
                     with_history=not req.context,
                 )
-                extra: dict[str, Any] = {"suffix": req.suffix} if req.suffix else {}
+                extra = think.template_variables(req.think)
+                if req.suffix:
+                    extra["suffix"] = req.suffix
                 jinja = req.template or entry.template
                 text = engine.render_chat(messages, template=jinja, **extra)
             ids = list(req.context or []) + engine.encode(text, add_special_tokens=False)
     except EngineBadRequest as e:
         raise OllamaError(400, str(e)) from None
-    return _finish_prepare(
+    prep = _finish_prepare(
         rt, entry, "generate", model, ids, req.options, req.format, req.stream, req.truncate,
         received, label,
     )  # fmt: skip
+    if not req.raw:  # raw output is the model's, unparsed (as Ollama)
+        _with_reasoning(rt, prep, req.think)
+    return prep
 
 
 def prepare_chat(
@@ -181,7 +196,12 @@ def prepare_chat(
         req.messages, entry.system, [m.model_dump() for m in entry.messages]
     )
     try:
-        text = engine.render_chat(messages, template=entry.template, tools=req.tools)
+        text = engine.render_chat(
+            messages,
+            template=entry.template,
+            tools=req.tools,
+            **think.template_variables(req.think),
+        )
     except EngineBadRequest as e:
         raise OllamaError(400, str(e)) from None
     ids = engine.encode(text, add_special_tokens=False)
@@ -192,7 +212,13 @@ def prepare_chat(
     if req.tools and rt.config.engine.tool_call_parser:
         prep.tools = req.tools
         prep.tool_parser = rt.config.engine.tool_call_parser
+    _with_reasoning(rt, prep, req.think)
     return prep
+
+
+def _with_reasoning(rt: Runtime, prep: Prepared, think_value: Any) -> None:
+    prep.reasoning_parser = rt.config.engine.reasoning_parser
+    prep.hide_thinking = think.hides_thinking(think_value)
 
 
 class Outcome:
@@ -216,7 +242,17 @@ async def run(
     # With tools to parse, output is held back until the calls can be told
     # from the content (the whole text); otherwise it streams as it comes.
     stream_text = prep.stream and prep.tool_parser is None
-    chunk = rsp.chat_chunk if prep.endpoint == "chat" else rsp.generate_chunk
+    chat = prep.endpoint == "chat"
+    splitter = None
+    if stream_text and prep.reasoning_parser:
+        splitter = think.StreamSplitter(*engine.reasoning_markers(prep.reasoning_parser))
+
+    def chunk(text: str, thinking: str = "") -> dict[str, Any]:
+        thinking = "" if prep.hide_thinking else thinking
+        if chat:
+            return rsp.chat_chunk(prep.model, text, thinking=thinking)
+        return rsp.generate_chunk(prep.model, text, thinking)
+
     texts: list[str] = []
     out_ids: list[int] = []
     last = None
@@ -239,7 +275,9 @@ async def run(
                 prev_at = now
             out_ids.extend(d.token_ids)
             if stream_text and d.text:
-                yield chunk(prep.model, d.text)
+                thinking, content = splitter.feed(d.text) if splitter else ("", d.text)
+                if content or (thinking and not prep.hide_thinking):
+                    yield chunk(content, thinking)
             else:
                 texts.append(d.text)
             last = d
@@ -276,15 +314,25 @@ async def run(
     metrics = rsp.final_metrics(timings)
     reason = rsp.done_reason(last.finish_reason)
     text = "".join(texts) if not stream_text else ""
-    if prep.endpoint == "chat":
+    thinking = ""
+    if splitter is not None:
+        thinking, text = splitter.flush()  # a held-back partial marker, if any
+    elif prep.reasoning_parser and text:
+        thinking, text = engine.split_reasoning(prep.reasoning_parser, text)
+    if prep.hide_thinking:
+        thinking = ""
+    if chat:
         calls: list[dict[str, Any]] = []
         if prep.tool_parser and prep.tools:
-            content, found = engine.parse_tool_calls(prep.tool_parser, text, prep.tools)
-            text, calls = content or "", tool_calls.ollama_tool_calls(found)
-        if prep.stream and (text or calls):  # the held-back output, as one chunk
-            yield rsp.chat_chunk(prep.model, text, calls)
-            text, calls = "", []
-        yield rsp.chat_final(prep.model, text, reason, metrics, calls)
+            left, found = engine.parse_tool_calls(prep.tool_parser, text, prep.tools)
+            text, calls = left or "", tool_calls.ollama_tool_calls(found)
+        if prep.stream and (text or calls or thinking):  # held-back output, as one chunk
+            yield rsp.chat_chunk(prep.model, text, calls, thinking)
+            text, calls, thinking = "", [], ""
+        yield rsp.chat_final(prep.model, text, reason, metrics, calls, thinking)
     else:
         context = prep.prompt_ids + out_ids if prep.return_context else None
-        yield rsp.generate_final(prep.model, text, reason, metrics, context)
+        if prep.stream and (text or thinking):
+            yield rsp.generate_chunk(prep.model, text, thinking)
+            text, thinking = "", ""
+        yield rsp.generate_final(prep.model, text, reason, metrics, context, thinking)

@@ -173,6 +173,11 @@ async def test_tool_calls_ollama_shape_and_round_trip(tools_server: Served) -> N
     assert any(p.message.tool_calls for p in parts) and parts[-1].done
 
 
+async def test_show_lists_tools_with_a_parser(tools_server: Served) -> None:
+    shown = await ollama.AsyncClient(host=tools_server.url).show(MODEL)
+    assert shown.capabilities == ["completion", "tools"]
+
+
 async def test_tool_calls_openai_shape(tools_server: Served) -> None:
     c = openai.AsyncOpenAI(base_url=tools_server.url + "/v1", api_key="x", max_retries=0)
     schema = {"type": "json_schema", "json_schema": {"name": "call", "schema": CALL_SHAPE}}

@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from .. import service
+from .. import embedding, service
 from ..admission import Ticket
 from ..errors import OllamaError
 from ..state import Runtime
@@ -86,3 +86,12 @@ async def collect(request: Request, work: Any, tickets: list[Ticket]) -> Any | N
     finally:
         for ticket in tickets:
             ticket.release()
+
+
+async def embed(request: Request, job: embedding.EmbedJob) -> embedding.EmbedResult | None:
+    """Run an embedding job under admission control, as generation runs;
+    None when the client went away first (the caller answers 499)."""
+    ticket, rid, outcome = enter(request)
+    work = embedding.run(runtime(request), job, ticket, rid, outcome)
+    result: embedding.EmbedResult | None = await collect(request, work, [ticket])
+    return result

@@ -10,12 +10,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from .. import OLLAMA_COMPAT_VERSION, __version__, service
+from .. import OLLAMA_COMPAT_VERSION, __version__, embedding, service
 from ..encoders import JSON, NDJSON, ndjson_line
 from ..errors import MODEL_REQUIRED, OllamaError
 from ..names import display_name
 from ..protocol import ollama as p
 from ..state import Runtime
+from ..translate import embed as emb
+from ..translate.capabilities import ModelFacts, capabilities
 from ..translate.options import parameter_lines
 from ..translate.responses import created_at
 from . import generation as gen
@@ -94,6 +96,40 @@ async def chat(request: Request) -> Response:
     return await _generation(request, service.prepare_chat(_rt(request), req))
 
 
+@router.post("/api/embed", openapi_extra=_body_doc(p.EmbedRequest))
+async def embed(request: Request) -> Response:
+    req = await _body(request, p.EmbedRequest)
+    inputs = emb.ollama_inputs(req.input)
+    job = embedding.prepare(
+        _rt(request), req.model, inputs, req.truncate, req.dimensions, req.options, "/api/embed"
+    )
+    if not job.inputs:  # Ollama answers an empty input (a load request) with no vectors
+        return JSONResponse({"model": job.model, "embeddings": []})
+    result = await gen.embed(request, job)
+    if result is None:
+        return Response(status_code=499)
+    body = emb.embed_response(
+        job.model, result.vectors, result.total_ns, result.load_ns, result.prompt_tokens
+    )
+    return JSONResponse(body)
+
+
+@router.post("/api/embeddings", openapi_extra=_body_doc(p.EmbeddingRequest))
+async def embeddings(request: Request) -> Response:
+    """The legacy endpoint: one prompt, `{"embedding": [...]}`."""
+    req = await _body(request, p.EmbeddingRequest)
+    inputs: list[emb.EmbedInput] = [req.prompt] if req.prompt else []
+    job = embedding.prepare(
+        _rt(request), req.model, inputs, None, None, req.options, "/api/embeddings"
+    )
+    if not job.inputs:
+        return JSONResponse({"embedding": []})
+    result = await gen.embed(request, job)
+    if result is None:
+        return Response(status_code=499)
+    return JSONResponse({"embedding": result.vectors[0]})
+
+
 def _list_entry(rt: Runtime, name: str) -> dict[str, Any]:
     info = rt.info
     assert info is not None
@@ -134,16 +170,15 @@ async def ps(request: Request) -> JSONResponse:
 
 
 def _capabilities(rt: Runtime, template: str) -> list[str]:
-    if rt.config.engine.runner == "pooling":
-        return ["embedding"]
-    caps = ["completion"]
-    if "tools" in template:
-        caps.append("tools")
-    if "suffix" in template or ".Suffix" in template:
-        caps.append("insert")
-    if rt.config.engine.reasoning_parser:
-        caps.append("thinking")
-    return caps
+    engine = rt.config.engine
+    facts = ModelFacts(
+        runner=engine.runner,
+        template=template,
+        tool_parser=engine.tool_call_parser,
+        reasoning_parser=engine.reasoning_parser,
+        multimodal=service.is_multimodal(rt),
+    )
+    return capabilities(facts)
 
 
 @router.post("/api/show", openapi_extra=_body_doc(p.ShowRequest))

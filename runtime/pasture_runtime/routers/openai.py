@@ -12,12 +12,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from .. import service
+from .. import embedding, service
 from ..encoders import SSE, SSE_DONE, sse_event
 from ..errors import OllamaError
 from ..names import display_name
 from ..protocol import ollama as p
 from ..protocol import openai as o
+from ..translate import embed as emb
 from ..translate import openai as tr
 from . import generation as gen
 from .body import M, read_body
@@ -128,6 +129,22 @@ async def completions(request: Request) -> Response:
             yield tr.usage_chunk(ident, "text_completion", model, created, tr.sum_usage(totals))
 
     return gen.TicketStreamingResponse(_sse(events()), tickets, SSE)
+
+
+@router.post("/embeddings", openapi_extra=_doc(o.EmbeddingRequest))
+async def embeddings(request: Request) -> Response:
+    req = await _body(request, o.EmbeddingRequest)
+    fmt = emb.encoding(req.encoding_format)
+    rt = gen.runtime(request)
+    # Model first (404/400 capability), then the input (as Ollama's openai.go).
+    service.resolve_model(rt, req.model)
+    embedding.check_embedding_model(rt, req.model or "")
+    inputs = emb.openai_inputs(req)
+    job = embedding.prepare(rt, req.model, inputs, True, req.dimensions, None, "/v1/embeddings")
+    result = await gen.embed(request, job)
+    if result is None:
+        return Response(status_code=499)
+    return JSONResponse(emb.embedding_list(job.model, result.vectors, fmt, result.prompt_tokens))
 
 
 @router.get("/models")

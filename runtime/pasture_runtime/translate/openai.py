@@ -220,7 +220,8 @@ def chat_completion(ident: str, model: str, created: int, final: dict[str, Any])
     if calls:
         message["tool_calls"] = calls
     if msg.get("thinking"):
-        message["reasoning"] = msg["thinking"]
+        # `reasoning` (vLLM, Ollama) and the older `reasoning_content` spelling.
+        message["reasoning"] = message["reasoning_content"] = msg["thinking"]
     if message["content"] is None and not calls:
         message["content"] = ""
     return {
@@ -267,7 +268,7 @@ def chat_delta(chunk: dict[str, Any]) -> dict[str, Any]:
     if msg.get("content"):
         delta["content"] = msg["content"]
     if msg.get("thinking"):
-        delta["reasoning"] = msg["thinking"]
+        delta["reasoning"] = delta["reasoning_content"] = msg["thinking"]
     calls = tool_calls(msg, stream=True)
     if calls:
         delta["tool_calls"] = calls

@@ -65,22 +65,30 @@ def done_reason(finish_reason: str | None) -> str:
     return "stop"
 
 
-def generate_chunk(model: str, text: str) -> dict[str, Any]:
-    return {"model": model, "created_at": created_at(), "response": text, "done": False}
+def generate_chunk(model: str, text: str, thinking: str = "") -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "created_at": created_at(), "response": text}
+    if thinking:  # omitempty, as Ollama's GenerateResponse.Thinking
+        body["thinking"] = thinking
+    body["done"] = False
+    return body
 
 
-def _message(text: str, calls: list[dict[str, Any]] | None) -> dict[str, Any]:
+def _message(text: str, calls: list[dict[str, Any]] | None, thinking: str = "") -> dict[str, Any]:
     message: dict[str, Any] = {"role": "assistant", "content": text}
+    if thinking:
+        message["thinking"] = thinking
     if calls:
         message["tool_calls"] = calls
     return message
 
 
-def chat_chunk(model: str, text: str, calls: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def chat_chunk(
+    model: str, text: str, calls: list[dict[str, Any]] | None = None, thinking: str = ""
+) -> dict[str, Any]:
     return {
         "model": model,
         "created_at": created_at(),
-        "message": _message(text, calls),
+        "message": _message(text, calls, thinking),
         "done": False,
     }
 
@@ -91,14 +99,12 @@ def generate_final(
     reason: str,
     metrics: dict[str, int],
     context: list[int] | None,
+    thinking: str = "",
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "model": model,
-        "created_at": created_at(),
-        "response": text,
-        "done": True,
-        "done_reason": reason,
-    }
+    body: dict[str, Any] = {"model": model, "created_at": created_at(), "response": text}
+    if thinking:
+        body["thinking"] = thinking
+    body.update(done=True, done_reason=reason)
     if context is not None:
         body["context"] = context
     body.update(metrics)
@@ -111,11 +117,12 @@ def chat_final(
     reason: str,
     metrics: dict[str, int],
     calls: list[dict[str, Any]] | None = None,
+    thinking: str = "",
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "model": model,
         "created_at": created_at(),
-        "message": _message(text, calls),
+        "message": _message(text, calls, thinking),
         "done": True,
         "done_reason": reason,
     }

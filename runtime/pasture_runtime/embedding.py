@@ -1,0 +1,110 @@
+"""Embedding use-cases (/api/embed, /api/embeddings, /v1/embeddings) between
+the routers and the engine: validate, tokenize and fit the inputs, run them
+under the same admission control as generation, shape the vectors."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from .admission import Ticket
+from .engine import EngineBadRequest
+from .errors import OllamaError
+from .service import Outcome, engine_of, resolve_model
+from .state import Runtime
+from .translate import embed as emb
+from .translate import options as opt
+
+
+@dataclass
+class EmbedJob:
+    """A validated embedding request: one token list per input."""
+
+    model: str  # as the client sent it (echoed back)
+    inputs: list[list[int]]
+    dimensions: int | None
+    adapter: str | None
+    received_ns: int
+    label: str
+
+
+@dataclass(frozen=True)
+class EmbedResult:
+    vectors: list[list[float]]
+    prompt_tokens: int
+    total_ns: int
+    load_ns: int
+
+
+def check_embedding_model(rt: Runtime, model: str) -> None:
+    """Only a pooling engine embeds; generation models get Ollama's
+    capability error (CheckCapabilities' wording for the embedding capability)."""
+    if rt.config.engine.runner != "pooling":
+        raise OllamaError(400, f"{model} does not support embedding")
+
+
+def prepare(
+    rt: Runtime,
+    name: str | None,
+    inputs: list[emb.EmbedInput],
+    truncate: bool | None,
+    dimensions: int | None,
+    options: dict[str, object] | None,
+    label: str,
+) -> EmbedJob:
+    received = time.monotonic_ns()
+    entry = resolve_model(rt, name)
+    model = name or entry.name
+    check_embedding_model(rt, model)
+    if dimensions is not None and dimensions < 0:
+        raise OllamaError(400, "dimensions must be a positive integer")
+    effective = opt.effective_options(entry.parameters, options)  # validates types
+    engine = engine_of(rt)
+    num_ctx = effective.get("num_ctx")
+    limit = engine.max_model_len
+    if isinstance(num_ctx, int) and num_ctx > 0:
+        limit = min(limit, num_ctx)
+    token_lists = []
+    for item in inputs:
+        ids = item if isinstance(item, list) else engine.encode(item, add_special_tokens=True)
+        token_lists.append(emb.fit(ids, limit, truncate is not False))
+    return EmbedJob(
+        model=model,
+        inputs=token_lists,
+        dimensions=dimensions or None,
+        adapter=entry.adapter.path if entry.adapter else None,
+        received_ns=received,
+        label=label,
+    )
+
+
+async def run(
+    rt: Runtime, job: EmbedJob, ticket: Ticket, request_id: str, outcome: Outcome
+) -> EmbedResult:
+    """Embed every input of an admitted job (concurrently: the engine batches
+    them). Cancelling this aborts the engine requests; the caller releases
+    the ticket."""
+    engine = engine_of(rt)
+    await ticket.wait()
+    started = time.monotonic_ns()
+    try:
+        pooled = await asyncio.gather(
+            *(
+                engine.embed(ids, f"{request_id}-{i}", job.adapter)
+                for i, ids in enumerate(job.inputs)
+            )
+        )
+    except EngineBadRequest as e:
+        outcome.error = str(e)
+        raise OllamaError(400, str(e)) from None
+    vectors = [emb.shape(p.vector, job.dimensions) for p in pooled]
+    tokens = sum(p.prompt_tokens for p in pooled)
+    rt.metrics.prompt_tokens.labels(model=rt.model_label, endpoint=job.label).inc(tokens)
+    return EmbedResult(
+        vectors=vectors,
+        prompt_tokens=tokens,
+        total_ns=time.monotonic_ns() - job.received_ns,
+        # No model load per request: the time spent waiting for admission.
+        load_ns=started - job.received_ns,
+    )
