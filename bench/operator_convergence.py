@@ -7,6 +7,12 @@ Brings up the local control plane (hack/cluster), applies the CRDs, starts
 ModelDeployments (1 GPU each would exceed kwok's 8 GPUs, so they request
 none), and measures the time until every one has its Deployment and
 status Ready, plus the operator's peak RSS (VmHWM from /proc).
+
+The load generator creates the objects concurrently (--writers threads, each
+with its own API client), so the measurement is of the operator, not of a
+serial `kubectl apply`. Readiness is polled with one list call every 0.25 s.
+Besides the table, the operator's own counters are printed (reconciles, their
+summed duration, applies, status writes), to show where its time goes.
 """
 
 from __future__ import annotations
@@ -17,10 +23,15 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+GROUP, VERSION = "pasture.dev", "v1alpha1"
 
 
 def _free_port() -> int:
@@ -36,9 +47,58 @@ def _peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def run_one(env: dict[str, str], kubectl: str, count: int, timeout: float) -> dict[str, float]:
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _operator_counters(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        for prefix in (
+            "pasture_operator_reconciles_total",
+            "pasture_operator_reconcile_duration_seconds_sum",
+            "pasture_operator_applies_total",
+            "pasture_operator_status_writes_total",
+        ):
+            if line.startswith(prefix + "{"):
+                out[prefix] = out.get(prefix, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+class Clients:
+    """One kubernetes API client per thread (urllib3 pools are per client)."""
+
+    def __init__(self, kubeconfig: str) -> None:
+        self.kubeconfig = kubeconfig
+        self.local = threading.local()
+
+    def custom(self) -> Any:
+        from kubernetes import client, config
+
+        if not hasattr(self.local, "custom"):
+            api = config.new_client_from_config(config_file=self.kubeconfig)
+            self.local.custom = client.CustomObjectsApi(api)
+        return self.local.custom
+
+
+def _ready(items: list[dict[str, Any]]) -> int:
+    return sum(
+        1
+        for i in items
+        for c in (i.get("status") or {}).get("conditions", [])
+        if c["type"] == "Ready" and c["status"] == "True"
+    )
+
+
+def run_one(
+    env: dict[str, str], kubectl: str, kubeconfig: str, count: int, writers: int, timeout: float
+) -> dict[str, float]:
     ns = f"bench-{count}-{os.getpid()}"
     subprocess.run([kubectl, "create", "namespace", ns], env=env, check=True, capture_output=True)
+    metrics_port = _free_port()
     op = subprocess.Popen(
         [
             str(ROOT / ".venv/bin/pasture-operator"),
@@ -47,7 +107,7 @@ def run_one(env: dict[str, str], kubectl: str, count: int, timeout: float) -> di
             ns,
             "--standalone",
             "--metrics-port",
-            str(_free_port()),
+            str(metrics_port),
             "--liveness",
             f"http://127.0.0.1:{_free_port()}/healthz",
         ],
@@ -55,64 +115,68 @@ def run_one(env: dict[str, str], kubectl: str, count: int, timeout: float) -> di
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    clients = Clients(kubeconfig)
     try:
-        docs = [
+        model = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Model",
+            "metadata": {"name": "tiny"},
+            "spec": {"source": {"huggingFace": {"repo": "org/tiny"}}},
+        }
+        deployments = [
             {
-                "apiVersion": "pasture.dev/v1alpha1",
-                "kind": "Model",
-                "metadata": {"name": "tiny"},
-                "spec": {"source": {"huggingFace": {"repo": "org/tiny"}}},
-            }
-        ]
-        docs += [
-            {
-                "apiVersion": "pasture.dev/v1alpha1",
+                "apiVersion": f"{GROUP}/{VERSION}",
                 "kind": "ModelDeployment",
                 "metadata": {"name": f"md-{i}"},
                 "spec": {"modelRef": {"name": "tiny"}, "replicas": 1},
             }
             for i in range(count)
         ]
-        time.sleep(2)  # operator startup is not what we measure
-        start = time.monotonic()
-        subprocess.run(
-            [kubectl, "apply", "-n", ns, "-f", "-"],
-            env=env,
-            check=True,
-            capture_output=True,
-            input=json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}),
-            text=True,
-        )
+
+        def create(body: dict[str, Any]) -> None:
+            plural = "models" if body["kind"] == "Model" else "modeldeployments"
+            clients.custom().create_namespaced_custom_object(GROUP, VERSION, ns, plural, body)
+
+        with ThreadPoolExecutor(writers) as pool:
+            list(pool.map(lambda _: clients.custom(), range(writers)))  # clients warm
+            time.sleep(2)  # operator startup is not what we measure
+            cpu0 = _cpu_s(op.pid)
+            start = time.monotonic()
+            list(pool.map(create, [model, *deployments]))
         applied = time.monotonic() - start
+        ready = 0
         while time.monotonic() - start < timeout:
-            out = subprocess.run(
-                [kubectl, "get", "modeldeployments", "-n", ns, "-o", "json"],
-                env=env,
-                check=True,
-                capture_output=True,
-                text=True,
+            listed = clients.custom().list_namespaced_custom_object(
+                GROUP, VERSION, ns, "modeldeployments"
             )
-            items = json.loads(out.stdout)["items"]
-            ready = sum(
-                1
-                for i in items
-                for c in (i.get("status") or {}).get("conditions", [])
-                if c["type"] == "Ready" and c["status"] == "True"
-            )
+            ready = _ready(listed["items"])
             if ready == count:
                 break
-            time.sleep(0.5)
+            time.sleep(0.25)
         else:
             raise SystemExit(f"{count}: only {ready} Ready after {timeout}s")
+        converged = time.monotonic() - start
+        counters = _operator_counters(metrics_port)
         return {
             "count": count,
-            "apply_s": round(applied, 2),
-            "converged_s": round(time.monotonic() - start, 2),
+            "create_s": round(applied, 2),
+            "converged_s": round(converged, 2),
+            "operator_cpu_s": round(_cpu_s(op.pid) - cpu0, 2),
             "peak_rss_mb": round(_peak_rss_mb(op.pid), 1),
+            "reconciles": counters.get("pasture_operator_reconciles_total", 0),
+            "reconcile_s_sum": round(
+                counters.get("pasture_operator_reconcile_duration_seconds_sum", 0), 2
+            ),
+            "applies": counters.get("pasture_operator_applies_total", 0),
+            "status_writes": counters.get("pasture_operator_status_writes_total", 0),
         }
     finally:
         op.terminate()
-        op.wait(timeout=20)
+        try:
+            op.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            op.kill()
+            op.wait()
         subprocess.run(
             [kubectl, "delete", "namespace", ns, "--wait=false"], env=env, capture_output=True
         )
@@ -121,6 +185,7 @@ def run_one(env: dict[str, str], kubectl: str, count: int, timeout: float) -> di
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--count", type=int, action="append")
+    p.add_argument("--writers", type=int, default=8, help="concurrent creating threads")
     p.add_argument("--timeout", type=float, default=300)
     a = p.parse_args()
     counts = a.count or [50, 200]
@@ -130,14 +195,19 @@ def main() -> None:
         .splitlines()[-1]
     )
     name = f"bench-{os.getpid()}"
-    kubeconfig = subprocess.run(
-        [str(ROOT / "hack/cluster"), "up", "--name", name],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    kubeconfig = (
+        subprocess.run(
+            [str(ROOT / "hack/cluster"), "up", "--name", name],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     env = {**os.environ, "KUBECONFIG": kubeconfig, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     kubectl = f"{bin_dir}/kubectl"
+    rows = []
     try:
         subprocess.run(
             [kubectl, "apply", "--server-side", "-f", str(ROOT / "crds")],
@@ -146,9 +216,23 @@ def main() -> None:
             capture_output=True,
         )
         for count in counts:
-            print(json.dumps(run_one(env, kubectl, count, a.timeout)), flush=True)
+            row = run_one(env, kubectl, kubeconfig, count, a.writers, a.timeout)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     finally:
         subprocess.run([str(ROOT / "hack/cluster"), "down", "--name", name], capture_output=True)
+    print(f"\n{a.writers} concurrent writers")
+    print(
+        "| ModelDeployments | create all (s) | converged (s) | operator CPU (s) | "
+        "peak RSS (MB) | reconciles | reconcile time sum (s) | applies | status writes |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['count']:.0f} | {r['create_s']} | {r['converged_s']} | {r['operator_cpu_s']} | "
+            f"{r['peak_rss_mb']} | {r['reconciles']:.0f} | {r['reconcile_s_sum']} | "
+            f"{r['applies']:.0f} | {r['status_writes']:.0f} |"
+        )
 
 
 if __name__ == "__main__":

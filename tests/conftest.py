@@ -5,3 +5,10 @@ pytest_plugins = [
     "tests.fixtures.engine",
     "tests.fixtures.cluster",
 ]
+
+
+def pytest_collection_modifyitems(items: list) -> None:  # type: ignore[type-arg]
+    """Run tests marked `disruptive` (they stop and restart control-plane
+    components of the shared session cluster) after every other test, so the
+    recovery they force cannot slow or fail an unrelated test."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import Counter, Gauge, Histogram
 
 RECONCILES = Counter(
@@ -55,3 +57,54 @@ AUTOSCALER_SCALES = Counter(
 AUTOSCALER_ERRORS = Counter(
     "pasture_operator_autoscaler_errors_total", "Autoscaler ticks that failed (apiserver errors)"
 )
+
+# Per-object state for the dashboards and alert rules, set by each reconcile
+# pass from the same observed state its status is derived from; removed when
+# the object is deleted (handlers/controller.py).
+MD_DESIRED = Gauge(
+    "pasture_operator_modeldeployment_desired_replicas",
+    "Replicas the ModelDeployment asks for (spec.replicas)",
+    ["namespace", "modeldeployment"],
+)
+MD_READY_REPLICAS = Gauge(
+    "pasture_operator_modeldeployment_ready_replicas",
+    "Ready replicas of the ModelDeployment's Deployment (status.readyReplicas)",
+    ["namespace", "modeldeployment"],
+)
+MD_READY = Gauge(
+    "pasture_operator_modeldeployment_ready",
+    "1 when the ModelDeployment's Ready condition is True, else 0",
+    ["namespace", "modeldeployment"],
+)
+MODEL_PHASE = Gauge(
+    "pasture_operator_model_phase",
+    "1 for the Model's current phase, 0 for the other phases",
+    ["namespace", "model", "phase"],
+)
+MODEL_PHASES = ("Pending", "Downloading", "Ready", "Failed")
+
+
+def set_deployment_state(
+    ns: str, name: str, desired: int, ready_replicas: int, ready: bool
+) -> None:
+    MD_DESIRED.labels(ns, name).set(desired)
+    MD_READY_REPLICAS.labels(ns, name).set(ready_replicas)
+    MD_READY.labels(ns, name).set(1 if ready else 0)
+
+
+def remove_deployment_state(ns: str, name: str) -> None:
+    for gauge in (MD_DESIRED, MD_READY_REPLICAS, MD_READY):
+        with contextlib.suppress(KeyError):  # never set: nothing to remove
+            gauge.remove(ns, name)
+
+
+def set_model_phase(ns: str, name: str, phase: str) -> None:
+    """1 for `phase`, 0 for the other phases (reconcile/model_plan.py has these four)."""
+    for p in MODEL_PHASES:
+        MODEL_PHASE.labels(ns, name, p).set(1 if p == phase else 0)
+
+
+def remove_model_phase(ns: str, name: str) -> None:
+    for p in MODEL_PHASES:
+        with contextlib.suppress(KeyError):
+            MODEL_PHASE.remove(ns, name, p)

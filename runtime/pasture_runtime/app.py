@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from . import __version__
 from .admission import Admission
 from .auth import from_env
-from .config import RuntimeConfig
+from .config import RuntimeConfig, adapter_problems
 from .engine import Engine, build_engine
 from .errors import OllamaError
 from .metrics import Metrics
@@ -47,6 +47,12 @@ def attach_engine(rt: Runtime, engine: Engine) -> None:
 
 async def _start_engine(rt: Runtime, on_fatal: Callable[[], None] | None) -> None:
     started = time.monotonic()
+    problems = adapter_problems(rt.config)
+    if problems:
+        log.error("cannot serve the configured adapters: %s", "; ".join(problems))
+        if on_fatal is not None:
+            on_fatal()
+        return
     try:
         # Built in a worker thread so /healthz answers while weights load
         # (a startup probe must not kill a pod that is still loading).
@@ -90,7 +96,7 @@ def create_app(
     rt = Runtime(
         config=config,
         registry=ModelRegistry(config.models),
-        metrics=Metrics(config.models[0].name),
+        metrics=Metrics(config.models[0].name, generation=config.engine.runner != "pooling"),
         started_ns=time.time_ns(),
     )
 

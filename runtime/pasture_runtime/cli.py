@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 
 from .app import create_app
-from .config import SHORT_FIELDS, RuntimeConfig, load_config
+from .config import SHORT_FIELDS, RuntimeConfig, adapter_problems, load_config
 from .drain import start_drain
 from .logs import setup_logging
 from .state import Runtime
@@ -114,6 +114,12 @@ class DrainingServer(uvicorn.Server):
 def serve(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     setup_logging(config.server.log_level)
+    problems = adapter_problems(config)
+    if problems:  # before anything starts: a clear reason, not a 500 per request
+        for problem in problems:
+            log.error("invalid adapter", extra={"fields": {"problem": problem}})
+        print("pasture-runtime: " + "; ".join(problems), file=sys.stderr)
+        return 2
     holder: dict[str, DrainingServer] = {}
     app = create_app(config, on_fatal=lambda: holder["server"].fatal())
     uv_config = uvicorn.Config(

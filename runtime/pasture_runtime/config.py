@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -88,6 +88,46 @@ class RuntimeConfig(_Strict):
     engine: EngineConfig
     models: list[ModelEntry] = Field(min_length=1)
     server: ServerConfig = Field(default_factory=ServerConfig)
+
+    @model_validator(mode="after")
+    def _lora_for_adapters(self) -> RuntimeConfig:
+        # An adapter is only served by an engine started with LoRA support.
+        if any(m.adapter for m in self.models):
+            self.engine.enable_lora = True
+        return self
+
+
+def adapter_problems(config: RuntimeConfig) -> list[str]:
+    """Why the configured adapters cannot be served, checked at startup (vLLM
+    would only find out at the first request to each, as a 500). A path that
+    is not a local directory is a Hugging Face repo id: vLLM fetches it."""
+    problems: list[str] = []
+    if config.engine.runner == "pooling" and any(m.adapter for m in config.models):
+        problems.append("LoRA adapters need engine.runner: generate")
+    max_rank = int(config.engine.extra_args.get("max_lora_rank") or config.engine.max_lora_rank)
+    for m in config.models:
+        if m.adapter is None:
+            continue
+        where = Path(m.adapter.path)
+        if not where.is_dir():
+            if where.is_absolute() or m.adapter.path.startswith("."):
+                problems.append(f"{m.name}: adapter directory {m.adapter.path} does not exist")
+            continue
+        try:
+            peft = json.loads((where / "adapter_config.json").read_text())
+        except (OSError, ValueError) as e:
+            problems.append(f"{m.name}: cannot read {where / 'adapter_config.json'}: {e}")
+            continue
+        if not isinstance(peft, dict) or peft.get("peft_type", "LORA") != "LORA":
+            problems.append(f"{m.name}: {where} is not a LoRA adapter (peft_type LORA)")
+            continue
+        ranks = [peft.get("r") or 0, *(peft.get("rank_pattern") or {}).values()]
+        rank = max(int(r) for r in ranks)
+        if rank > max_rank:
+            problems.append(
+                f"{m.name}: adapter rank {rank} is over engine.max_lora_rank {max_rank}"
+            )
+    return problems
 
 
 # Flags and short environment variables: name -> (section, field). The env var

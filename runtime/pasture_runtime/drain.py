@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 
+from .metrics import DRAIN_ENDPOINT
 from .state import Runtime
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ async def drain(rt: Runtime, grace: float, on_done: Callable[[], None]) -> None:
             log.warning("drain timeout: aborting", extra={"fields": {"requests": len(left)}})
             for _ in left:
                 rt.metrics.aborted.labels(
-                    model=rt.model_label, endpoint="any", reason="drain_timeout"
+                    model=rt.model_label, endpoint=DRAIN_ENDPOINT, reason="drain_timeout"
                 ).inc()
             if rt.engine is not None:
                 await rt.engine.abort_all()

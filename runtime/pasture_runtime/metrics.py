@@ -25,9 +25,15 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _ITL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.2, 0.5, 1, 2.5)
 
+REJECTION_REASONS = ("queue_full", "draining")
+# The endpoints whose engine requests are aborted when the client goes away,
+# and the label a drain timeout uses (it aborts whatever is left).
+GENERATION_ENDPOINTS = ("/api/generate", "/api/chat", "/v1/chat/completions", "/v1/completions")
+DRAIN_ENDPOINT = "any"
+
 
 class Metrics:
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, generation: bool = True) -> None:
         self.model = model
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -74,6 +80,18 @@ class Metrics:
         self.ready = Gauge(
             "pasture_ready", "1 when /readyz would answer 200.", ["model"], registry=r,
         )  # fmt: skip
+        self._zero_counters(generation)
+
+    def _zero_counters(self, generation: bool) -> None:
+        """Export the rare-event counters at 0 from startup: a series that only
+        appears at its first increment makes Prometheus' rate()/increase() miss
+        that whole first burst (no earlier sample to diff against)."""
+        for reason in REJECTION_REASONS:
+            self.rejected.labels(model=self.model, reason=reason)
+        endpoints = GENERATION_ENDPOINTS if generation else ()
+        for endpoint in endpoints:
+            self.aborted.labels(model=self.model, endpoint=endpoint, reason="client_disconnect")
+        self.aborted.labels(model=self.model, endpoint=DRAIN_ENDPOINT, reason="drain_timeout")
 
     def bind_gauges(self, running: Callable[[], float], waiting: Callable[[], float]) -> None:
         """Gauges read live from the admission controller at scrape time."""

@@ -17,6 +17,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,9 @@ pytestmark = [pytest.mark.kube, pytest.mark.engine]
 MODEL = "tiny:latest"
 RUNTIME_LABELS = {"namespace": "ml", "service": "tiny", "pod": "tiny-0"}
 
-# Series the operator does not export yet (issues 5 and 6 imply them; the chart's
-# dashboards and alerts are written against these names). While one is missing,
-# expressions that use it are exempt here and test_pending_operator_series_exported
-# (strict xfail) fails once they all exist, so that this list gets emptied.
-PENDING_OPERATOR_SERIES = {
+# The operator's per-object series (desired/ready replicas, Ready, Model phase)
+# that the dashboards and alerts are written against; set by every reconcile pass.
+OPERATOR_OBJECT_SERIES = {
     "pasture_operator_modeldeployment_desired_replicas",
     "pasture_operator_modeldeployment_ready_replicas",
     "pasture_operator_modeldeployment_ready",
@@ -126,10 +125,16 @@ async def _load(base: str) -> None:
         assert 200 in codes and 503 in codes and 404 in codes, codes
 
 
+@dataclass(frozen=True)
+class Stack:
+    prom: str  # Prometheus's base URL
+    namespace: str  # where examples/ was applied
+
+
 @pytest.fixture(scope="module")
 def stack(
     chart_cluster: KubeCluster, tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
+) -> Iterator[Stack]:
     tmp = tmp_path_factory.mktemp("live-prom")
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -241,7 +246,7 @@ def stack(
         _wait_http(f"http://127.0.0.1:{rt_port}/readyz", 300, procs[0], rt_log)
         asyncio.run(_load(f"http://127.0.0.1:{rt_port}"))
         time.sleep(4)  # a few scrapes after the load
-        yield prom
+        yield Stack(prom, ns)
     finally:
         for p in reversed(procs):
             _kill(p)
@@ -293,33 +298,47 @@ def metric_names(expr: str) -> set[str]:
 @pytest.mark.parametrize(
     ("where", "expr"), dashboard_exprs(), ids=[w for w, _ in dashboard_exprs()]
 )
-def test_dashboard_expression_has_data(stack: str, where: str, expr: str) -> None:
-    result = query(stack, substitute(expr))
-    if metric_names(expr) & PENDING_OPERATOR_SERIES:
-        pytest.xfail(f"waits for operator series {metric_names(expr) & PENDING_OPERATOR_SERIES}")
+def test_dashboard_expression_has_data(stack: Stack, where: str, expr: str) -> None:
+    result = query(stack.prom, substitute(expr))
     if not result and metric_names(expr) <= AUTOSCALER_ONLY_SERIES:
         pytest.xfail("autoscaler series: only with autoscaling enabled (documented exception)")
     assert result, f"{where}: no data for {expr}"
 
 
 @pytest.mark.parametrize(("alert", "expr"), alert_exprs(), ids=[a for a, _ in alert_exprs()])
-def test_alert_expression_and_its_selectors(stack: str, alert: str, expr: str) -> None:
-    result = query(stack, expr)
+def test_alert_expression_and_its_selectors(stack: Stack, alert: str, expr: str) -> None:
+    result = query(stack.prom, expr)
     if alert in PROVOKED:  # the load overflows the admission queue on purpose
         assert result, f"{alert}: its condition is false although the load provoked it"
     else:
         assert result == [], f"{alert}: condition true on a healthy stack: {result}"
-    pending = metric_names(expr) & PENDING_OPERATOR_SERIES
     for m in SELECTOR.finditer(expr):
         selector = m.group(0)
-        if selector in FAILURE_ONLY_SELECTORS or m.group(1) in pending:
+        if selector in FAILURE_ONLY_SELECTORS:
             continue
-        assert query(stack, selector), f"{alert}: no series for {selector}"
-    if pending:
-        pytest.xfail(f"waits for operator series {pending}")
+        assert query(stack.prom, selector), f"{alert}: no series for {selector}"
 
 
-@pytest.mark.xfail(strict=True, reason="the operator does not export these series yet")
-def test_pending_operator_series_exported(stack: str) -> None:
-    missing = {n for n in PENDING_OPERATOR_SERIES if not query(stack, n)}
-    assert not missing, f"operator series still missing: {sorted(missing)}"
+def test_operator_object_series_exported(stack: Stack) -> None:
+    """examples/ (Model `tiny`, ModelDeployment `tiny`, 2 replicas) as the gauges say it."""
+    missing = {n for n in OPERATOR_OBJECT_SERIES if not query(stack.prom, n)}
+    assert not missing, f"operator series missing: {sorted(missing)}"
+
+    def one(expr: str) -> float:
+        result = query(stack.prom, expr)
+        assert len(result) == 1, (expr, result)
+        return float(result[0]["value"][1])
+
+    ns = f'namespace="{stack.namespace}"'
+    md = f'{{{ns}, modeldeployment="tiny"}}'
+    assert one(f"pasture_operator_modeldeployment_desired_replicas{md}") == 2
+    assert one(f"pasture_operator_modeldeployment_ready_replicas{md}") == 2
+    assert one(f"pasture_operator_modeldeployment_ready{md}") == 1
+    phases = {
+        r["metric"]["phase"]: float(r["value"][1])
+        for r in query(
+            stack.prom,
+            f'pasture_operator_model_phase{{namespace="{stack.namespace}", model="tiny"}}',
+        )
+    }
+    assert phases == {"Pending": 0, "Downloading": 0, "Ready": 1, "Failed": 0}

@@ -73,6 +73,13 @@ def start_runtimes(
             with log.open("wb") as f:
                 proc = subprocess.Popen(
                     [
+                        # Lowest priority: on this 2-core machine two engines
+                        # under load otherwise starve the local control plane
+                        # (seen: apiserver TLS handshakes timing out for 10 s+).
+                        # In a cluster the runtimes have nodes of their own.
+                        "nice",
+                        "-n",
+                        "19",
                         str(RUNTIME),
                         "serve",
                         "--model",

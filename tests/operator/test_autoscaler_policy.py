@@ -110,7 +110,7 @@ def test_spec_defaults_and_clamps() -> None:
     assert (s.metric, s.target, s.interval, s.scale_down_delay, s.scale_up_step) == (
         "inFlightRequests",
         4.0,
-        5.0,
+        2.0,
         300.0,
         1,
     )

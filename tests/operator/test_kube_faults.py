@@ -14,7 +14,7 @@ from tests.fixtures.cluster import KubeCluster
 from tests.operator.conftest import OperatorProcess, condition, get_json, wait_for
 from tests.operator.test_kube_operator import HF_MODEL, apply, md_yaml, wait_ready
 
-pytestmark = pytest.mark.kube
+pytestmark = [pytest.mark.kube, pytest.mark.disruptive]
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -50,3 +50,26 @@ async def test_errors_before_the_engine_is_ready(tmp_path: Path) -> None:
         assert r.status_code == 403
         r = await c.request("DELETE", "/api/delete", content=b'{"model":"nope"}')
         assert r.status_code == 404
+
+
+async def test_rare_event_counters_start_at_zero(tmp_path: Path) -> None:
+    """Rejection and abort series exist at 0 from startup, so Prometheus'
+    rate() sees the first burst (a series born at 1 has no earlier sample)."""
+    async with client(tmp_path) as c:
+        text = (await c.get("/metrics")).text
+    model = 'model="tiny:latest"'
+    for reason in ("queue_full", "draining"):
+        assert f'pasture_admission_rejections_total{{{model},reason="{reason}"}} 0.0' in text
+    for endpoint in ("/api/generate", "/api/chat", "/v1/chat/completions", "/v1/completions"):
+        series = f'endpoint="{endpoint}",{model},reason="client_disconnect"'
+        assert f"pasture_requests_aborted_total{{{series}}} 0.0" in text
+    series = f'endpoint="any",{model},reason="drain_timeout"'
+    assert f"pasture_requests_aborted_total{{{series}}} 0.0" in text
+
+
+def test_embedding_runtime_has_no_generation_abort_series(tmp_path: Path) -> None:
+    config = tiny_config(tmp_path)
+    config.engine.runner = "pooling"
+    text = create_app(config).state.runtime.metrics.render().decode()
+    assert 'pasture_admission_rejections_total{model="tiny:latest",reason="queue_full"} 0.0' in text
+    assert "client_disconnect" not in text and 'reason="drain_timeout"} 0.0' in text

@@ -11,6 +11,7 @@ from pasture_runtime.encoders import SSE_DONE, sse_event
 from pasture_runtime.errors import OllamaError
 from pasture_runtime.protocol import openai as o
 from pasture_runtime.translate import openai as tr
+from pasture_runtime.translate.thinking import check_think
 from pasture_runtime.translate.tool_calls import ollama_tool_calls
 
 
@@ -179,3 +180,27 @@ def test_usage_chunk_and_model_list() -> None:
         "object": "list",
         "data": [{"id": "a:latest", "object": "model", "created": 5, "owned_by": "pasture"}],
     }
+
+
+@pytest.mark.parametrize(
+    ("effort", "think"),
+    [
+        (None, None),
+        ("none", False),
+        ("minimal", "low"),  # below Ollama's lowest level: the nearest one, not a 400
+        ("low", "low"),
+        ("medium", "medium"),
+        ("high", "high"),
+    ],
+)
+def test_reasoning_effort_becomes_think(effort: str | None, think: Any) -> None:
+    req = o.ChatCompletionRequest.model_validate({"messages": [], "reasoning_effort": effort})
+    body = tr.chat_request(req)
+    assert body["think"] == think
+    check_think(body["think"])  # every mapped value is a valid Ollama think
+
+
+def test_unknown_reasoning_effort_is_still_400() -> None:
+    req = o.ChatCompletionRequest.model_validate({"messages": [], "reasoning_effort": "extreme"})
+    with pytest.raises(OllamaError, match="invalid think value"):
+        check_think(tr.chat_request(req)["think"])

@@ -47,7 +47,7 @@ class AutoscalingSpec:
     target: float = 4.0
     scale_up_step: int = 1
     scale_down_delay: float = 300.0
-    interval: float = 5.0
+    interval: float = 2.0
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any] | None) -> AutoscalingSpec:
@@ -62,7 +62,7 @@ class AutoscalingSpec:
             target=float(a.get("target", 4)) if float(a.get("target", 4)) > 0 else 4.0,
             scale_up_step=max(1, int(a.get("scaleUpStep", 1))),
             scale_down_delay=max(0.0, float(a.get("scaleDownDelaySeconds", 300))),
-            interval=max(1.0, float(a.get("interval", 5))),
+            interval=max(1.0, float(a.get("interval", 2))),
         )
 
 

@@ -192,6 +192,7 @@ class Controller:
     async def reconcile_deployment(self, ns: str, name: str) -> None:
         md = self.store.get(DEPLOYMENT_KIND, ns, name)
         if md is None or md["metadata"].get("deletionTimestamp"):
+            metrics.remove_deployment_state(ns, name)
             return  # children go with their owner (garbage collector)
         if self.store.get("Deployment", ns, name) is None:
             # Missing from the store: deleted, never made, or the watch's initial
@@ -220,6 +221,7 @@ class Controller:
         )
         now = conditions.now_rfc3339()
         plan = plan_deployment(md, observed, OperatorSettings(self.config.default_image), now)
+        _export_deployment_state(ns, name, md, plan.status)
         await self._apply_all(plan.apply)
         for api_version, kind, child in plan.delete:
             await self.kube.delete(api_version, kind, ns, child)
@@ -243,6 +245,7 @@ class Controller:
     async def reconcile_model(self, ns: str, name: str) -> None:
         model = self.store.get(MODEL_KIND, ns, name)
         if model is None or model["metadata"].get("deletionTimestamp"):
+            metrics.remove_model_phase(ns, name)
             return
         spec = model.get("spec") or {}
         source_claim = ((spec.get("source") or {}).get("pvc") or {}).get("claimName")
@@ -267,6 +270,7 @@ class Controller:
         )
         now = conditions.now_rfc3339()
         plan = plan_model(model, observed, downloader_image=self.config.downloader_image, now=now)
+        metrics.set_model_phase(ns, name, plan.phase)
         drifted = [
             o
             for o in plan.apply
@@ -283,6 +287,23 @@ class Controller:
             await self._post_events(
                 model, [Event(etype, plan.reason or plan.phase, plan.message)], now
             )
+
+
+def _export_deployment_state(
+    ns: str, name: str, md: Mapping[str, Any], status: Mapping[str, Any]
+) -> None:
+    """The dashboards' per-deployment gauges, from the status this pass derived."""
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    metrics.set_deployment_state(
+        ns,
+        name,
+        desired=int((md.get("spec") or {}).get("replicas", 1)),
+        ready_replicas=int(status.get("readyReplicas") or 0),
+        ready=ready,
+    )
 
 
 def _model_names(md: Mapping[str, Any]) -> list[str]:

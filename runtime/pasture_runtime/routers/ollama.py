@@ -198,8 +198,10 @@ async def show(request: Request) -> JSONResponse:
         f"# FROM {display_name(entry.name)}",
         "",
         f"FROM {rt.config.engine.model}",
-        f'TEMPLATE """{template}"""',
     ]
+    if entry.adapter:
+        modelfile.append(f"ADAPTER {entry.adapter.path}")
+    modelfile.append(f'TEMPLATE """{template}"""')
     if entry.system:
         modelfile.append(f'SYSTEM """{entry.system}"""')
     for line in parameter_lines(entry.parameters).splitlines():

@@ -123,9 +123,6 @@ def chat_request(req: o.ChatCompletionRequest) -> dict[str, Any]:
             m["thinking"] = thinking
         messages.append(m)
     tools = req.tools if req.tool_choice != "none" else None
-    think: Any = None
-    if req.reasoning_effort is not None:
-        think = False if req.reasoning_effort == "none" else req.reasoning_effort
     return {
         "model": req.model,
         "messages": messages,
@@ -133,8 +130,21 @@ def chat_request(req: o.ChatCompletionRequest) -> dict[str, Any]:
         "format": response_format(req.response_format),
         "options": _options(req, req.max_completion_tokens or req.max_tokens),
         "stream": bool(req.stream),
-        "think": think,
+        "think": reasoning_effort_think(req.reasoning_effort),
     }
+
+
+def reasoning_effort_think(effort: str | None) -> Any:
+    """OpenAI `reasoning_effort` -> Ollama `think`: `none` turns thinking off,
+    `minimal` (below Ollama's lowest level) is `low`, `low`/`medium`/`high` pass
+    as they are; anything else passes too, for `think`'s own 400."""
+    if effort is None:
+        return None
+    if effort == "none":
+        return False
+    if effort == "minimal":
+        return "low"
+    return effort
 
 
 def completion_prompts(req: o.CompletionRequest) -> list[str]:
