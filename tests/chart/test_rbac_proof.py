@@ -9,7 +9,6 @@ import copy
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -21,6 +20,7 @@ import pytest
 
 from tests.chart.helpers import CHART, helm, sa_kubeconfig
 from tests.fixtures.cluster import ROOT, KubeCluster
+from tests.fixtures.net import free_port
 
 pytestmark = pytest.mark.kube
 
@@ -56,12 +56,6 @@ def installed(chart_cluster: KubeCluster) -> Iterator[dict[str, Any]]:
         helm("uninstall", "pasture", "-n", NS, "--wait", env=chart_cluster.env, check=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Operator:
     """`pasture-operator run` with the chart Deployment's arguments, as the chart's SA."""
 
@@ -82,7 +76,7 @@ class Operator:
                 str(ROOT / ".venv" / "bin" / "pasture-operator"),
                 *args,
                 "--liveness=none",
-                f"--metrics-port={_free_port()}",
+                f"--metrics-port={free_port()}",
                 "--metrics-host=127.0.0.1",
                 "--log-format=plain",
                 f"--kubeconfig={kubeconfig}",

@@ -26,8 +26,9 @@ import pytest
 import yaml
 
 from tests.chart.helpers import CHART, DASHBOARDS, RULES, helm
-from tests.chart.test_rbac_proof import _apply_examples, _free_port, _ready
+from tests.chart.test_rbac_proof import _apply_examples, _ready
 from tests.fixtures.cluster import ROOT, KubeCluster
+from tests.fixtures.net import free_port
 
 pytestmark = [pytest.mark.kube, pytest.mark.engine]
 
@@ -138,7 +139,7 @@ def stack(
     tmp = tmp_path_factory.mktemp("live-prom")
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        rt_port, op_port, prom_port = _free_port(), _free_port(), _free_port()
+        rt_port, op_port, prom_port = free_port(), free_port(), free_port()
         rt_log = tmp / "runtime.log"
         procs.append(
             _start(

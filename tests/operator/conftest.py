@@ -8,7 +8,6 @@ fresh namespace, so tests never see each other's objects.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -20,15 +19,10 @@ from typing import Any
 import pytest
 
 from tests.fixtures.cluster import KubeCluster
+from tests.fixtures.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 OPERATOR = ROOT / ".venv" / "bin" / "pasture-operator"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from tests.fixtures.cluster import KubeCluster
+from tests.fixtures.net import free_port
 from tests.operator.autoscale_support import (
     Load,
     LoopThread,
@@ -29,7 +30,7 @@ from tests.operator.autoscale_support import (
     start_runtimes,
     wait_until,
 )
-from tests.operator.conftest import OperatorProcess, free_port, get_json
+from tests.operator.conftest import OperatorProcess, get_json
 
 pytestmark = pytest.mark.kube
 

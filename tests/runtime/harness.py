@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,15 +16,9 @@ from pasture_runtime.app import create_app
 from pasture_runtime.config import RuntimeConfig
 from pasture_runtime.engine import Engine
 from pasture_runtime.state import Runtime
+from tests.fixtures.net import free_port
 
 MODEL = "tiny:latest"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def tiny_config(model_dir: Path, **server: Any) -> RuntimeConfig:

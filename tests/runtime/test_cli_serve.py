@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.fixtures.engine import TINY_ENGINE
-from tests.runtime.harness import free_port
+from tests.fixtures.net import free_port
 
 pytestmark = pytest.mark.engine
 
