@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,8 +13,13 @@ def created_at(ns: int | None = None) -> str:
     """RFC 3339 UTC with nanoseconds, as Go's time.Time marshals."""
     ns = time.time_ns() if ns is None else ns
     secs, frac = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{frac:09d}Z"
+    return f"{_seconds_stamp(secs)}.{frac:09d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _seconds_stamp(secs: int) -> str:
+    # Every streamed chunk carries a timestamp; strftime once per second.
+    return datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 @dataclass(frozen=True)
