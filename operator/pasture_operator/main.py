@@ -20,6 +20,7 @@ from pasture_operator.constants import (
     MODEL_KIND,
     VERSION,
 )
+from pasture_operator.gpu_profiles import GpuProfileError
 from pasture_operator.handlers import lifecycle
 
 MANAGED = {LABEL_MANAGED_BY: MANAGED_BY}
@@ -103,7 +104,10 @@ async def on_pvc(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: An
 
 
 def cli(argv: list[str] | None = None) -> None:
-    config = run_settings.from_args(argv)
+    try:
+        config = run_settings.from_args(argv)
+    except GpuProfileError as e:  # fail fast, before connecting to anything
+        raise SystemExit(f"pasture-operator: {e}") from None
     kopf.configure(
         verbose=config.verbose,
         log_format={

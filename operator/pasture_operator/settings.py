@@ -6,11 +6,16 @@ import argparse
 import logging
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import kopf
 
 from pasture_operator.constants import DEFAULT_IMAGE, GROUP
+from pasture_operator.gpu_profiles import GpuProfile, load_profiles
+
+# Set by the Helm chart to the mounted ConfigMap's profiles.yaml.
+GPU_PROFILES_ENV = "PASTURE_GPU_PROFILES"
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,8 @@ class RunConfig:
     kubeconfig: str | None = None
     log_format: str = "json"
     verbose: bool = False
+    gpu_profiles_path: str | None = None  # None: no GPU profiles
+    gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,13 +78,23 @@ def parser() -> argparse.ArgumentParser:
         ),
     )
     run.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    run.add_argument(
+        "--gpu-profiles",
+        metavar="FILE",
+        default=os.environ.get(GPU_PROFILES_ENV) or None,
+        help=f"YAML file of named GPU profiles (default: ${GPU_PROFILES_ENV}; unset: none); "
+        "read once at start, an unreadable or invalid file stops the operator",
+    )
     run.add_argument("--log-format", choices=["json", "plain", "full"], default="json")
     run.add_argument("-v", "--verbose", action="store_true")
     return p
 
 
 def from_args(argv: list[str] | None = None) -> RunConfig:
+    """The run configuration; raises GpuProfileError when the GPU profiles file
+    cannot be read or is invalid (the operator must not start without them)."""
     a = parser().parse_args(argv)
+    profiles = load_profiles(a.gpu_profiles) if a.gpu_profiles else {}
     return RunConfig(
         namespaces=[] if a.all_namespaces else list(a.namespace),
         peering=None if a.standalone else a.peering,
@@ -91,6 +108,8 @@ def from_args(argv: list[str] | None = None) -> RunConfig:
         kubeconfig=a.kubeconfig,
         log_format=a.log_format,
         verbose=a.verbose,
+        gpu_profiles_path=a.gpu_profiles,
+        gpu_profiles=profiles,
     )
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from pasture_operator.gpu_profiles import GpuProfile, load_profiles
 from tests.chart.helpers import CHART, helm, render
 from tests.fixtures.cluster import ROOT
 
@@ -71,6 +73,10 @@ def test_chart_versions() -> None:
         ("operator.bogus=1", "bogus"),
         ("metrics.prometheusRule.thresholds.PastureTTFTP95High=slow", "PastureTTFTP95High"),
         ("gpuProfiles.big.gpus=many", "/gpuProfiles/big"),
+        ("gpuProfiles.big.resourceName=GPU", "/gpuProfiles/big/resourceName"),
+        ("gpuProfiles.Big.resourceName=nvidia.com/gpu", "Big"),
+        ("gpuProfiles.big.gpus=65", "/gpuProfiles/big/gpus"),
+        ("gpuProfiles.big.tolerations[0].operater=Exists", "operater"),
     ],
 )
 def test_values_schema_rejects_bad_values(flag: str, message: str) -> None:
@@ -219,7 +225,7 @@ def test_log_level_and_resources() -> None:
     assert "--verbose" not in operator_args(render())
 
 
-def test_gpu_profiles_and_runtime_image_from_values() -> None:
+def test_gpu_profiles_and_runtime_image_from_values(tmp_path: Path) -> None:
     objs = render(
         "--set",
         "runtime.image.repository=registry.local/rt",
@@ -227,12 +233,56 @@ def test_gpu_profiles_and_runtime_image_from_values() -> None:
         "runtime.image.tag=v9",
         "--set",
         "gpuProfiles.amd.resourceName=amd.com/gpu",
+        "--set-json",
+        'gpuProfiles.amd.tolerations=[{"key":"amd.com/gpu","operator":"Exists"}]',
+        "--set",
+        "gpuProfiles.amd.nodeSelector.pool=mi300",
     )
     assert "--default-image=registry.local/rt:v9" in operator_args(objs)
     (cm,) = [c for c in by_kind(objs, "ConfigMap") if c["metadata"]["name"].endswith("profiles")]
     profiles = yaml.safe_load(cm["data"]["profiles.yaml"])
     assert profiles["amd"]["resourceName"] == "amd.com/gpu"
     assert profiles["nvidia"]["resourceName"] == "nvidia.com/gpu"
+
+    # The operator finds the file where PASTURE_GPU_PROFILES says...
+    (dep,) = by_kind(objs, "Deployment")
+    pod = dep["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    path = {e["name"]: e.get("value") for e in container["env"]}["PASTURE_GPU_PROFILES"]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "gpu-profiles")
+    volume = next(v for v in pod["volumes"] if v["name"] == "gpu-profiles")
+    assert volume["configMap"]["name"] == cm["metadata"]["name"]
+    assert path == f"{mount['mountPath']}/profiles.yaml"
+
+    # ...and its loader accepts the rendered content as the values describe it.
+    rendered = tmp_path / "profiles.yaml"
+    rendered.write_text(cm["data"]["profiles.yaml"])
+    loaded = load_profiles(rendered)
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())["gpuProfiles"]
+    assert set(loaded) == {*defaults, "amd"}
+    assert loaded["amd"] == GpuProfile(
+        name="amd",
+        resource_name="amd.com/gpu",
+        gpus=1,
+        node_selector={"pool": "mi300"},
+        tolerations=({"key": "amd.com/gpu", "operator": "Exists"},),
+    )
+    for name, raw in defaults.items():
+        p = loaded[name]
+        assert (p.resource_name, p.gpus, dict(p.node_selector), list(p.tolerations)) == (
+            raw["resourceName"],
+            raw["gpus"],
+            raw["nodeSelector"],
+            raw["tolerations"],
+        )
+
+
+def test_no_gpu_profiles_load_as_none(tmp_path: Path) -> None:
+    objs = render("--set", "gpuProfiles=null")  # drops the default profiles
+    (cm,) = [c for c in by_kind(objs, "ConfigMap") if c["metadata"]["name"].endswith("profiles")]
+    rendered = tmp_path / "profiles.yaml"
+    rendered.write_text(cm["data"]["profiles.yaml"])
+    assert load_profiles(rendered) == {}
 
 
 def test_metrics_service_and_optional_monitoring() -> None:

@@ -11,8 +11,9 @@ import json
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,21 @@ OPERATOR = ROOT / ".venv" / "bin" / "pasture-operator"
 def crds(kube_cluster: KubeCluster) -> KubeCluster:
     kube_cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", str(ROOT / "crds"))
     for name in ("models.pasture.dev", "modeldeployments.pasture.dev", "kopfpeerings.kopf.dev"):
-        kube_cluster.kubectl("wait", "--for=condition=Established", f"crd/{name}", "--timeout=30s")
+        # Polled, not `kubectl wait`: right after a create or an update the CRD
+        # may have no status yet, and `kubectl wait` then fails instead of waiting.
+        wait_for(partial(_established, kube_cluster, name), 30, f"crd/{name} Established")
     return kube_cluster
+
+
+def _established(cluster: KubeCluster, name: str) -> bool:
+    out = cluster.kubectl("get", f"crd/{name}", "-o", "json", check=False)
+    if out.returncode != 0:
+        return False
+    status: dict[str, Any] = json.loads(out.stdout).get("status") or {}
+    return any(
+        c.get("type") == "Established" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
 
 
 @dataclass
@@ -79,7 +93,10 @@ def start_operator(
 ) -> Iterator[Callable[..., OperatorProcess]]:
     started: list[OperatorProcess] = []
 
-    def start(*extra: str, peering: bool = False) -> OperatorProcess:
+    def start(
+        *extra: str, peering: bool = False, env: Mapping[str, str] | None = None
+    ) -> OperatorProcess:
+        """`env` adds to the cluster's environment (e.g. PASTURE_GPU_PROFILES)."""
         metrics_port, liveness_port = free_port(), free_port()
         log = tmp_path / f"operator-{len(started)}.log"
         args = [
@@ -104,7 +121,9 @@ def start_operator(
         if not peering:
             args.append("--standalone")
         with log.open("wb") as out:
-            proc = subprocess.Popen(args, env=crds.env, stdout=out, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(
+                args, env={**crds.env, **(env or {})}, stdout=out, stderr=subprocess.STDOUT
+            )
         op = OperatorProcess(proc, log, metrics_port, liveness_port, args)
         started.append(op)
         wait_for(op.healthy, 30, f"operator liveness (log: {log})")

@@ -235,6 +235,18 @@ INVALID = [
         "should be greater than or equal to 0",
     ),
     ("no modelRef", "ModelDeployment", {"replicas": 1}, "spec.modelRef: Required value"),
+    (
+        "bad GPU profile name",
+        "ModelDeployment",
+        {"modelRef": {"name": "m"}, "resources": {"profile": "A100_80GB"}},
+        "resources.profile must be a GPU profile name",
+    ),
+    (
+        "GPU profile name too long",
+        "ModelDeployment",
+        {"modelRef": {"name": "m"}, "resources": {"profile": "a" * 64}},
+        "may not be more than 63 bytes",
+    ),
 ]
 
 
@@ -496,3 +508,112 @@ def test_two_replicas_with_peering_only_one_acts(
     wait_ready(k, namespace)
     assert leader.reconciles() > 0
     assert follower.reconciles() == 0
+
+
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+DEDICATED = {"key": "dedicated", "operator": "Equal", "value": "llm", "effect": "NoSchedule"}
+GPU_PROFILES: dict[str, Any] = {
+    "kwok-h100": {  # hack/cluster's GPU node is labelled as an H100
+        "resourceName": "nvidia.com/gpu",
+        "gpus": 2,
+        "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"},
+        "tolerations": [DEDICATED],
+    }
+}
+
+
+def test_gpu_profiles_place_pods_and_unknown_profiles_wait(
+    kube_cluster: KubeCluster,
+    namespace: str,
+    start_operator: Callable[..., OperatorProcess],
+    tmp_path: Path,
+) -> None:
+    k = kube_cluster
+    profiles = tmp_path / "profiles.yaml"
+    profiles.write_text(yaml.safe_dump(GPU_PROFILES))
+    env = {"PASTURE_GPU_PROFILES": str(profiles)}  # what the Helm chart sets
+    first = start_operator(env=env)
+    apply(
+        k,
+        namespace,
+        "---\n".join(
+            [
+                HF_MODEL,
+                md_yaml(
+                    resources={"profile": "kwok-h100"}, nodeSelector={"kubernetes.io/os": "linux"}
+                ),
+                md_yaml("later", resources={"profile": "kwok-any-gpu"}),
+            ]
+        ),
+    )
+
+    # The known profile: its selector, tolerations and GPU count, merged with the spec.
+    wait_ready(k, namespace)
+    md = get_json(k, namespace, "modeldeployment", "tiny")
+    assert md is not None and "gpus" not in md["spec"]["resources"]  # no schema default
+    dep = deployment(k, namespace)
+    assert dep is not None
+    pod_spec = dep["spec"]["template"]["spec"]
+    assert pod_spec["nodeSelector"] == {
+        "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3",
+        "kubernetes.io/os": "linux",
+    }
+    assert pod_spec["tolerations"] == [DEDICATED, GPU_TOLERATION]
+    limits = pod_spec["containers"][0]["resources"]["limits"]
+    assert limits["nvidia.com/gpu"] == "2"
+    cm = get_json(k, namespace, "configmap", "tiny-runtime")
+    assert cm is not None
+    assert yaml.safe_load(cm["data"]["runtime.yaml"])["engine"]["tensor_parallel_size"] == 2
+    pods = get_json(k, namespace, "pods", "-l", "pasture.dev/deployment=tiny")
+    assert pods is not None and {p["spec"]["nodeName"] for p in pods["items"]} == {"kwok-gpu-0"}
+
+    # The unknown profile: no children, Ready=False naming the known profiles, an Event.
+    def later_reason() -> str:
+        return str(
+            condition(get_json(k, namespace, "modeldeployment", "later"), "Ready").get("reason")
+        )
+
+    wait_for(lambda: later_reason() == "UnknownGPUProfile", 30, "UnknownGPUProfile")
+    later = get_json(k, namespace, "modeldeployment", "later")
+    ready = condition(later, "Ready")
+    assert ready["status"] == "False"
+    assert ready["message"] == "GPU profile 'kwok-any-gpu' is not known; known profiles: kwok-h100"
+    assert condition(later, "Degraded")["reason"] == "UnknownGPUProfile"
+    assert deployment(k, namespace, "later") is None
+    assert get_json(k, namespace, "configmap", "later-runtime") is None
+    wait_for(
+        lambda: (
+            "UnknownGPUProfile"
+            in k.kubectl(
+                "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=later"
+            ).stdout
+        ),
+        30,
+        "UnknownGPUProfile Event",
+    )
+
+    # The shipped example passes the CRD's validation.
+    example = ROOT / "examples" / "gpu-profiles" / "modeldeployment-a100.yaml"
+    k.kubectl("apply", "-n", namespace, "--dry-run=server", "-f", str(example))
+
+    # It recovers when the operator restarts with the profile.
+    first.stop()
+    profiles.write_text(
+        yaml.safe_dump(
+            {
+                **GPU_PROFILES,
+                "kwok-any-gpu": {
+                    "resourceName": "nvidia.com/gpu",
+                    "nodeSelector": {"nvidia.com/gpu.present": "true"},
+                },
+            }
+        )
+    )
+    start_operator(env=env)
+    wait_ready(k, namespace, "later")
+    dep = deployment(k, namespace, "later")
+    assert dep is not None
+    pod_spec = dep["spec"]["template"]["spec"]
+    assert pod_spec["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert pod_spec["tolerations"] == [GPU_TOLERATION]
+    assert pod_spec["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"

@@ -19,13 +19,18 @@ def _entry(model: ResolvedModel) -> dict[str, Any]:
 
 
 def runtime_config(
-    md: Mapping[str, Any], base: ResolvedModel, variants: Sequence[ResolvedModel]
+    md: Mapping[str, Any],
+    base: ResolvedModel,
+    variants: Sequence[ResolvedModel],
+    *,
+    gpus: int,
 ) -> dict[str, Any]:
-    """The runtime.yaml document: one engine, the base model and its variants as names."""
+    """The runtime.yaml document: one engine, the base model and its variants as names.
+
+    `gpus` is the pod's effective GPU count (the spec merged with its GPU profile).
+    """
     spec = md.get("spec") or {}
     eng = spec.get("engine") or {}
-    res = spec.get("resources") or {}
-    gpus = int(res.get("gpus") or 0)
     hints = base.engine
     engine: dict[str, Any] = {
         "model": base.engine_model,

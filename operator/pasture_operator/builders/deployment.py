@@ -13,9 +13,9 @@ from pasture_operator.constants import (
     API_KEYS_DIR,
     CONFIG_DIR,
     CONFIG_PATH,
-    DEFAULT_GPU_RESOURCE,
     RUNTIME_PORT,
 )
+from pasture_operator.reconcile.placement import Placement
 from pasture_operator.reconcile.resolve import Volume
 
 # Grace beyond the runtime's own drain timeout for the preStop pause and exit.
@@ -29,7 +29,7 @@ def _quantity(value: Any) -> str:
     return str(value)
 
 
-def _resources(res: Mapping[str, Any]) -> dict[str, Any]:
+def _resources(res: Mapping[str, Any], place: Placement) -> dict[str, Any]:
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
     if res.get("cpu") is not None:
@@ -38,26 +38,14 @@ def _resources(res: Mapping[str, Any]) -> dict[str, Any]:
         # Memory limit = request: an engine over its budget should be OOMKilled
         # visibly rather than squeeze its neighbours.
         requests["memory"] = limits["memory"] = _quantity(res["memory"])
-    gpus = int(res.get("gpus") or 0)
-    if gpus > 0:
-        gpu = str(res.get("gpuResourceName") or DEFAULT_GPU_RESOURCE)
-        requests[gpu] = limits[gpu] = str(gpus)
+    if place.gpus > 0:
+        requests[place.resource_name] = limits[place.resource_name] = str(place.gpus)
     out: dict[str, Any] = {}
     if requests:
         out["requests"] = requests
     if limits:
         out["limits"] = limits
     return out
-
-
-def _tolerations(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
-    tolerations = [dict(t) for t in spec.get("tolerations") or []]
-    res = spec.get("resources") or {}
-    gpu = str(res.get("gpuResourceName") or DEFAULT_GPU_RESOURCE)
-    if int(res.get("gpus") or 0) > 0 and not any(t.get("key") == gpu for t in tolerations):
-        # GPU nodes carry this taint (GPU operator / cloud node pools).
-        tolerations.append({"key": gpu, "operator": "Exists", "effect": "NoSchedule"})
-    return tolerations
 
 
 def deployment(
@@ -67,9 +55,12 @@ def deployment(
     replicas: int,
     config_hash: str,
     volumes: Sequence[Volume],
+    placement: Placement,
     hf_token_secret: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Deployment dict for a ModelDeployment; `replicas` is decided by the plan."""
+    """Deployment dict for a ModelDeployment; `replicas` is decided by the plan and
+    `placement` (GPUs, node selector, tolerations: spec merged with its GPU profile)
+    by reconcile/placement.py."""
     name = str(md["metadata"]["name"])
     spec: Mapping[str, Any] = md.get("spec") or {}
     overrides: Mapping[str, Any] = spec.get("podTemplate") or {}
@@ -126,7 +117,7 @@ def deployment(
         "ports": [{"name": "http", "containerPort": RUNTIME_PORT, "protocol": "TCP"}],
         "env": env,
         "volumeMounts": mounts,
-        "resources": _resources(spec.get("resources") or {}),
+        "resources": _resources(spec.get("resources") or {}, placement),
         # Loading big weights can take many minutes: the startup probe holds
         # liveness off for the whole startup budget.
         "startupProbe": {
@@ -177,11 +168,10 @@ def deployment(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
     }
-    tolerations = _tolerations(spec)
-    if tolerations:
-        pod_spec["tolerations"] = tolerations
-    if spec.get("nodeSelector"):
-        pod_spec["nodeSelector"] = dict(spec["nodeSelector"])
+    if placement.tolerations:
+        pod_spec["tolerations"] = [dict(t) for t in placement.tolerations]
+    if placement.node_selector:
+        pod_spec["nodeSelector"] = dict(placement.node_selector)
     if spec.get("affinity"):
         pod_spec["affinity"] = dict(spec["affinity"])
     if spec.get("priorityClassName"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pasture_operator import metrics
@@ -22,6 +22,7 @@ from pasture_operator.constants import (
     LABEL_MODEL,
     MODEL_KIND,
 )
+from pasture_operator.gpu_profiles import GpuProfile
 from pasture_operator.handlers.autoscaler import TICK_KIND, Autoscaler
 from pasture_operator.kube.client import Kube, KubeError
 from pasture_operator.kube.store import Store
@@ -56,6 +57,7 @@ class ControllerConfig:
     default_image: str
     downloader_image: str
     workers: int = 8
+    gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
 
 
 def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -220,7 +222,12 @@ class Controller:
             servicemonitor_crd=await self._servicemonitor_crd(),
         )
         now = conditions.now_rfc3339()
-        plan = plan_deployment(md, observed, OperatorSettings(self.config.default_image), now)
+        plan = plan_deployment(
+            md,
+            observed,
+            OperatorSettings(self.config.default_image, self.config.gpu_profiles),
+            now,
+        )
         _export_deployment_state(ns, name, md, plan.status)
         await self._apply_all(plan.apply)
         for api_version, kind, child in plan.delete:

@@ -22,12 +22,19 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
     if config.metrics_port:
         start_http_server(config.metrics_port, addr=config.metrics_host)
     kube = Kube(load_api_client(config.kubeconfig))
+    if config.gpu_profiles_path:
+        logger.info(
+            "GPU profiles from %s: %s",
+            config.gpu_profiles_path,
+            ", ".join(sorted(config.gpu_profiles)) or "none",
+        )
     controller = Controller(
         kube,
         ControllerConfig(
             default_image=config.default_image,
             downloader_image=config.downloader_image,
             workers=config.workers,
+            gpu_profiles=config.gpu_profiles,
         ),
     )
     await ensure_peering(kube, config)

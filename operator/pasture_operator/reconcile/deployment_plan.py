@@ -12,9 +12,16 @@ from pasture_operator.builders import configmap as cm
 from pasture_operator.builders import deployment as dep
 from pasture_operator.builders import service as svc
 from pasture_operator.builders.meta import selector_string
+from pasture_operator.gpu_profiles import GpuProfile
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
 from pasture_operator.reconcile.drift import needs_apply
+from pasture_operator.reconcile.placement import (
+    Placement,
+    placement,
+    profile_name,
+    unknown_profile_message,
+)
 from pasture_operator.reconcile.pod_health import worst_problem
 from pasture_operator.reconcile.resolve import ResolvedModel, ResolveError, resolve
 
@@ -30,6 +37,7 @@ FAILURE_REASONS = {
     "ImagePullBackOff",
     "OOMKilled",
     "InvalidSpec",
+    "UnknownGPUProfile",
     "CreateContainerConfigError",
     "ModelNotFound",
     "ModelFailed",
@@ -47,6 +55,8 @@ class DeploymentObserved:
 @dataclass(frozen=True)
 class OperatorSettings:
     default_image: str
+    # GPU profiles by name, loaded at operator start (gpu_profiles.py).
+    gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,16 +136,48 @@ def _models(spec: Mapping[str, Any], models: Mapping[str, Mapping[str, Any]]) ->
     return _ModelState(base, variants, True, "ModelReady", f"Model {base.name!r}{extra} is ready")
 
 
+@dataclass(frozen=True)
+class _Placed:
+    placement: Placement | None  # None: the spec names a GPU profile the operator lacks
+    reason: str = ""  # with a problem: the condition reason that blocks the children
+    message: str = ""
+
+
+def _placement(spec: Mapping[str, Any], settings: OperatorSettings) -> _Placed:
+    """The spec merged with its GPU profile, or why the pods cannot be built."""
+    name = profile_name(spec)
+    profile = None
+    if name is not None:
+        profile = settings.gpu_profiles.get(name)
+        if profile is None:
+            return _Placed(
+                None, "UnknownGPUProfile", unknown_profile_message(name, settings.gpu_profiles)
+            )
+    place = placement(spec, profile)
+    # The CRD checks tensorParallelSize against an explicit resources.gpus; a
+    # count that comes from a profile is checked here.
+    tp = (spec.get("engine") or {}).get("tensorParallelSize")
+    if tp is not None and place.gpus > 0 and int(tp) > place.gpus:
+        return _Placed(
+            place,
+            "InvalidSpec",
+            f"engine.tensorParallelSize {int(tp)} exceeds the {place.gpus} GPU(s) per pod"
+            + (f" of GPU profile {place.profile!r}" if place.profile else ""),
+        )
+    return _Placed(place)
+
+
 def _children(
     md: Mapping[str, Any],
     ms: _ModelState,
     obs: DeploymentObserved,
     settings: OperatorSettings,
     replicas: int,
+    place: Placement,
 ) -> list[dict[str, Any]]:
     assert ms.base is not None
     spec = md.get("spec") or {}
-    text = cm.render(cm.runtime_config(md, ms.base, ms.variants))
+    text = cm.render(cm.runtime_config(md, ms.base, ms.variants, gpus=place.gpus))
     volumes: dict[str, Any] = {}
     for m in (ms.base, *ms.variants):
         for v in m.volumes:
@@ -148,6 +190,7 @@ def _children(
             replicas=replicas,
             config_hash=cm.config_hash(text),
             volumes=list(volumes.values()),
+            placement=place,
             hf_token_secret=ms.base.hf_token_secret,
         ),
         svc.service(md),
@@ -196,13 +239,21 @@ def plan_deployment(
     old_status: Mapping[str, Any] = md.get("status") or {}
     want = int(spec.get("replicas", 1))
     ms = _models(spec, obs.models)
+    placed = _placement(spec, settings)
+    # A spec problem blocks every child: nothing is created or changed until it is fixed.
+    # The GPU profile is checked first: it does not depend on the Models existing.
+    blocked: tuple[str, str] | None = None
+    if placed.reason:
+        blocked = (placed.reason, placed.message)
+    elif ms.invalid is not None:
+        blocked = ("InvalidSpec", ms.message)
     plan = DeploymentPlan()
 
     # Pods start only once every model they serve is Ready (e.g. its cache is filled).
     replicas = want if ms.ready else 0
     observed_dep = obs.children.get(("Deployment", name))
-    if ms.base is not None and ms.invalid is None:
-        plan.desired = _children(md, ms, obs, settings, replicas)
+    if ms.base is not None and blocked is None and placed.placement is not None:
+        plan.desired = _children(md, ms, obs, settings, replicas, placed.placement)
         plan.apply = [
             o
             for o in plan.desired
@@ -243,8 +294,8 @@ def plan_deployment(
     problem = worst_problem(obs.pods)
 
     conds: list[Condition] = []
-    if ms.invalid is not None:
-        ready = Condition("Ready", "False", "InvalidSpec", ms.message)
+    if blocked is not None:
+        ready = Condition("Ready", "False", *blocked)
     elif not ms.ready:
         ready = Condition("Ready", "False", "ModelNotReady", ms.message)
     elif want == 0:
@@ -257,7 +308,9 @@ def plan_deployment(
         ready = Condition("Ready", "False", "Starting", f"{ready_n}/{want} replicas ready")
     conds.append(ready)
 
-    if ms.invalid is not None or ms.base is None:
+    if blocked is not None:
+        conds.append(Condition("Progressing", "False", *blocked))
+    elif ms.base is None:
         conds.append(Condition("Progressing", "False", ms.reason, ms.message))
     elif rolled_out:
         conds.append(
@@ -274,8 +327,8 @@ def plan_deployment(
             )
         )
 
-    if ms.invalid is not None:
-        conds.append(Condition("Degraded", "True", "InvalidSpec", ms.message))
+    if blocked is not None:
+        conds.append(Condition("Degraded", "True", *blocked))
     elif ms.reason in ("ModelNotFound", "ModelFailed"):
         conds.append(Condition("Degraded", "True", ms.reason, ms.message))
     elif problem is not None:
