@@ -18,7 +18,7 @@ setup: ## Install the virtualenv (vLLM CPU engine) and build the Kubernetes bina
 .PHONY: lint
 lint: setup ## ruff, mypy and the import layer rules
 	$(VENV)/ruff check .
-	$(VENV)/ruff format --check operator runtime tests hack/tiny_model.py bench
+	$(VENV)/ruff format --check operator runtime tests hack/tiny_model.py hack/tiny_vision_model.py bench
 	$(VENV)/mypy
 	$(VENV)/lint-imports
 

@@ -8,6 +8,7 @@ not vLLM's OpenAI server classes, which change every release."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import re
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .config import EngineConfig
+from .translate import tool_stream
 
 if TYPE_CHECKING:
     from vllm.engine.arg_utils import AsyncEngineArgs
@@ -104,6 +106,9 @@ class Delta:
     scheduled_ts: float = 0.0
     first_token_ts: float = 0.0
     last_token_ts: float = 0.0
+    # The prompt as the engine ran it: with images, each placeholder has been
+    # expanded into the model's image tokens, so this is the real count.
+    prompt_tokens: int = 0
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,144 @@ class Pooled:
 
 class EngineBadRequest(Exception):
     """The engine refused the request's parameters (a client error)."""
+
+
+# ---- tool calls
+# vLLM's tool parsers, driven the way vLLM's own chat server drives them: its
+# `Parser` (ParserManager's composition, here of the tool parser alone; our
+# reasoning split runs before) with `parse` for a finished output and one
+# instance per request with `parse_delta` for a streamed one.
+
+
+@functools.lru_cache(maxsize=8)
+def _tool_parser_class(name: str) -> Any:
+    from vllm.parser import ParserManager
+
+    parser_cls = ParserManager.get_parser(tool_parser_name=name, enable_auto_tools=True)
+    if parser_cls is None:
+        raise ValueError(f"no tool parser {name!r}")
+    return parser_cls
+
+
+def _tools_request(tools: list[dict[str, Any]]) -> Any:
+    """Parsers read the offered tools (names, schemas) from vLLM's own request type."""
+    from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+
+    return ChatCompletionRequest.model_validate(
+        {"model": "pasture", "messages": [], "tools": tools}
+    )
+
+
+def parse_tool_calls(
+    parser: str,
+    tokenizer: Any,
+    text: str,
+    tools: list[dict[str, Any]],
+    model_config: Any = None,
+) -> tuple[str | None, list[tuple[str | None, str, str]]]:
+    """(content left, [(call id, function name, arguments JSON)]) of a finished
+    output, by vLLM's parser `parser`; the text as content if the parser fails."""
+    try:
+        request = _tools_request(tools)
+        instance = _tool_parser_class(parser)(tokenizer, request.tools, model_config=model_config)
+        _, content, calls = instance.parse(text, request, enable_auto_tools=True)
+    except Exception:  # a parser bug must not lose the model's answer
+        log.exception("tool parser %s failed; returning the text as content", parser)
+        return text, []
+    if not calls:
+        return text if content is None else content, []
+    return content, [(c.id, c.name, c.arguments) for c in calls]
+
+
+class ToolCallStream:
+    """One streamed request's tool calls. `feed` each delta of content (the
+    answer: no reasoning trace) and get back the content to send and the calls
+    completed by it; `finish` at the end gives the rest.
+
+    Should the streaming parser fail (or not start), the rest of the output is
+    held back and `finish` gives what the whole-text parse finds in it: the
+    same answer a non-streaming request gets, never a lost one."""
+
+    def __init__(
+        self,
+        parser: str,
+        tokenizer: Any,
+        tools: list[dict[str, Any]],
+        prompt_ids: list[int],
+        model_config: Any = None,
+    ) -> None:
+        self.name = parser
+        self._tokenizer = tokenizer
+        self._tools = tools
+        self._prompt_ids = prompt_ids
+        self._model_config = model_config
+        self._texts: list[str] = []
+        self._sent: list[str] = []
+        self._calls = tool_stream.CallAccumulator()
+        self._finished = False
+        self._parser: Any = None
+        try:
+            self._request = _tools_request(tools)
+            self._parser = _tool_parser_class(parser)(
+                tokenizer, self._request.tools, model_config=model_config
+            )
+        except Exception:
+            log.exception("streaming tool parser %s did not start; holding the output back", parser)
+
+    def feed(
+        self, text: str, token_ids: list[int], final: bool = False
+    ) -> tuple[str, list[tool_stream.Call]]:
+        """One delta (`final`: the engine's last); (content to send, calls completed)."""
+        self._texts.append(text)
+        if self._parser is None or self._finished:
+            return "", []
+        self._finished = final
+        try:
+            delta = self._parser.parse_delta(
+                text,
+                list(token_ids),
+                self._request,
+                prompt_token_ids=self._prompt_ids,
+                finished=final,
+            )
+        except Exception:
+            log.exception("streaming tool parser %s failed; holding the rest back", self.name)
+            self._parser = None
+            return "", []
+        if delta is None:
+            return "", []
+        content = delta.content or ""
+        self._sent.append(content)
+        fragments = [
+            (
+                int(tc.index),
+                tc.id,
+                tc.function.name if tc.function else None,
+                tc.function.arguments if tc.function else None,
+            )
+            for tc in delta.tool_calls or []
+        ]
+        return content, self._calls.add(fragments)
+
+    def finish(self) -> tuple[str, list[tool_stream.Call]]:
+        """The output ended: (content still to send, calls still to send)."""
+        content = ""
+        calls: list[tool_stream.Call] = []
+        if not self._finished and self._parser is not None:
+            content, calls = self.feed("", [], final=True)
+        text = "".join(self._texts)
+        left, found = parse_tool_calls(
+            self.name, self._tokenizer, text, self._tools, self._model_config
+        )
+        rest, remaining = tool_stream.reconcile(
+            "".join(self._sent),
+            self._calls.emitted,
+            self._calls.pending(),
+            left or "",
+            [tool_stream.Call(*c) for c in found],
+        )
+        self._parser = None
+        return content + rest, calls + remaining
 
 
 class Engine:
@@ -153,10 +296,61 @@ class Engine:
     def tokenizer(self) -> Any:
         return self.llm.get_tokenizer()
 
-    @property
+    @functools.cached_property
     def chat_template(self) -> str | None:
-        template = getattr(self.tokenizer, "chat_template", None)
+        """The model's chat template. Multimodal models often ship theirs with
+        the processor (chat_template.jinja / processor_config.json) rather than
+        the tokenizer: resolved the way vLLM's own server does, processor first."""
+        template: Any = getattr(self.tokenizer, "chat_template", None)
+        if self.is_multimodal:
+            from vllm.renderers.hf import resolve_chat_template
+
+            try:
+                template = resolve_chat_template(
+                    self.tokenizer, None, None, model_config=self.llm.model_config
+                )
+            except Exception:  # no processor template: keep the tokenizer's
+                log.debug("no processor chat template", exc_info=True)
         return template if isinstance(template, str) else None
+
+    # ---- images
+    def content_format(self, template: str) -> str:
+        """How `template` takes message content: "openai" (a list of parts,
+        `{"type": "image"}` / `{"type": "text", ...}`, as HF multimodal
+        templates do) or "string" (text, with the image placeholders in it).
+        vLLM's own detection (it reads the template's Jinja AST)."""
+        from vllm.renderers.hf import _detect_content_format
+
+        return str(_detect_content_format(template, default="string"))
+
+    @functools.cached_property
+    def max_images(self) -> int:
+        """Images one prompt may carry: 0 unless the model takes images (a
+        text-only model, or one whose other modality is audio), else vLLM's
+        limit (the model's own maximum and `limit_mm_per_prompt`)."""
+        if not self.is_multimodal:
+            return 0
+        from vllm.multimodal import MULTIMODAL_REGISTRY
+
+        try:
+            info = MULTIMODAL_REGISTRY.get_processing_info(self.llm.model_config)
+            return int(info.allowed_mm_limits.get("image", 0))
+        except Exception:  # no processor for this architecture: no images
+            log.warning("cannot read the model's image limit; images are refused", exc_info=True)
+            return 0
+
+    @functools.cached_property
+    def _model_cls(self) -> Any:
+        from vllm.model_executor.model_loader import get_model_cls
+
+        return get_model_cls(self.llm.model_config)
+
+    def image_placeholder(self, index: int) -> str | None:
+        """The text that stands for the `index`-th image (1-based) of a prompt
+        (e.g. `<image>`), which vLLM expands into the image's tokens; None when
+        the model's template places images itself."""
+        placeholder = self._model_cls.get_placeholder_str("image", index)
+        return str(placeholder) if placeholder is not None else None
 
     # ---- text
     def encode(self, text: str, add_special_tokens: bool) -> list[int]:
@@ -177,7 +371,7 @@ class Engine:
         try:
             rendered = self.tokenizer.apply_chat_template(
                 messages,
-                chat_template=template,
+                chat_template=template or self.chat_template,
                 tools=tools or None,
                 add_generation_prompt=True,
                 tokenize=False,
@@ -220,25 +414,15 @@ class Engine:
     ) -> tuple[str | None, list[tuple[str | None, str, str]]]:
         """Tool calls in a finished output, by vLLM's parser `parser`:
         (content left, [(call id, function name, arguments JSON string)])."""
-        from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
-        from vllm.tool_parsers import ToolParserManager
+        model_config = getattr(self.llm, "model_config", None)
+        return parse_tool_calls(parser, self.tokenizer, text, tools, model_config)
 
-        # Parsers read the offered tools (names, schemas) from vLLM's own request type.
-        request = ChatCompletionRequest.model_validate(
-            {"model": "pasture", "messages": [], "tools": tools}
-        )
-        parser_cls: Any = ToolParserManager.get_tool_parser(parser)
-        try:
-            info = parser_cls(self.tokenizer, request.tools).extract_tool_calls(text, request)
-        except Exception:  # a parser bug must not lose the model's answer
-            log.exception("tool parser %s failed; returning the text as content", parser)
-            return text, []
-        if not info.tools_called:
-            return text, []
-        calls: list[tuple[str | None, str, str]] = [
-            (c.id, c.function.name, c.function.arguments) for c in info.tool_calls
-        ]
-        return info.content, calls
+    def tool_call_stream(
+        self, parser: str, tools: list[dict[str, Any]], prompt_ids: list[int]
+    ) -> ToolCallStream:
+        """A streaming tool-call parser for one request's output."""
+        model_config = getattr(self.llm, "model_config", None)
+        return ToolCallStream(parser, self.tokenizer, tools, prompt_ids, model_config)
 
     def _reasoning_parser(self, name: str) -> Any:
         parser = self._reasoners.get(name)
@@ -282,13 +466,20 @@ class Engine:
         params: Any,
         request_id: str,
         adapter_path: str | None = None,
+        images: list[Any] | None = None,
     ) -> AsyncIterator[Delta]:
         """Stream Deltas. Closing or cancelling the iterator aborts the request
-        in the engine (AsyncLLM.generate aborts on CancelledError/GeneratorExit)."""
+        in the engine (AsyncLLM.generate aborts on CancelledError/GeneratorExit).
+
+        `images` (PIL images) go with a prompt that holds one placeholder per
+        image; vLLM's multimodal processor expands each into the image tokens."""
+        prompt: dict[str, Any] = {"prompt_token_ids": prompt_ids}
+        if images:
+            prompt["multi_modal_data"] = {"image": images}
         self.active.add(request_id)
         try:
             stream = self.llm.generate(
-                {"prompt_token_ids": prompt_ids},
+                prompt,
                 params,
                 request_id,
                 lora_request=self._lora(adapter_path),
@@ -296,19 +487,32 @@ class Engine:
             try:
                 async for out in stream:
                     completion = out.outputs[0]
+                    if not out.finished:  # the hot path: one per token
+                        yield Delta(completion.text, list(completion.token_ids), False, None)
+                        continue
                     stats = getattr(out, "metrics", None)
                     yield Delta(
                         text=completion.text,
                         token_ids=list(completion.token_ids),
-                        finished=bool(out.finished),
+                        finished=True,
                         finish_reason=completion.finish_reason,
                         queued_ts=float(getattr(stats, "queued_ts", 0.0) or 0.0),
                         scheduled_ts=float(getattr(stats, "scheduled_ts", 0.0) or 0.0),
                         first_token_ts=float(getattr(stats, "first_token_ts", 0.0) or 0.0),
                         last_token_ts=float(getattr(stats, "last_token_ts", 0.0) or 0.0),
+                        prompt_tokens=len(out.prompt_token_ids or ()),
                     )
             except _client_errors() as e:
                 raise EngineBadRequest(str(e)) from e
+            except Exception as e:
+                # vLLM wraps what its multimodal processor raises for images that
+                # do not match the prompt's placeholders (an AssertionError or
+                # RuntimeError) in EngineGenerateError: the request's fault.
+                if images and type(e).__name__ == "EngineGenerateError":
+                    raise EngineBadRequest(
+                        f"the images do not match the prompt's image placeholders: {e.__cause__}"
+                    ) from e
+                raise
             finally:
                 await stream.aclose()
         finally:

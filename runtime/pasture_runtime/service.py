@@ -16,12 +16,14 @@ from .engine import Engine, EngineBadRequest
 from .errors import MODEL_REQUIRED, RAW_CONFLICT, OllamaError, model_not_found
 from .protocol.ollama import ChatRequest, GenerateRequest
 from .state import Runtime
+from .translate import images as img
 from .translate import options as opt
 from .translate import prompt as tpl
 from .translate import responses as rsp
 from .translate import thinking as think
 from .translate import tool_calls
 from .translate.keep_alive import is_unload
+from .translate.tool_stream import Call
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ class Prepared:
     # split), and whether the client asked to drop the trace (`think: false`).
     reasoning_parser: str | None = None
     hide_thinking: bool = False
+    # Decoded images (PIL) for a multimodal model; the prompt holds their placeholders.
+    images: list[Any] | None = None
 
 
 def resolve_model(rt: Runtime, name: str | None) -> ModelEntry:
@@ -66,7 +70,8 @@ def engine_of(rt: Runtime) -> Engine:
 
 
 def is_multimodal(rt: Runtime) -> bool:
-    return rt.engine is not None and rt.engine.is_multimodal
+    """The model takes images (/api/show's "vision")."""
+    return rt.engine is not None and rt.engine.max_images > 0
 
 
 def _template(rt: Runtime, entry: ModelEntry) -> str:
@@ -75,15 +80,38 @@ def _template(rt: Runtime, entry: ModelEntry) -> str:
 
 def _check_common(
     rt: Runtime, model: str, endpoint: str, think_value: Any, images: list[str] | None
-) -> None:
+) -> list[Any]:
+    """Check what every generation request needs; return its decoded images."""
     if rt.config.engine.runner == "pooling":
         # Ollama's words for a model without the completion capability.
         raise OllamaError(400, f'"{model}" does not support {endpoint}')
     think.check_think(think_value)
     if think_value not in (None, False, "", "false") and not rt.config.engine.reasoning_parser:
         raise OllamaError(400, f'"{model}" does not support thinking')
-    if images:
+    if not images:
+        return []
+    limit = rt.engine.max_images if rt.engine is not None else len(images)
+    if limit == 0:
         raise OllamaError(400, f'"{model}" does not support images')
+    if len(images) > limit:
+        # Checked here, not by vLLM, so a streamed request gets its 400 too.
+        raise OllamaError(400, f"too many images: {len(images)}, at most {limit} per request")
+    # Decoded before anything else runs: bad data is a 400 even for a load request.
+    return img.decode_images(images)
+
+
+def _place_images(
+    engine: Engine,
+    template: str,
+    messages: list[dict[str, Any]],
+    counts: list[int],
+) -> list[dict[str, Any]]:
+    """Messages for a multimodal model's template, images where it wants them
+    (content parts, or the model's placeholder text); others pass as they are."""
+    if not engine.is_multimodal:
+        return messages
+    parts = engine.content_format(template) == "openai"
+    return img.place_images(messages, counts, parts, engine.image_placeholder)
 
 
 def _finish_prepare(
@@ -127,7 +155,7 @@ def prepare_generate(
     received = time.monotonic_ns()
     entry = resolve_model(rt, req.model)
     model = req.model or entry.name
-    _check_common(rt, model, "generate", req.think, req.images)
+    images = _check_common(rt, model, "generate", req.think, req.images)
     if req.raw and (req.template or req.system or req.context):
         raise OllamaError(400, RAW_CONFLICT)
     # Validate options and keep_alive even for a load request: bad input is a 400.
@@ -141,14 +169,22 @@ def prepare_generate(
         raise OllamaError(400, f'"{model}" does not support insert')
     try:
         if req.raw:
+            # Raw prompts carry the model's image placeholders themselves.
+            img.check_placeholders(req.prompt, len(images), engine.image_placeholder)
             ids = engine.encode(req.prompt, add_special_tokens=True)
         else:
             if req.template and not tpl.is_jinja(req.template):
+                prompt = req.prompt
+                if images:  # a Go template takes text: placeholders before the prompt
+                    [user] = img.place_images(
+                        [{"content": prompt}], [len(images)], False, engine.image_placeholder
+                    )
+                    prompt = user["content"]
                 text = tpl.render_go_template(
                     req.template,
                     {
                         "System": req.system or entry.system or "",
-                        "Prompt": req.prompt,
+                        "Prompt": prompt,
                         "Suffix": req.suffix or "",
                     },
                 )
@@ -160,6 +196,9 @@ def prepare_generate(
                     [m.model_dump() for m in entry.messages],
                     with_history=not req.context,
                 )
+                # The images belong to the prompt: the last (user) message.
+                counts = [0] * (len(messages) - 1) + [len(images)]
+                messages = _place_images(engine, template, messages, counts)
                 extra = think.template_variables(req.think)
                 if req.suffix:
                     extra["suffix"] = req.suffix
@@ -172,6 +211,7 @@ def prepare_generate(
         rt, entry, "generate", model, ids, req.options, req.format, req.stream, req.truncate,
         received, label,
     )  # fmt: skip
+    prep.images = images or None
     if not req.raw:  # raw output is the model's, unparsed (as Ollama)
         _with_reasoning(rt, prep, req.think)
     return prep
@@ -183,8 +223,9 @@ def prepare_chat(
     received = time.monotonic_ns()
     entry = resolve_model(rt, req.model)
     model = req.model or entry.name
-    images = [i for m in req.messages or [] for i in (m.images or [])]
-    _check_common(rt, model, "chat", req.think, images)
+    images = _check_common(
+        rt, model, "chat", req.think, [i for m in req.messages or [] for i in (m.images or [])]
+    )
     opt.effective_options(entry.parameters, req.options)
     unload = is_unload(req.keep_alive)
     if not req.messages:
@@ -195,6 +236,10 @@ def prepare_chat(
     messages = tpl.chat_messages(
         req.messages, entry.system, [m.model_dump() for m in entry.messages]
     )
+    # The request's messages come last (after the model's SYSTEM and MESSAGEs).
+    counts = [len(m.images or []) for m in req.messages]
+    counts = [0] * (len(messages) - len(counts)) + counts
+    messages = _place_images(engine, _template(rt, entry), messages, counts)
     try:
         text = engine.render_chat(
             messages,
@@ -209,6 +254,7 @@ def prepare_chat(
         rt, entry, "chat", model, ids, req.options, req.format, req.stream, req.truncate,
         received, label,
     )  # fmt: skip
+    prep.images = images or None
     if req.tools and rt.config.engine.tool_call_parser:
         prep.tools = req.tools
         prep.tool_parser = rt.config.engine.tool_call_parser
@@ -239,18 +285,30 @@ async def run(
     m = rt.metrics
     # Same endpoint label as the middleware's request counters.
     labels = {"model": rt.model_label, "endpoint": prep.label}
-    # With tools to parse, output is held back until the calls can be told
-    # from the content (the whole text); otherwise it streams as it comes.
-    stream_text = prep.stream and prep.tool_parser is None
+    # Labelled children looked up once: the per-token path only observes.
+    ttft, itl = m.ttft.labels(**labels), m.itl.labels(**labels)
+    # Streamed output goes out as it comes. With tools to parse, the answer
+    # (not the reasoning trace) goes through a streaming tool parser that
+    # tells calls from content: content streams, each call is sent once whole.
+    stream_text = prep.stream
     chat = prep.endpoint == "chat"
     splitter = None
     if stream_text and prep.reasoning_parser:
         splitter = think.StreamSplitter(*engine.reasoning_markers(prep.reasoning_parser))
+    calls_stream = None
+    if stream_text and chat and prep.tool_parser and prep.tools:
+        calls_stream = engine.tool_call_stream(prep.tool_parser, prep.tools, prep.prompt_ids)
+    sent_calls = 0  # calls already streamed: `index` counts across the message
 
-    def chunk(text: str, thinking: str = "") -> dict[str, Any]:
+    def chunk(text: str, thinking: str = "", found: list[Call] | None = None) -> dict[str, Any]:
+        nonlocal sent_calls
         thinking = "" if prep.hide_thinking else thinking
         if chat:
-            return rsp.chat_chunk(prep.model, text, thinking=thinking)
+            calls = None
+            if found:
+                calls = tool_calls.ollama_tool_calls([c.astuple() for c in found], sent_calls)
+                sent_calls += len(calls)
+            return rsp.chat_chunk(prep.model, text, calls, thinking)
         return rsp.generate_chunk(prep.model, text, thinking)
 
     texts: list[str] = []
@@ -260,24 +318,35 @@ async def run(
     prev_at = 0.0
     try:
         await ticket.wait()
-        async for d in engine.generate(prep.prompt_ids, prep.params, request_id, prep.adapter):
+        async for d in engine.generate(
+            prep.prompt_ids, prep.params, request_id, prep.adapter, prep.images
+        ):
             now = time.monotonic()
             if d.token_ids:
                 if rt.admission is not None:
                     rt.admission.progress()
                 if first_at is None:
                     first_at = now
-                    m.ttft.labels(**labels).observe(now - prep.received_ns / 1e9)
+                    ttft.observe(now - prep.received_ns / 1e9)
                 else:
                     gap = (now - prev_at) / len(d.token_ids)
                     for _ in d.token_ids:
-                        m.itl.labels(**labels).observe(gap)
+                        itl.observe(gap)
                 prev_at = now
             out_ids.extend(d.token_ids)
-            if stream_text and d.text:
+            if stream_text and (d.text or calls_stream is not None):
                 thinking, content = splitter.feed(d.text) if splitter else ("", d.text)
-                if content or (thinking and not prep.hide_thinking):
-                    yield chunk(content, thinking)
+                completed: list[Call] = []
+                # The tool parser sees the answer's deltas (with their token
+                # ids, even when they decode to no text yet: some parsers go
+                # by token ids), never the trace's, and always the last one.
+                answering = splitter is None or not splitter.in_thinking
+                fed = content or d.finished or (answering and d.token_ids)
+                if calls_stream is not None and fed:
+                    ids = d.token_ids if answering else []
+                    content, completed = calls_stream.feed(content, ids, d.finished)
+                if content or completed or (thinking and not prep.hide_thinking):
+                    yield chunk(content, thinking, completed)
             else:
                 texts.append(d.text)
             last = d
@@ -299,7 +368,9 @@ async def run(
         # Aborted by us (drain timeout), not by the client: say so on the wire.
         outcome.error = "aborted"
         raise OllamaError(503, "request aborted: the server is shutting down")
-    m.prompt_tokens.labels(**labels).inc(len(prep.prompt_ids))
+    # The engine's count: with images, placeholders expanded into image tokens.
+    prompt_tokens = last.prompt_tokens or len(prep.prompt_ids)
+    m.prompt_tokens.labels(**labels).inc(prompt_tokens)
     m.output_tokens.labels(**labels).inc(len(out_ids))
     timings = rsp.Timings(
         received_ns=prep.received_ns,
@@ -308,7 +379,7 @@ async def run(
         scheduled_ts=last.scheduled_ts,
         first_token_ts=last.first_token_ts,
         last_token_ts=last.last_token_ts,
-        prompt_tokens=len(prep.prompt_ids),
+        prompt_tokens=prompt_tokens,
         output_tokens=len(out_ids),
     )
     metrics = rsp.final_metrics(timings)
@@ -323,10 +394,15 @@ async def run(
         thinking = ""
     if chat:
         calls: list[dict[str, Any]] = []
-        if prep.tool_parser and prep.tools:
+        if calls_stream is not None:  # what the parser held back to the end
+            rest, remaining = calls_stream.finish()
+            text += rest
+            found = [c.astuple() for c in remaining]
+            calls = tool_calls.ollama_tool_calls(found, sent_calls)
+        elif prep.tool_parser and prep.tools:
             left, found = engine.parse_tool_calls(prep.tool_parser, text, prep.tools)
             text, calls = left or "", tool_calls.ollama_tool_calls(found)
-        if prep.stream and (text or calls or thinking):  # held-back output, as one chunk
+        if prep.stream and (text or calls or thinking):  # what was held back, as one chunk
             yield rsp.chat_chunk(prep.model, text, calls, thinking)
             text, calls, thinking = "", [], ""
         yield rsp.chat_final(prep.model, text, reason, metrics, calls, thinking)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import httpx
 import ollama
 import openai
 import pytest
@@ -19,6 +20,7 @@ from pasture_runtime.config import RuntimeConfig
 from pasture_runtime.engine import Engine
 from tests.runtime.harness import MODEL, Served, serve
 from tests.runtime.test_generate import post
+from tests.runtime.test_thinking import deepseek_r1
 
 pytestmark = pytest.mark.engine
 
@@ -158,19 +160,97 @@ async def test_tool_calls_ollama_shape_and_round_trip(tools_server: Served) -> N
     ]
     again = await c.chat(model=MODEL, messages=follow, tools=[WEATHER], options={"num_predict": 2})
     assert again.prompt_eval_count and again.prompt_eval_count > out.prompt_eval_count  # type: ignore[operator]
-    # Streaming: the call arrives in one chunk before the final one.
-    parts = [
-        p
-        async for p in await c.chat(
-            model=MODEL,
-            messages=messages,
-            tools=[WEATHER],
-            format=CALL_SHAPE,
-            stream=True,
-            options={"num_predict": 64},
-        )
+    # Streaming: the call arrives whole in a chunk before the done one, the
+    # same call a non-streaming request gets for the same output.
+    kwargs: dict[str, Any] = {
+        "model": MODEL,
+        "messages": messages,
+        "tools": [WEATHER],
+        "format": CALL_SHAPE,
+        "options": {"num_predict": 64, "temperature": 0},
+    }
+    whole = await c.chat(**kwargs)
+    parts = [p async for p in await c.chat(**kwargs, stream=True)]
+    assert parts[-1].done and not parts[-1].message.tool_calls
+    streamed = [t for p in parts[:-1] for t in p.message.tool_calls or []]
+    assert [t.function.model_dump() for t in streamed] == [
+        t.function.model_dump() for t in whole.message.tool_calls or []
     ]
-    assert any(p.message.tool_calls for p in parts) and parts[-1].done
+    assert streamed[0].function.name == "get_weather"
+    assert "".join(p.message.content or "" for p in parts) == ""
+
+
+# Two calls in one answer: the first is complete (and sent) once the second starts.
+TWO_CALLS = {
+    "type": "array",
+    "minItems": 2,
+    "maxItems": 2,
+    "items": {
+        "type": "object",
+        "properties": {
+            "name": {"enum": ["get_weather"]},
+            "arguments": {
+                "type": "object",
+                "properties": {"city": {"enum": ["Paris", "Oslo", "Bergen"]}},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+        },
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    },
+}
+
+
+async def test_streamed_tool_calls_each_arrive_when_complete(tools_server: Served) -> None:
+    c = ollama.AsyncClient(host=tools_server.url)
+    kwargs: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "weather in two cities?"}],
+        "tools": [WEATHER],
+        "format": TWO_CALLS,
+        "options": {"num_predict": 160, "temperature": 0},
+    }
+    whole = await c.chat(**kwargs)
+    assert len(whole.message.tool_calls or []) == 2
+    parts = [p async for p in await c.chat(**kwargs, stream=True)]
+    assert parts[-1].done and not parts[-1].message.tool_calls
+    with_calls = [i for i, p in enumerate(parts) if p.message.tool_calls]
+    # One chunk per call: the first goes out once the second starts.
+    assert len(with_calls) == 2 and with_calls[0] < with_calls[1]
+    streamed = [t for i in with_calls for t in parts[i].message.tool_calls or []]
+    assert [(t.function.name, t.function.arguments) for t in streamed] == [
+        (t.function.name, t.function.arguments) for t in whole.message.tool_calls or []
+    ]
+    # On the wire (the client's model drops them): ids, and `index` across the message.
+    body = {**kwargs, "stream": True}
+    async with (
+        httpx.AsyncClient(base_url=tools_server.url, timeout=60) as h,
+        h.stream("POST", "/api/chat", json=body) as r,
+    ):
+        lines = [json.loads(line) async for line in r.aiter_lines() if line]
+    wire = [t for line in lines for t in line["message"].get("tool_calls") or []]
+    assert [t["function"]["index"] for t in wire] == [0, 1]
+    assert all(t["id"] for t in wire) and wire[0]["id"] != wire[1]["id"]
+
+
+async def test_streamed_content_with_tools_and_no_call(tools_server: Served) -> None:
+    """Tools offered, no call made: the answer streams as it is generated."""
+    c = ollama.AsyncClient(host=tools_server.url)
+    kwargs: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "tell me a story"}],
+        "tools": [WEATHER],
+        "options": {"num_predict": 16, "temperature": 0},
+    }
+    whole = await c.chat(**kwargs)
+    assert whole.message.content and not whole.message.tool_calls
+    parts = [p async for p in await c.chat(**kwargs, stream=True)]
+    assert parts[-1].done and [p.done for p in parts].count(True) == 1
+    contents = [p.message.content for p in parts[:-1] if p.message.content]
+    assert len(contents) > 3, contents  # many chunks, not one held to the end
+    assert "".join(p.message.content or "" for p in parts) == whole.message.content
+    assert not any(p.message.tool_calls for p in parts)
 
 
 async def test_show_lists_tools_with_a_parser(tools_server: Served) -> None:
@@ -205,6 +285,7 @@ async def test_tool_calls_openai_shape(tools_server: Served) -> None:
     deltas = [d for ch in chunks for d in (ch.choices[0].delta.tool_calls or [])]
     assert deltas and deltas[0].index == 0 and deltas[0].function.name == "get_weather"  # type: ignore[union-attr]
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    assert all(ch.choices[0].finish_reason is None for ch in chunks[:-1])
     # A tool-call round trip in OpenAI's shape (arguments as a string) renders.
     follow = await c.chat.completions.create(
         model=MODEL,
@@ -217,6 +298,111 @@ async def test_tool_calls_openai_shape(tools_server: Served) -> None:
         max_tokens=2,
     )
     assert follow.usage is not None and follow.usage.prompt_tokens > out.usage.prompt_tokens  # type: ignore[union-attr]
+
+
+def _reassemble(chunks: list[Any]) -> dict[int, dict[str, str]]:
+    """OpenAI stream deltas -> calls by index, the way SDK users join them."""
+    calls: dict[int, dict[str, str]] = {}
+    for ch in chunks:
+        for d in ch.choices[0].delta.tool_calls or []:
+            call = calls.setdefault(d.index, {"id": "", "name": "", "arguments": ""})
+            call["id"] = call["id"] or d.id or ""
+            call["name"] += (d.function and d.function.name) or ""
+            call["arguments"] += (d.function and d.function.arguments) or ""
+    return calls
+
+
+async def test_openai_streamed_tool_calls(tools_server: Served) -> None:
+    c = openai.AsyncOpenAI(base_url=tools_server.url + "/v1", api_key="x", max_retries=0)
+    schema = {"type": "json_schema", "json_schema": {"name": "calls", "schema": TWO_CALLS}}
+    kwargs: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "weather in two cities?"}],
+        "tools": [WEATHER],
+        "response_format": schema,
+        "max_tokens": 160,
+        "temperature": 0,
+    }
+    whole = await c.chat.completions.create(**kwargs)
+    expected = [
+        (t.function.name, json.loads(t.function.arguments))  # type: ignore[union-attr]
+        for t in whole.choices[0].message.tool_calls or []
+    ]
+    assert len(expected) == 2
+    chunks = [ch async for ch in await c.chat.completions.create(**kwargs, stream=True)]
+    with_calls = [i for i, ch in enumerate(chunks) if ch.choices[0].delta.tool_calls]
+    assert len(with_calls) == 2 and with_calls[0] < with_calls[1]  # each when complete
+    calls = _reassemble(chunks)
+    assert sorted(calls) == [0, 1] and all(call["id"] for call in calls.values())
+    assert [(calls[i]["name"], json.loads(calls[i]["arguments"])) for i in (0, 1)] == expected
+    assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    # No call made: content deltas as they come, finish_reason as usual.
+    plain = {**kwargs, "messages": [{"role": "user", "content": "a story"}], "max_tokens": 16}
+    del plain["response_format"]
+    chunks = [ch async for ch in await c.chat.completions.create(**plain, stream=True)]
+    assert len([ch for ch in chunks if ch.choices[0].delta.content]) > 3
+    assert not _reassemble(chunks)
+    assert chunks[-1].choices[0].finish_reason in ("stop", "length")
+
+
+# Thinking and tools together: the trace is split off first, and only the
+# answer goes through the tool parser (see test_thinking.py for the trick).
+THINK_THEN_CALL = (
+    r"<think>[a-z]{2,6}( [a-z]{2,6}){1,3}</think>"
+    r'\[\{"name":"get_weather","arguments":\{"city":"(Paris|Oslo)"\}\}\]'
+)
+
+
+class ThinkThenCallEngine(Engine):
+    def sampling_params(self, kwargs: dict[str, Any], max_tokens: int, fmt: Any) -> Any:
+        from vllm.sampling_params import StructuredOutputsParams
+
+        params = super().sampling_params(kwargs, max_tokens, fmt)
+        params.structured_outputs = StructuredOutputsParams(regex=THINK_THEN_CALL)
+        return params
+
+    def _reasoning_parser(self, name: str) -> Any:
+        return deepseek_r1(self.tokenizer)
+
+
+@pytest.fixture(scope="module")
+async def think_tools_server(tiny_model_dir: Path, engine: Engine) -> AsyncIterator[Served]:
+    config = RuntimeConfig.model_validate(
+        {
+            "engine": {
+                "model": str(tiny_model_dir),
+                "tool_call_parser": "xlam",
+                "reasoning_parser": "deepseek_r1",
+            },
+            "models": [{"name": MODEL}],
+            "server": {"host": "127.0.0.1"},
+        }
+    )
+    async with serve(config, ThinkThenCallEngine(engine.llm)) as s:
+        yield s
+
+
+async def test_thinking_and_streamed_tool_calls(think_tools_server: Served) -> None:
+    c = ollama.AsyncClient(host=think_tools_server.url)
+    kwargs: dict[str, Any] = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "weather?"}],
+        "tools": [WEATHER],
+        "options": {"num_predict": 80, "temperature": 0},
+    }
+    whole = await c.chat(**kwargs)
+    assert whole.message.thinking and whole.message.content == ""
+    calls = whole.message.tool_calls or []
+    assert len(calls) == 1 and calls[0].function.arguments["city"] in ("Paris", "Oslo")
+    parts = [p async for p in await c.chat(**kwargs, stream=True)]
+    assert "".join(p.message.thinking or "" for p in parts) == whole.message.thinking
+    assert "".join(p.message.content or "" for p in parts) == ""
+    streamed = [t for p in parts if not p.done for t in p.message.tool_calls or []]
+    assert [t.function.model_dump() for t in streamed] == [calls[0].function.model_dump()]
+    # `think: false` hides the trace; the call is the same.
+    hidden = [p async for p in await c.chat(**kwargs, stream=True, think=False)]
+    assert not any(p.message.thinking for p in hidden)
+    assert [t.function.name for p in hidden for t in p.message.tool_calls or []] == ["get_weather"]
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import OllamaError
 from ..protocol import openai as o
+from .images import image_url_data
 
 # OpenAI sampling fields -> Ollama option names (unset fields fall back to the
 # model entry's parameters, then Ollama's defaults, exactly as on /api/*).
@@ -74,7 +75,8 @@ def _text_and_images(content: str | list[dict[str, Any]] | None) -> tuple[str, l
             url = part.get("image_url")
             url = url.get("url") if isinstance(url, dict) else url
             # Data URLs carry the image; Ollama's `images` want the bare base64.
-            images.append(str(url or "").split(",", 1)[-1])
+            # Remote URLs are refused: the server fetches nothing for a client.
+            images.append(image_url_data(str(url or "")))
         else:
             raise OllamaError(400, f"invalid message content part type: {kind!r}")
     return "".join(texts), images
@@ -207,7 +209,9 @@ def sum_usage(usages: list[dict[str, int]]) -> dict[str, int]:
 
 
 def tool_calls(message: dict[str, Any], stream: bool) -> list[dict[str, Any]]:
-    """Ollama tool calls (arguments object) -> OpenAI's (arguments JSON string)."""
+    """Ollama tool calls (arguments object) -> OpenAI's (arguments JSON string).
+    A streamed call's `index` is its place in the whole message (Ollama's
+    `function.index`, as its openai.go): calls arrive a chunk at a time."""
     out = []
     for i, call in enumerate(message.get("tool_calls") or []):
         fn = call["function"]
@@ -217,7 +221,8 @@ def tool_calls(message: dict[str, Any], stream: bool) -> list[dict[str, Any]]:
             "function": {"name": fn["name"], "arguments": json.dumps(fn.get("arguments") or {})},
         }
         if stream:
-            item["index"] = i
+            index = fn.get("index")
+            item["index"] = index if isinstance(index, int) else i
         out.append(item)
     return out
 

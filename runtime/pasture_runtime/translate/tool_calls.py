@@ -18,11 +18,15 @@ def _arguments(raw: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {"value": value}
 
 
-def ollama_tool_calls(found: list[tuple[str | None, str, str]]) -> list[dict[str, Any]]:
+def ollama_tool_calls(
+    found: list[tuple[str | None, str, str]], start: int = 0
+) -> list[dict[str, Any]]:
+    """`start`: how many calls of the same message were sent before these
+    (streamed calls come a few at a time; `index` counts across the message)."""
     return [
         {
             "id": ident or f"call_{i}",
             "function": {"index": i, "name": name, "arguments": _arguments(args)},
         }
-        for i, (ident, name, args) in enumerate(found)
+        for i, (ident, name, args) in enumerate(found, start)
     ]
