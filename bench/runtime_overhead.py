@@ -252,7 +252,7 @@ async def bench_server(
             for rep in range(reps):
                 for c in levels:
                     for path in paths:
-                        run = await _drive(http, base, path, c, max(per_worker * c, 8))
+                        run = await _drive(http, base, path, c, max(per_worker * c, 16))
                         results.setdefault((path.label, c), []).append(run)
                         print(
                             f"  rep {rep + 1} c={c} {path.label}: {run.tok_s:.0f} tok/s, "
