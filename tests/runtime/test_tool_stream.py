@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from pasture_runtime import engine as eng
-from pasture_runtime.engine import ToolCallStream, parse_tool_calls
+from pasture_runtime.tool_parsing import ToolCallStream, parse_tool_calls
 from pasture_runtime.translate import openai as tr
 from pasture_runtime.translate.tool_calls import ollama_tool_calls
 from pasture_runtime.translate.tool_stream import Call, CallAccumulator, reconcile
