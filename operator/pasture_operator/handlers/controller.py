@@ -8,7 +8,6 @@ drifted children, and writes status once if it changed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Hashable, Mapping
@@ -51,8 +50,6 @@ DEPLOYMENT_CHILD_KINDS = (
 )
 # How long the "does the ServiceMonitor CRD exist" answer is trusted.
 _CAPABILITY_TTL = 60.0
-# Applied after the objects they refer to (ConfigMaps, PVCs, Services).
-_WORKLOADS = frozenset({"Deployment", "Job"})
 
 
 @dataclass(frozen=True)
@@ -158,18 +155,10 @@ class Controller:
         return exists
 
     async def _apply_all(self, objects: list[dict[str, Any]]) -> None:
-        """Apply a pass's objects: what workloads refer to (ConfigMap, PVC,
-        Service, ...) first, then the workloads, each wave concurrently. A pass
-        is then two apiserver round trips, not one per object."""
-        first = [o for o in objects if o["kind"] not in _WORKLOADS]
-        second = [o for o in objects if o["kind"] in _WORKLOADS]
-        for wave in (first, second):
-            await asyncio.gather(*(self._apply(o) for o in wave))
-
-    async def _apply(self, obj: dict[str, Any]) -> None:
-        result = await self.kube.apply(obj)
-        metrics.APPLIES.labels(obj["kind"]).inc()
-        self.store.put(obj["kind"], result)
+        for obj in objects:
+            result = await self.kube.apply(obj)
+            metrics.APPLIES.labels(obj["kind"]).inc()
+            self.store.put(obj["kind"], result)
 
     async def _write_status(
         self, kind: str, body: Mapping[str, Any], status: Mapping[str, Any]
@@ -190,13 +179,11 @@ class Controller:
         self.store.put(kind, result)
 
     async def _post_events(self, body: Mapping[str, Any], events: list[Event], now: str) -> None:
-        await asyncio.gather(*(self._post_event(body, ev, now) for ev in events))
-
-    async def _post_event(self, body: Mapping[str, Any], ev: Event, now: str) -> None:
-        try:
-            await self.kube.post_event(body, ev.type, ev.reason, ev.message, now)
-        except KubeError as e:  # an Event is best effort; never fail the pass on it
-            logger.warning("could not post event %s: %s", ev.reason, e)
+        for ev in events:
+            try:
+                await self.kube.post_event(body, ev.type, ev.reason, ev.message, now)
+            except KubeError as e:  # an Event is best effort; never fail the pass on it
+                logger.warning("could not post event %s: %s", ev.reason, e)
 
     async def _refresh(self, ns: str, api_version: str, kind: str, deployment: str) -> None:
         for body in await self.kube.list(api_version, kind, ns, f"{LABEL_DEPLOYMENT}={deployment}"):
