@@ -243,12 +243,14 @@ async def bench_server(
             connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=600)
         ) as http:
             await _wait_ready(http, base + ready, proc)
-            # Warm-up: a fresh server is slow for its first seconds (allocation,
-            # lazy imports, the OS settling after the engine start).
+            # Warm-up, at the top concurrency: a fresh server is slow for its
+            # first seconds (allocation, lazy imports), and the first batches
+            # of a new size are slower too.
+            top = max(levels)
             for path in paths:
                 until = time.perf_counter() + warmup
                 while time.perf_counter() < until:
-                    await _drive(http, base, path, 8, 32)
+                    await _drive(http, base, path, top, 2 * top)
             for rep in range(reps):
                 for c in levels:
                     for path in paths:
@@ -256,7 +258,7 @@ async def bench_server(
                         results.setdefault((path.label, c), []).append(run)
                         print(
                             f"  rep {rep + 1} c={c} {path.label}: {run.tok_s:.0f} tok/s, "
-                            f"TTFT p50 {run.ttft_ms(0.5):.1f} ms",
+                            f"TTFT p50 {run.ttft_ms(0.5):.1f} ms, p99 {run.ttft_ms(0.99):.1f} ms",
                             file=sys.stderr,
                         )
             if profile is not None:

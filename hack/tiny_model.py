@@ -19,6 +19,7 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 SCRIPT_VERSION = "2"
 VOCAB_SIZE = 512
@@ -134,32 +135,43 @@ def write_tokenizer(out: Path) -> int:
     return len(vocab)
 
 
+# The text model's shape; hack/tiny_vision_model.py reuses it as the language
+# model of the image + text model.
+TEXT_CONFIG = {
+    "hidden_size": 128,
+    "intermediate_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 1,
+    "max_position_embeddings": 2048,
+    "bos_token_id": 1,
+    "eos_token_id": 2,
+    "pad_token_id": 2,
+    "tie_word_embeddings": False,
+}
+
+
+def seed_weights(model: Any) -> None:
+    """Norm scales 1, everything else N(0, 0.02) from the seeded generator, in
+    parameter-name order: the same bytes on every run and library release."""
+    import torch
+
+    gen = torch.Generator().manual_seed(SEED)
+    with torch.no_grad():
+        for name, param in sorted(model.named_parameters()):
+            if "norm" in name and name.endswith(".weight"):
+                param.fill_(1.0)  # RMSNorm / LayerNorm scales
+            else:
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.02)
+
+
 def write_model(out: Path, vocab_size: int) -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=2048,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=2,
-        tie_word_embeddings=False,
-        torch_dtype="bfloat16",
-    )
+    config = LlamaConfig(vocab_size=vocab_size, **TEXT_CONFIG, torch_dtype="bfloat16")
     model = LlamaForCausalLM(config)  # type: ignore[no-untyped-call]
-    gen = torch.Generator().manual_seed(SEED)
-    with torch.no_grad():
-        for name, param in sorted(model.named_parameters()):
-            if name.endswith("norm.weight"):
-                param.fill_(1.0)
-            else:
-                param.copy_(torch.randn(param.shape, generator=gen) * 0.02)
+    seed_weights(model)
     model = model.to(torch.bfloat16)
     model.save_pretrained(str(out), safe_serialization=True)
 

@@ -108,19 +108,7 @@ def write_model(out: Path, vocab_size: int, image_token_id: int) -> None:
     from transformers import Idefics3Config, Idefics3ForConditionalGeneration, LlamaConfig
     from transformers.models.idefics3.configuration_idefics3 import Idefics3VisionConfig
 
-    text = LlamaConfig(
-        vocab_size=vocab_size,
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=2048,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=2,
-        tie_word_embeddings=False,
-    )
+    text = LlamaConfig(vocab_size=vocab_size, **tiny_model.TEXT_CONFIG)
     vision = Idefics3VisionConfig(
         hidden_size=64,
         intermediate_size=128,
@@ -139,13 +127,7 @@ def write_model(out: Path, vocab_size: int, image_token_id: int) -> None:
         torch_dtype="bfloat16",
     )
     model = Idefics3ForConditionalGeneration(config)
-    gen = torch.Generator().manual_seed(tiny_model.SEED)
-    with torch.no_grad():
-        for name, param in sorted(model.named_parameters()):
-            if "norm" in name and name.endswith(".weight"):
-                param.fill_(1.0)  # RMSNorm / LayerNorm scales
-            else:
-                param.copy_(torch.randn(param.shape, generator=gen) * 0.02)
+    tiny_model.seed_weights(model)
     model = model.to(torch.bfloat16)
     model.save_pretrained(str(out), safe_serialization=True)
 

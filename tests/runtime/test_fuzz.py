@@ -1,10 +1,11 @@
-"""Bounded property-based fuzzing of every Ollama endpoint over real HTTP.
+"""Bounded property-based fuzzing of every Ollama endpoint, and of the OpenAI
+ones, over real HTTP.
 
 Hypothesis draws request bodies that are mostly shaped like the real ones
 (known fields with values of any JSON type, the served model name most of the
 time so that generation paths run) plus raw bytes that are not JSON at all.
-Whatever arrives, the runtime must answer in Ollama's error shape with a 4xx,
-or succeed: never a 5xx, never a dropped connection.
+Whatever arrives, the runtime must answer in the protocol's error shape with a
+4xx, or succeed: never a 5xx, never a dropped connection.
 
 The requests run in a worker thread with a blocking client because the server
 lives in the test session's event loop, which must keep running meanwhile.
@@ -77,8 +78,77 @@ BODIES: dict[str, st.SearchStrategy[Any]] = {
 }
 
 
+OPENAI_MESSAGE = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "system", "assistant", "tool", "developer", "x"]) | JSON},
+    optional={
+        "content": st.text(max_size=30)
+        | st.lists(
+            st.fixed_dictionaries(
+                {"type": st.sampled_from(["text", "image_url", "input_audio"]) | JSON},
+                optional={"text": JSON, "image_url": JSON},
+            ),
+            max_size=2,
+        )
+        | JSON,
+        "tool_calls": JSON,
+        "tool_call_id": JSON,
+        "name": JSON,
+    },
+)
+OPENAI_COMMON = {
+    "stream": st.booleans() | JSON,
+    "stream_options": st.just({"include_usage": True}) | JSON,
+    "temperature": JSON,
+    "top_p": JSON,
+    "seed": JSON,
+    "stop": JSON,
+    "n": JSON,
+    "presence_penalty": JSON,
+    "frequency_penalty": JSON,
+    "logprobs": JSON,
+    "user": JSON,
+}
+OPENAI_BODIES: dict[str, st.SearchStrategy[Any]] = {
+    "/v1/chat/completions": st.fixed_dictionaries(
+        {"model": MODEL},
+        optional={
+            **OPENAI_COMMON,
+            "messages": st.lists(OPENAI_MESSAGE, max_size=3) | JSON,
+            "response_format": st.sampled_from(
+                [{"type": "json_object"}, {"type": "json_schema"}, {"type": "text"}]
+            )
+            | JSON,
+            "tools": JSON,
+            "tool_choice": JSON,
+            "reasoning_effort": st.sampled_from(["low", "none", "max"]) | JSON,
+        },
+    ),
+    "/v1/completions": st.fixed_dictionaries(
+        {"model": MODEL},
+        optional={
+            **OPENAI_COMMON,
+            "prompt": st.text(max_size=40) | st.lists(st.text(max_size=10), max_size=3) | JSON,
+            "suffix": JSON,
+            "echo": JSON,
+        },
+    ),
+    # A generation model: every embeddings request is some 4xx, never a 5xx.
+    "/v1/embeddings": st.fixed_dictionaries(
+        {"model": MODEL},
+        optional={"input": JSON, "encoding_format": JSON, "dimensions": JSON},
+    ),
+}
+
+
 def _bounded(body: Any) -> Any:
     """Cap generation length so a drawn num_predict cannot make one example run for minutes."""
+    if (
+        isinstance(body, dict)
+        and "options" not in body
+        and any(key in body for key in ("messages", "prompt", "input"))
+    ):  # an OpenAI body: the cap is max_tokens
+        body["max_tokens"] = 3
+        return body
     if isinstance(body, dict) and isinstance(body.get("options"), dict):
         body["options"]["num_predict"] = 3
     elif isinstance(body, dict):
@@ -93,6 +163,10 @@ def _check(response: httpx.Response) -> None:
     elif response.headers.get("content-type", "").startswith("application/x-ndjson"):
         for line in response.text.splitlines():
             json.loads(line)  # every streamed line is a JSON object
+    elif response.headers.get("content-type", "").startswith("text/event-stream"):
+        for line in response.text.splitlines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                json.loads(line[6:])  # every event is a JSON object
 
 
 _SETTINGS = settings(
@@ -113,24 +187,25 @@ def _fuzz_endpoint(client: httpx.Client, path: str, bodies: st.SearchStrategy[An
     run()
 
 
-def _fuzz_raw(client: httpx.Client) -> None:
+def _fuzz_raw(client: httpx.Client, paths: list[str]) -> None:
     @_SETTINGS
-    @given(raw=st.binary(max_size=64), path=st.sampled_from(sorted(BODIES)))
+    @given(raw=st.binary(max_size=64), path=st.sampled_from(paths))
     def run(raw: bytes, path: str) -> None:
         _check(client.post(path, content=raw, headers={"content-type": "application/json"}))
 
     run()
 
 
-def _fuzz(base_url: str) -> None:
+def _fuzz(base_url: str, bodies: dict[str, st.SearchStrategy[Any]]) -> None:
     with httpx.Client(base_url=base_url, timeout=60) as client:
-        for path, bodies in BODIES.items():
-            _fuzz_endpoint(client, path, bodies)
-        _fuzz_raw(client)
+        for path, strategy in bodies.items():
+            _fuzz_endpoint(client, path, strategy)
+        _fuzz_raw(client, sorted(bodies))
 
 
-async def test_no_request_body_gives_a_5xx(server: Served) -> None:
-    await asyncio.to_thread(_fuzz, server.url)
+@pytest.mark.parametrize("api", ["ollama", "openai"])
+async def test_no_request_body_gives_a_5xx(server: Served, api: str) -> None:
+    await asyncio.to_thread(_fuzz, server.url, BODIES if api == "ollama" else OPENAI_BODIES)
     # Nothing was left running in the engine after the storm.
     async with httpx.AsyncClient(base_url=server.url) as client:
         metrics = (await client.get("/metrics")).text

@@ -21,6 +21,7 @@ from pasture_runtime.engine import Engine
 from tests.runtime.harness import MODEL, Served, serve
 from tests.runtime.test_generate import post
 from tests.runtime.test_thinking import deepseek_r1
+from tests.runtime.tool_defs import WEATHER
 
 pytestmark = pytest.mark.engine
 
@@ -87,18 +88,6 @@ async def test_openai_response_format(server: Served) -> None:
     _json_object(obj.choices[0].message.content or "", obj.choices[0].finish_reason)
 
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
 # What the xLAM parser reads as a tool call: a JSON list of {name, arguments}.
 # Guided decoding forces the model to write exactly that shape.
 CALL_SHAPE = {

@@ -16,31 +16,13 @@ from typing import Any
 
 import pytest
 
-from pasture_runtime import engine as eng
+from pasture_runtime import tool_parsing as tp
 from pasture_runtime.tool_parsing import ToolCallStream, parse_tool_calls
 from pasture_runtime.translate import openai as tr
 from pasture_runtime.translate.tool_calls import ollama_tool_calls
 from pasture_runtime.translate.tool_stream import Call, CallAccumulator, reconcile
+from tests.runtime.tool_defs import TIME, WEATHER
 
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}},
-            "required": ["city"],
-        },
-    },
-}
-TIME = {
-    "type": "function",
-    "function": {
-        "name": "get_time",
-        "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}},
-    },
-}
 TOOLS = [WEATHER, TIME]
 
 
@@ -269,7 +251,7 @@ def test_a_failing_streaming_parser_loses_nothing(
 ) -> None:
     """The parser raising mid-stream: logged, the rest held back and parsed
     whole at the end (no exception, nothing lost)."""
-    real = eng._tool_parser_class("hermes")
+    real = tp._tool_parser_class("hermes")
 
     class Flaky(real):  # type: ignore[misc, valid-type]
         calls = 0
@@ -280,9 +262,9 @@ def test_a_failing_streaming_parser_loses_nothing(
                 raise RuntimeError("parser bug")
             return super().parse_delta(*args, **kwargs)
 
-    monkeypatch.setattr(eng, "_tool_parser_class", lambda name: Flaky)
+    monkeypatch.setattr(tp, "_tool_parser_class", lambda name: Flaky)
     text = "Sure thing. " + HERMES_TWO
-    with caplog.at_level(logging.ERROR, logger="pasture_runtime.engine"):
+    with caplog.at_level(logging.ERROR, logger="pasture_runtime.tool_parsing"):
         got = Streamed(tokenizer, "hermes", text, "tokens+eos")
     assert "streaming tool parser hermes failed" in caplog.text
     assert got.streamed_content and text.startswith(got.streamed_content)

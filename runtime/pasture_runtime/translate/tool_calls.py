@@ -1,6 +1,6 @@
 """Tool calls found by a vLLM tool parser -> Ollama's `message.tool_calls`.
 
-The parser (run in engine.py) gives (id, name, arguments-as-JSON-string);
+The parser (run in tool_parsing.py) gives (id, name, arguments-as-JSON-string);
 Ollama clients want the arguments as an object and an `index` per call."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Streamed tool calls: a streaming tool parser's fragments -> whole calls. Pure.
 
-vLLM's streaming tool parsers (driven in engine.py) return, per delta, some
+vLLM's streaming tool parsers (driven in tool_parsing.py) return, per delta, some
 content and/or fragments of calls (OpenAI's `DeltaToolCall`: an index, and
 maybe an id, a name, a piece of the arguments JSON). Ollama sends each call
 whole, as soon as it is complete: here fragments are joined per index, and a
