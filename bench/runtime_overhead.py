@@ -53,6 +53,17 @@ class Sample:
     ttft: float  # seconds, request sent -> first content chunk
     tokens: int  # output tokens the server reported
     gaps: list[float] = field(default_factory=list)  # seconds between content chunks
+    sent: float = 0.0
+    last: float = 0.0
+
+    def content(self) -> None:
+        """A chunk with output text arrived now."""
+        now = time.perf_counter()
+        if self.ttft == 0.0:
+            self.ttft = now - self.sent
+        else:
+            self.gaps.append(now - self.last)
+        self.last = now
 
 
 @dataclass
@@ -86,23 +97,18 @@ def _quantile(values: list[float], q: float) -> float:
 
 # ---- the two wire formats
 async def _ndjson(resp: aiohttp.ClientResponse, sent: float) -> Sample:
-    sample, last = Sample(0.0, 0), 0.0
+    sample = Sample(0.0, 0, sent=sent)
     async for line in resp.content:
         chunk = json.loads(line)
         if chunk.get("message", {}).get("content"):
-            now = time.perf_counter()
-            if sample.ttft == 0.0:
-                sample.ttft = now - sent
-            else:
-                sample.gaps.append(now - last)
-            last = now
+            sample.content()
         if chunk.get("done"):
             sample.tokens = int(chunk.get("eval_count") or 0)
     return sample
 
 
 async def _sse(resp: aiohttp.ClientResponse, sent: float) -> Sample:
-    sample, last = Sample(0.0, 0), 0.0
+    sample = Sample(0.0, 0, sent=sent)
     async for raw in resp.content:
         line = raw.strip()
         if not line.startswith(b"data: ") or line == b"data: [DONE]":
@@ -110,12 +116,7 @@ async def _sse(resp: aiohttp.ClientResponse, sent: float) -> Sample:
         event = json.loads(line[6:])
         choices = event.get("choices") or []
         if choices and choices[0].get("delta", {}).get("content"):
-            now = time.perf_counter()
-            if sample.ttft == 0.0:
-                sample.ttft = now - sent
-            else:
-                sample.gaps.append(now - last)
-            last = now
+            sample.content()
         if event.get("usage"):
             sample.tokens = int(event["usage"]["completion_tokens"])
     return sample
