@@ -162,6 +162,19 @@ def get_json(cluster: KubeCluster, namespace: str, *what: str) -> dict[str, Any]
     return data
 
 
+def field(
+    cluster: KubeCluster, namespace: str, kind: str, name: str, *path: str, default: Any = None
+) -> Any:
+    """One field of an object (`status`, `readyReplicas`, ...), or `default` when
+    the object or any step of the path is missing."""
+    value: Any = get_json(cluster, namespace, kind, name)
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return default
+        value = value[key]
+    return value
+
+
 def condition(body: dict[str, Any] | None, type_: str) -> dict[str, Any]:
     for c in ((body or {}).get("status") or {}).get("conditions") or []:
         if c["type"] == type_:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.cluster import KubeCluster
-from tests.operator.conftest import OperatorProcess, condition, get_json, wait_for
+from tests.operator.conftest import OperatorProcess, condition, field, get_json, wait_for
 from tests.operator.test_kube_operator import HF_MODEL, apply, md_yaml, wait_ready
 
 pytestmark = [pytest.mark.kube, pytest.mark.disruptive]
@@ -84,10 +84,7 @@ def test_apiserver_stop_and_start_operator_reconnects_and_converges(
     # Converges on changes made after the outage: its watches came back.
     k.kubectl("scale", "-n", namespace, "modeldeployment/tiny", "--replicas=2")
     wait_for(
-        lambda: (
-            (get_json(k, namespace, "deployment", "tiny") or {}).get("spec", {}).get("replicas")
-            == 2
-        ),
+        lambda: field(k, namespace, "deployment", "tiny", "spec", "replicas") == 2,
         60,
         "Deployment follows after the outage",
     )
@@ -123,12 +120,7 @@ def test_apiserver_restart_under_autoscaling_keeps_operator_up(
     # kwok pods run no runtime: unscrapable, so the autoscaler holds with NoMetrics.
     wait_for(
         lambda: (
-            (
-                (get_json(k, namespace, "modeldeployment", "tiny") or {})
-                .get("status", {})
-                .get("autoscaling", {})
-                .get("reason")
-            )
+            (field(k, namespace, "modeldeployment", "tiny", "status", "autoscaling", "reason"))
             == "NoMetrics"
         ),
         60,
@@ -144,10 +136,7 @@ def test_apiserver_restart_under_autoscaling_keeps_operator_up(
         '{"spec": {"autoscaling": {"minReplicas": 2}}}',
     )
     wait_for(
-        lambda: (
-            (get_json(k, namespace, "deployment", "tiny") or {}).get("spec", {}).get("replicas")
-            == 2
-        ),
+        lambda: field(k, namespace, "deployment", "tiny", "spec", "replicas") == 2,
         60,
         "BelowMinimum acted on after restart",
     )

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.fixtures.cluster import KubeCluster
-from tests.operator.conftest import OperatorProcess, condition, get_json, wait_for
+from tests.operator.conftest import OperatorProcess, condition, field, get_json, wait_for
 
 pytestmark = pytest.mark.kube
 ROOT = Path(__file__).resolve().parents[2]
@@ -296,9 +296,7 @@ def test_drift_rollout_and_noop(
         lambda: (
             "engine:"
             in (
-                (get_json(k, namespace, "configmap", "tiny-runtime") or {})
-                .get("data", {})
-                .get("runtime.yaml", "")
+                field(k, namespace, "configmap", "tiny-runtime", "data", "runtime.yaml", default="")
             )
         ),
         30,
@@ -321,13 +319,7 @@ def test_drift_rollout_and_noop(
         '{"spec": {"service": {"annotations": {"team": "ml"}}}}',
     )
     wait_for(
-        lambda: (
-            (get_json(k, namespace, "service", "tiny") or {})
-            .get("metadata", {})
-            .get("annotations", {})
-            .get("team")
-            == "ml"
-        ),
+        lambda: field(k, namespace, "service", "tiny", "metadata", "annotations", "team") == "ml",
         30,
         "service annotation",
     )
@@ -384,12 +376,7 @@ def test_scale_subresource_and_delete(
     )
     wait_for(lambda: get_json(k, namespace, "pdb", "tiny"), 30, "PDB once replicas > 1")
     wait_for(
-        lambda: (
-            (get_json(k, namespace, "modeldeployment", "tiny") or {})
-            .get("status", {})
-            .get("readyReplicas")
-            == 3
-        ),
+        lambda: field(k, namespace, "modeldeployment", "tiny", "status", "readyReplicas") == 3,
         60,
         "3 ready",
     )
@@ -462,7 +449,7 @@ spec:
     )
 
     def model_status() -> dict[str, Any]:
-        return dict((get_json(k, namespace, "model", "cached") or {}).get("status") or {})
+        return dict(field(k, namespace, "model", "cached", "status") or {})
 
     wait_for(
         lambda: (
