@@ -27,6 +27,7 @@ class RunConfig:
     metrics_host: str = "0.0.0.0"
     metrics_port: int = 9090  # 0: no metrics server
     workers: int = 8
+    resync_seconds: float = 300.0
     default_image: str = DEFAULT_IMAGE
     downloader_image: str = "ghcr.io/pasture-dev/pasture-operator:0.1.0"
     kubeconfig: str | None = None
@@ -69,6 +70,13 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-port", type=int, default=9090, help="0 disables")
     run.add_argument("--workers", type=int, default=8)
     run.add_argument(
+        "--resync-seconds",
+        type=float,
+        default=300.0,
+        help="list every watched kind this often and drop what the watches missed "
+        "(also done after each kopf re-list); 0: only after re-lists",
+    )
+    run.add_argument(
         "--default-image", default=os.environ.get("PASTURE_RUNTIME_IMAGE", DEFAULT_IMAGE)
     )
     run.add_argument(
@@ -103,6 +111,7 @@ def from_args(argv: list[str] | None = None) -> RunConfig:
         metrics_host=a.metrics_host,
         metrics_port=a.metrics_port,
         workers=a.workers,
+        resync_seconds=a.resync_seconds,
         default_image=a.default_image,
         downloader_image=a.downloader_image,
         kubeconfig=a.kubeconfig,
@@ -128,7 +137,8 @@ def apply_kopf_settings(settings: kopf.OperatorSettings, config: RunConfig) -> N
         settings.peering.name = config.peering
     settings.peering.priority = config.priority
     settings.peering.mandatory = False
-    # Re-listing on every reconnect doubles as a periodic resync (drift safety net).
+    # The apiserver ends a watch after this; kopf resumes from the last
+    # resourceVersion (no re-list: the resync timer is the drift safety net).
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10

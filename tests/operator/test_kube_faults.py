@@ -5,12 +5,15 @@ from __future__ import annotations
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from tests.fixtures.cluster import KubeCluster
+from tests.fixtures.tcp_proxy import TcpProxy
 from tests.operator.conftest import OperatorProcess, condition, field, get_json, wait_for
 from tests.operator.test_kube_operator import HF_MODEL, apply, md_yaml, wait_ready
 
@@ -141,3 +144,76 @@ def test_apiserver_restart_under_autoscaling_keeps_operator_up(
         "BelowMinimum acted on after restart",
     )
     assert operator.proc.poll() is None
+
+
+@pytest.fixture
+def proxied_kubeconfig(
+    kube_cluster: KubeCluster, tmp_path: Path
+) -> Iterator[tuple[Path, TcpProxy]]:
+    """A kubeconfig whose server is a severable TCP proxy in front of the apiserver."""
+    config = yaml.safe_load(kube_cluster.kubeconfig.read_text())
+    server = urlsplit(config["clusters"][0]["cluster"]["server"])
+    assert server.hostname and server.port
+    proxy = TcpProxy(server.hostname, server.port).start()
+    for c in config["clusters"]:
+        c["cluster"]["server"] = f"https://{server.hostname}:{proxy.port}"
+    path = tmp_path / "proxied.kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    try:
+        yield path, proxy
+    finally:
+        proxy.stop()
+
+
+def _series(op: OperatorProcess, name: str, *label_parts: str) -> list[str]:
+    return [
+        line
+        for line in op.metrics().splitlines()
+        if line.startswith(name + "{") and all(p in line for p in label_parts)
+    ]
+
+
+def test_watch_gap_deletions_replace_the_store_view(
+    kube_cluster: KubeCluster,
+    namespace: str,
+    start_operator: Callable[..., OperatorProcess],
+    proxied_kubeconfig: tuple[Path, TcpProxy],
+) -> None:
+    """Item 11: objects deleted while the operator's watches were cut (and the
+    apiserver restarted, so the watches re-list after a 410) leave the store:
+    a deleted child is recreated, a deleted ModelDeployment is no longer
+    autoscaled, and nothing is applied for it."""
+    k = kube_cluster
+    kubeconfig, proxy = proxied_kubeconfig
+    op = start_operator(env={"KUBECONFIG": str(kubeconfig)})
+    autoscaled = {"enabled": True, "minReplicas": 1, "maxReplicas": 2, "interval": 1}
+    apply(
+        k,
+        namespace,
+        HF_MODEL + "---\n" + md_yaml("gone", autoscaling=autoscaled) + "---\n" + md_yaml("kept"),
+    )
+    wait_ready(k, namespace, "gone")
+    wait_ready(k, namespace, "kept")
+    desired = "pasture_operator_autoscaler_desired_replicas"
+    wait_for(lambda: _series(op, desired, 'name="gone"'), 30, "autoscaler ticking for gone")
+
+    proxy.sever()
+    try:
+        k.kubectl("delete", "-n", namespace, "service/kept")
+        k.kubectl("delete", "-n", namespace, "modeldeployment/gone")
+        # The garbage collector takes the deleted ModelDeployment's children.
+        wait_for(lambda: get_json(k, namespace, "deployment", "gone") is None, 60, "children GC'd")
+        # A fresh apiserver has no watch history: the operator's watches come
+        # back to a 410 and re-list, which reports no deletions.
+        hack_cluster(k, "restart", "kube-apiserver")
+    finally:
+        proxy.restore()
+
+    wait_for(lambda: get_json(k, namespace, "service", "kept"), 90, "deleted child recreated")
+    wait_for(lambda: not _series(op, desired, 'name="gone"'), 60, "autoscaler stopped for gone")
+    applies = "pasture_operator_applies_total"
+    before = _series(op, applies)
+    time.sleep(5)
+    assert get_json(k, namespace, "deployment", "gone") is None, "child of a deleted owner applied"
+    assert _series(op, applies) == before, "applies kept happening after the gap"
+    assert op.proc.poll() is None

@@ -25,6 +25,7 @@ from pasture_operator.constants import (
 from pasture_operator.gpu_profiles import GpuProfile
 from pasture_operator.handlers.autoscaler import TICK_KIND, Autoscaler
 from pasture_operator.kube.client import Kube, KubeError
+from pasture_operator.kube.resync import Resyncer
 from pasture_operator.kube.store import Store
 from pasture_operator.kube.workqueue import WorkQueue
 from pasture_operator.reconcile import conditions
@@ -58,6 +59,8 @@ class ControllerConfig:
     downloader_image: str
     workers: int = 8
     gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
+    namespaces: tuple[str, ...] = ()  # empty: all namespaces
+    resync_seconds: float = 300.0  # safety-net re-list period (0: only after kopf re-lists)
 
 
 def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -88,18 +91,26 @@ class Controller:
         self.queue = WorkQueue(self._process, workers=config.workers)
         self._monitoring: tuple[float, bool] = (0.0, False)
         self.autoscaler = Autoscaler(kube, self.store, self.queue)
+        self.resyncer = Resyncer(
+            kube, self.store, self.observe, config.namespaces, config.resync_seconds
+        )
 
     def start(self) -> None:
         self.queue.start()
+        self.resyncer.start()
 
     async def stop(self) -> None:
+        await self.resyncer.stop()
         await self.queue.stop()
         await self.autoscaler.close()
 
     # --- intake ------------------------------------------------------------
     def observe(self, kind: str, event_type: str | None, body: Mapping[str, Any]) -> None:
+        """A watch event (type None: kopf is listing), or a resync's finding."""
         meta = body.get("metadata") or {}
         ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+        if event_type is None:  # a (re-)list never reports what is gone: see kube/resync.py
+            self.resyncer.request()
         if event_type == "DELETED":
             self.store.remove(kind, ns, name)
         else:

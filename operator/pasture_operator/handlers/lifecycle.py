@@ -35,6 +35,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
             downloader_image=config.downloader_image,
             workers=config.workers,
             gpu_profiles=config.gpu_profiles,
+            namespaces=tuple(config.namespaces),
+            resync_seconds=config.resync_seconds,
         ),
     )
     await ensure_peering(kube, config)

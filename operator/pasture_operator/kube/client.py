@@ -160,6 +160,22 @@ class Kube:
                 return None
             raise
 
+    async def list_with_version(
+        self,
+        api_version: str,
+        kind: str,
+        namespace: str | None = None,
+        label_selector: str | None = None,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """The items and the list's resourceVersion (0 when not an integer)."""
+        query = {"labelSelector": label_selector} if label_selector else None
+        out = await self.request("GET", path_for(api_version, kind, namespace), query=query)
+        try:
+            rv = int((out.get("metadata") or {}).get("resourceVersion") or 0)
+        except ValueError:
+            rv = 0
+        return list(out.get("items") or []), rv
+
     async def list(
         self,
         api_version: str,

@@ -14,7 +14,7 @@ from typing import Any
 Key = tuple[str, str]  # (namespace, name)
 
 
-def _rv(body: Mapping[str, Any]) -> int:
+def resource_version(body: Mapping[str, Any]) -> int:
     try:
         return int((body.get("metadata") or {}).get("resourceVersion") or 0)
     except ValueError:  # resourceVersion is opaque; etcd's are integers
@@ -32,7 +32,7 @@ class Store:
         # Never go back in time (a watch event may arrive after our own write's response).
         if (
             old is not None
-            and _rv(old) > _rv(body)
+            and resource_version(old) > resource_version(body)
             and (old.get("metadata") or {}).get("uid") == meta.get("uid")
         ):
             return
@@ -53,6 +53,9 @@ class Store:
             for b in self.in_namespace(kind, namespace)
             if ((b.get("metadata") or {}).get("labels") or {}).get(label) == value
         ]
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        return list(self._objects[kind].values())
 
     def keys(self, kind: str) -> list[Key]:
         return list(self._objects[kind])
