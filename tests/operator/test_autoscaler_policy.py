@@ -198,8 +198,9 @@ def test_state_survives_restart_through_status() -> None:
     assert status["recentDecisions"][-1]["reason"] == "ScaleUp"
     assert status["lastScaleTime"] == rfc3339(NOW)
 
-    fresh = AutoscaleState.restore(SPEC, status)  # a new operator process
-    assert fresh.last_busy == parse_rfc3339(status["lastBusyTime"])
+    fresh = AutoscaleState.restore(SPEC, status, NOW + 5)  # a new operator process
+    # lastBusyTime is written at most every heartbeat: assumed busy until then (capped at now).
+    assert fresh.last_busy == NOW + 5 and parse_rfc3339(status["lastBusyTime"]) == NOW
     assert fresh.decisions == status["recentDecisions"]
     fresh.add(Sample(NOW + 10, 0, 1, 0))  # first sample of the new process: idle
     d = decide(fresh.window, 2, SPEC, fresh.last_busy, NOW + 120)

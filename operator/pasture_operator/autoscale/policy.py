@@ -100,6 +100,9 @@ def decide(
 ) -> Decision:
     """Desired replicas and why, from the newest-last `window` and the current count."""
     lo, hi = spec.min_replicas, spec.max_replicas
+    # A sample whose load is not a finite, non-negative number (scrape.py refuses
+    # those; this keeps the decision total) counts as one that read no pod.
+    window = [s if _valid(s.load) else Sample(s.at, 0.0, 0, s.missing + s.scraped) for s in window]
     recent = [s for s in window if s.scraped > 0][-WINDOW:]
     metric = _mean([s.load for s in recent[-UP_SAMPLES:]]) if recent else None
     if current < lo:
@@ -159,6 +162,10 @@ def decide(
         metric,
         now,
     )
+
+
+def _valid(load: float) -> bool:
+    return math.isfinite(load) and load >= 0
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -8,12 +8,19 @@ endpoint addresses, which the local test cluster's kwok pods have.)
 
 A pod that is not ready, has no IP, or does not answer in time is *missing*:
 its load is unknown, never zero (see policy.py for how that is used).
+
+A pod's answer is untrusted input: the body is read up to MAX_BODY_BYTES (a
+bigger one is cut off), parsed in a worker thread (never on the event loop
+every reconcile shares), and every value used must be a finite, non-negative,
+plausible number. A pod that breaks any of these is missing, like one that
+did not answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +36,11 @@ logger = logging.getLogger("pasture_operator.autoscaler")
 # Short connect (a gone pod fails fast), but a busy CPU engine can take over a
 # second to answer /metrics while it streams; a slow answer is still an answer.
 SCRAPE_TIMEOUT = httpx.Timeout(2.0, connect=0.5)
+# A runtime's whole exposition (vLLM's histograms included) is well under 1 MiB.
+MAX_BODY_BYTES = 4 << 20
+# No runtime has a billion requests in flight (kvCacheUsage is at most 1):
+# a bigger number is a broken or hostile pod, and would overflow the sums.
+MAX_VALUE = 1e9
 
 
 @dataclass(frozen=True)
@@ -90,11 +102,36 @@ def parse_load(text: str, metric: str) -> float:
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
             if sample.name in wanted:
-                total += float(sample.value)
+                total += _checked(sample.name, float(sample.value))
                 found = True
     if not found:
         raise ValueError(f"no {'/'.join(sorted(wanted))} in the metrics")
     return total
+
+
+def _checked(name: str, value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{name} is {value}, not a finite number")
+    if value < 0:
+        raise ValueError(f"{name} is negative ({value})")
+    if value > MAX_VALUE:
+        raise ValueError(f"{name} is implausibly large ({value:g})")
+    return value
+
+
+class BodyTooLarge(ValueError):
+    pass
+
+
+async def _read_capped(resp: httpx.Response, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"metrics body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 class Scraper:
@@ -107,10 +144,15 @@ class Scraper:
 
     async def _one(self, target: PodTarget, metric: str) -> float | None:
         try:
-            resp = await self._client.get(target.url)
-            resp.raise_for_status()
-            return parse_load(resp.text, metric)
-        except (httpx.HTTPError, ValueError) as e:
+            async with self._client.stream("GET", target.url) as resp:
+                resp.raise_for_status()
+                length = resp.headers.get("content-length", "")
+                if length.isdigit() and int(length) > MAX_BODY_BYTES:
+                    raise BodyTooLarge(f"metrics body of {length} bytes")
+                data = await _read_capped(resp, MAX_BODY_BYTES)
+            text = data.decode("utf-8", errors="replace")
+            return await asyncio.to_thread(parse_load, text, metric)
+        except Exception as e:  # HTTP trouble, or a body the parser refused: unknown load
             logger.debug("scrape of pod %s failed: %r", target.name, e)
             return None
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pasture_operator.autoscale.policy import WINDOW, AutoscalingSpec, Decision, Sample
+from pasture_operator.autoscale.publish import HEARTBEAT
 
 RECENT_DECISIONS = 5
 # Decisions that change nothing but are worth a line in recentDecisions (once
@@ -49,14 +50,19 @@ class AutoscaleState:
     message: str = ""
 
     @classmethod
-    def restore(cls, spec: AutoscalingSpec, status: Mapping[str, Any] | None) -> AutoscaleState:
+    def restore(
+        cls, spec: AutoscalingSpec, status: Mapping[str, Any] | None, now: float
+    ) -> AutoscaleState:
         """A fresh operator's state, seeded from the status its predecessor wrote."""
         st = status or {}
         decisions = [dict(d) for d in st.get("recentDecisions") or [] if isinstance(d, Mapping)]
         metric = st.get("currentMetric")
+        last_busy = parse_rfc3339(st.get("lastBusyTime"))
+        if last_busy is not None:  # written at most every HEARTBEAT: assume busy until then
+            last_busy = min(now, last_busy + HEARTBEAT)
         return cls(
             spec=spec,
-            last_busy=parse_rfc3339(st.get("lastBusyTime")),
+            last_busy=last_busy,
             last_scale=parse_rfc3339(st.get("lastScaleTime")),
             decisions=decisions[-RECENT_DECISIONS:],
             metric=float(metric) if isinstance(metric, int | float) else None,

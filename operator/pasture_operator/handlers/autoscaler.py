@@ -14,6 +14,7 @@ With autoscaling disabled no tick runs and replicas are never touched:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -22,6 +23,7 @@ from typing import Any
 
 from pasture_operator import metrics
 from pasture_operator.autoscale.policy import AutoscalingSpec, Sample, decide
+from pasture_operator.autoscale.publish import next_publish
 from pasture_operator.autoscale.scrape import Scraper
 from pasture_operator.autoscale.state import AutoscaleState, rfc3339
 from pasture_operator.constants import API_VERSION, DEPLOYMENT_KIND, LABEL_DEPLOYMENT
@@ -51,9 +53,28 @@ class Autoscaler:
         self.scraper = Scraper()
         self.states: dict[Key, AutoscaleState] = {}
         self._ticking: set[Key] = set()
+        # The one pending next tick per deployment: scheduling another replaces
+        # it, so a chain can never fork into two (e.g. after a failed tick).
+        self._next: dict[Key, asyncio.TimerHandle] = {}
+        # status.autoscaling as last handed to a status write, and when
+        # (monotonic); a write due later is queued once (publish.py).
+        self._published: dict[Key, tuple[dict[str, Any], float]] = {}
+        self._publish_later: dict[Key, asyncio.TimerHandle] = {}
 
     async def close(self) -> None:
+        for handle in (*self._next.values(), *self._publish_later.values()):
+            handle.cancel()
+        self._next.clear()
+        self._publish_later.clear()
         await self.scraper.close()
+
+    def _schedule(self, key: Key, delay: float) -> None:
+        old = self._next.pop(key, None)
+        if old is not None:
+            old.cancel()
+        self._next[key] = asyncio.get_running_loop().call_later(
+            delay, self.queue.add, (TICK_KIND, *key)
+        )
 
     def ensure(self, md: Mapping[str, Any]) -> None:
         """Start the tick chain of an enabled deployment (called on every reconcile)."""
@@ -68,10 +89,35 @@ class Autoscaler:
             return None
         key = (str(md["metadata"]["namespace"]), str(md["metadata"]["name"]))
         state = self.states.get(key)
+        old = (md.get("status") or {}).get("autoscaling")
+        written = dict(old) if isinstance(old, Mapping) else None
         if state is None:  # no tick yet (operator start): keep the evidence as written
-            old = (md.get("status") or {}).get("autoscaling")
-            return dict(old) if isinstance(old, Mapping) else None
-        return state.status()
+            return written
+        current = state.status()
+        published, at = self._published.get(key, (None, None))
+        now = time.monotonic()
+        due = next_publish(published, current, at, now)
+        if due is not None and due <= now:
+            self._published[key] = (current, now)
+            return current
+        return published if published is not None else written
+
+    def _queue_publish(self, key: Key, status: dict[str, Any]) -> None:
+        """Queue the deployment's status write when `status` is due (publish.py)."""
+        published, at = self._published.get(key, (None, None))
+        now = time.monotonic()
+        due = next_publish(published, status, at, now)
+        if due is None or key in self._publish_later:
+            return
+        if due <= now:
+            self.queue.add((DEPLOYMENT_KIND, *key))
+            return
+
+        def fire() -> None:
+            self._publish_later.pop(key, None)
+            self.queue.add((DEPLOYMENT_KIND, *key))
+
+        self._publish_later[key] = asyncio.get_running_loop().call_later(due - now, fire)
 
     async def tick(self, key: Hashable) -> None:
         assert isinstance(key, tuple)
@@ -88,14 +134,19 @@ class Autoscaler:
         except KubeError as e:  # apiserver trouble: try again next tick
             metrics.AUTOSCALER_ERRORS.inc()
             logger.warning("autoscaler tick for %s/%s failed: %s", ns, name, e)
+        except Exception:  # never out to the work queue: its retry would fork the chain
+            metrics.AUTOSCALER_ERRORS.inc()
+            logger.exception("autoscaler tick for %s/%s failed", ns, name)
         finally:
             delay = max(0.05, spec.interval - (time.monotonic() - started))
-            self.queue.add_after(key, delay)
+            self._schedule((ns, name), delay)
 
     async def _tick(self, ns: str, name: str, md: Mapping[str, Any], spec: AutoscalingSpec) -> None:
         state = self.states.get((ns, name))
         if state is None:
-            state = AutoscaleState.restore(spec, (md.get("status") or {}).get("autoscaling"))
+            state = AutoscaleState.restore(
+                spec, (md.get("status") or {}).get("autoscaling"), time.time()
+            )
             self.states[(ns, name)] = state
         state.spec = spec
         before = state.status()
@@ -114,8 +165,9 @@ class Autoscaler:
         metrics.AUTOSCALER_TARGET.labels(*labels).set(spec.target)
         metrics.AUTOSCALER_DESIRED.labels(*labels).set(decision.desired)
         metrics.AUTOSCALER_MISSING.labels(*labels).set(len(result.missing))
-        if state.status() != before:
-            self.queue.add((DEPLOYMENT_KIND, ns, name))  # its status write carries ours
+        after = state.status()
+        if after != before:
+            self._queue_publish((ns, name), after)  # the deployment's status write carries it
 
     async def _scale(
         self, md: Mapping[str, Any], current: int, desired: int, reason: str, message: str
@@ -158,6 +210,11 @@ class Autoscaler:
 
     def _stop(self, ns: str, name: str, *, requeue: bool) -> None:
         self._ticking.discard((ns, name))
+        for timers in (self._next, self._publish_later):
+            handle = timers.pop((ns, name), None)
+            if handle is not None:
+                handle.cancel()
+        self._published.pop((ns, name), None)
         if self.states.pop((ns, name), None) is not None and requeue:
             self.queue.add((DEPLOYMENT_KIND, ns, name))  # drop status.autoscaling
         for gauge in (

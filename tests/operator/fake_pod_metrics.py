@@ -1,0 +1,83 @@
+"""A fake runtime /metrics on a kwok pod's IP: the test chooses what the pod "reports".
+
+kwok hands out loopback pod IPs (tests/fixtures/cluster.py), so binding
+`podIP:11434` puts an HTTP server exactly where the operator's autoscaler
+scrapes. The body is whatever `body` holds at request time (set it between
+checks); `chunks` > 1 repeats it with chunked encoding (a huge body without
+holding it in memory). `served` counts the requests answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+POD_PORT = 11434
+
+
+def exposition(running: str, waiting: str = "0") -> bytes:
+    return (
+        "# TYPE pasture_requests_running gauge\n"
+        f'pasture_requests_running{{model="tiny"}} {running}\n'
+        "# TYPE pasture_requests_waiting gauge\n"
+        f'pasture_requests_waiting{{model="tiny"}} {waiting}\n'
+    ).encode()
+
+
+class FakePodMetrics:
+    def __init__(self, ip: str) -> None:
+        self.ip = ip
+        self.body = exposition("0")
+        self.chunks = 1
+        self.served = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+
+    def _run(self, coro: Any) -> Any:
+        fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return fut.result(30)
+
+    def start(self) -> FakePodMetrics:
+        self._thread.start()
+
+        async def go() -> None:
+            self._server = await asyncio.start_server(
+                self._handle, self.ip, POD_PORT, reuse_address=True
+            )
+
+        self._run(go())
+        return self
+
+    def stop(self) -> None:
+        async def go() -> None:
+            if self._server is not None:
+                self._server.close()
+
+        with contextlib.suppress(Exception):
+            self._run(go())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:  # keep-alive: the operator's client reuses connections
+                await reader.readuntil(b"\r\n\r\n")
+                body, chunks = self.body, self.chunks
+                self.served += 1
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n"
+                )
+                for _ in range(chunks):
+                    writer.write(f"{len(body):x}\r\n".encode() + body + b"\r\n")
+                    await writer.drain()
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.transport.abort()
