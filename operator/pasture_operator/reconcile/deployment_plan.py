@@ -4,6 +4,7 @@ status to write and the Events to post, from the spec and what was observed.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,6 +205,30 @@ def _children(
     return out
 
 
+def _served_template(observed_dep: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The pod template of a Deployment that already serves (replicas > 0), if any."""
+    spec = (observed_dep or {}).get("spec") or {}
+    if int(spec.get("replicas") or 0) > 0 and isinstance(spec.get("template"), Mapping):
+        return copy.deepcopy(dict(spec["template"]))
+    return None
+
+
+def _hold(
+    desired: list[dict[str, Any]], template: Mapping[str, Any], obs: DeploymentObserved
+) -> list[dict[str, Any]]:
+    """The children while the Model is not Ready but pods already serve: the
+    Deployment keeps its served pod template (the previous revision's weights and
+    config hash) and the ConfigMap its served text; the rest follows the spec."""
+    out = []
+    for o in desired:
+        if o["kind"] == "ConfigMap" and (o["kind"], o["metadata"]["name"]) in obs.children:
+            continue
+        if o["kind"] == "Deployment":
+            o = {**o, "spec": {**o["spec"], "template": dict(template)}}
+        out.append(o)
+    return out
+
+
 def _observed(obs: DeploymentObserved, kind: str, name: str) -> dict[str, Any] | None:
     found = obs.children.get((kind, name))
     return dict(found) if found is not None else None
@@ -250,10 +275,16 @@ def plan_deployment(
     plan = DeploymentPlan()
 
     # Pods start only once every model they serve is Ready (e.g. its cache is filled).
-    replicas = want if ms.ready else 0
+    # A Model that leaves Ready later (re-download, edit, failure) never takes
+    # serving pods down: they keep the last served revision until the new one is Ready.
     observed_dep = obs.children.get(("Deployment", name))
+    kept = None if ms.ready or ms.base is None else _served_template(observed_dep)
+    holding = kept is not None and blocked is None
+    replicas = want if ms.ready or holding else 0
     if ms.base is not None and blocked is None and placed.placement is not None:
         plan.desired = _children(md, ms, obs, settings, replicas, placed.placement)
+        if kept is not None:
+            plan.desired = _hold(plan.desired, kept, obs)
         plan.apply = [
             o
             for o in plan.desired
@@ -293,15 +324,18 @@ def plan_deployment(
     rolled_out = current and updated_n >= replicas and total_n == replicas
     problem = worst_problem(obs.pods)
 
+    previous = f"; serving the previous model revision ({ms.message})" if holding else ""
     conds: list[Condition] = []
     if blocked is not None:
         ready = Condition("Ready", "False", *blocked)
-    elif not ms.ready:
+    elif not ms.ready and not holding:
         ready = Condition("Ready", "False", "ModelNotReady", ms.message)
     elif want == 0:
-        ready = Condition("Ready", "True", "ScaledToZero", "0 replicas requested")
+        ready = Condition("Ready", "True", "ScaledToZero", "0 replicas requested" + previous)
     elif current and ready_n >= want:
-        ready = Condition("Ready", "True", "Available", f"{ready_n}/{want} replicas ready")
+        ready = Condition(
+            "Ready", "True", "Available", f"{ready_n}/{want} replicas ready{previous}"
+        )
     elif problem is not None:
         ready = Condition("Ready", "False", problem.reason, problem.message)
     else:
@@ -312,6 +346,16 @@ def plan_deployment(
         conds.append(Condition("Progressing", "False", *blocked))
     elif ms.base is None:
         conds.append(Condition("Progressing", "False", ms.reason, ms.message))
+    elif holding:  # the new revision rolls out once the Model is Ready; a Failed one never
+        waiting = ms.reason != "ModelFailed"
+        conds.append(
+            Condition(
+                "Progressing",
+                "True" if waiting else "False",
+                ms.reason,
+                f"serving the previous model revision; {ms.message}",
+            )
+        )
     elif rolled_out:
         conds.append(
             Condition(
