@@ -3,8 +3,9 @@
 kwok hands out loopback pod IPs (tests/fixtures/cluster.py), so binding
 `podIP:11434` puts an HTTP server exactly where the operator's autoscaler
 scrapes. The body is whatever `body` holds at request time (set it between
-checks); `chunks` > 1 repeats it with chunked encoding (a huge body without
-holding it in memory). `served` counts the requests answered.
+checks), or, when `bodies` is set, the next of those in turn (a load that
+moves every scrape); `chunks` > 1 repeats it with chunked encoding (a huge
+body without holding it in memory). `served` counts the requests answered.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class FakePodMetrics:
     def __init__(self, ip: str) -> None:
         self.ip = ip
         self.body = exposition("0")
+        self.bodies: list[bytes] = []
         self.chunks = 1
         self.served = 0
         self._loop = asyncio.new_event_loop()
@@ -67,6 +69,8 @@ class FakePodMetrics:
             while True:  # keep-alive: the operator's client reuses connections
                 await reader.readuntil(b"\r\n\r\n")
                 body, chunks = self.body, self.chunks
+                if self.bodies:
+                    body = self.bodies[self.served % len(self.bodies)]
                 self.served += 1
                 writer.write(
                     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\n"
