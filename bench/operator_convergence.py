@@ -13,6 +13,14 @@ with its own API client), so the measurement is of the operator, not of a
 serial `kubectl apply`. Readiness is polled with one list call every 0.25 s.
 Besides the table, the operator's own counters are printed (reconciles, their
 summed duration, applies, status writes), to show where its time goes.
+
+At rest (after convergence) the status writes are counted for --rest-seconds
+and reported per ModelDeployment per minute. With --autoscaled every
+ModelDeployment has the built-in autoscaler on (interval 2 s) and each pod
+serves a fake /metrics on its kwok IP (tests/operator/fake_pod_metrics.py)
+whose load moves on every scrape but always needs one replica: a steady load
+that changes `currentMetric` every tick. Goal: <= 1 write per ModelDeployment
+per minute.
 """
 
 from __future__ import annotations
@@ -31,7 +39,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 GROUP, VERSION = "pasture.dev", "v1alpha1"
+POD_CIDR = "127.77.0.1/16"  # loopback pod IPs: a fake /metrics can bind them
+AUTOSCALED = {"enabled": True, "minReplicas": 1, "maxReplicas": 2, "target": 4, "interval": 2}
 
 
 def _free_port() -> int:
@@ -93,8 +104,57 @@ def _ready(items: list[dict[str, Any]]) -> int:
     )
 
 
+def _pod_ips(kubectl: str, env: dict[str, str], ns: str) -> list[str]:
+    out = subprocess.run(
+        [kubectl, "get", "pods", "-n", ns, "-o", "json"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return [
+        p["status"]["podIP"]
+        for p in json.loads(out.stdout)["items"]
+        if (p.get("status") or {}).get("podIP")
+    ]
+
+
+def status_writes_at_rest(
+    env: dict[str, str],
+    kubectl: str,
+    ns: str,
+    metrics_port: int,
+    count: int,
+    seconds: float,
+    autoscaled: bool,
+) -> float:
+    """Status writes per ModelDeployment per minute over `seconds` after convergence."""
+    from tests.operator.fake_pod_metrics import FakePodMetrics, exposition
+
+    farm = None
+    if autoscaled:  # 1..3 requests in flight against a target of 4: always one replica
+        farm = FakePodMetrics(*_pod_ips(kubectl, env, ns)).start()
+        farm.bodies = [exposition(str(n)) for n in (1, 2, 3, 2)]
+        time.sleep(20)  # the first samples' transitions (NoMetrics -> Steady) are written
+    try:
+        before = _operator_counters(metrics_port).get("pasture_operator_status_writes_total", 0)
+        time.sleep(seconds)
+        after = _operator_counters(metrics_port).get("pasture_operator_status_writes_total", 0)
+    finally:
+        if farm is not None:
+            farm.stop()
+    return round((after - before) / count / (seconds / 60), 3)
+
+
 def run_one(
-    env: dict[str, str], kubectl: str, kubeconfig: str, count: int, writers: int, timeout: float
+    env: dict[str, str],
+    kubectl: str,
+    kubeconfig: str,
+    count: int,
+    writers: int,
+    timeout: float,
+    rest: float = 60.0,
+    autoscaled: bool = False,
 ) -> dict[str, float]:
     ns = f"bench-{count}-{os.getpid()}"
     subprocess.run([kubectl, "create", "namespace", ns], env=env, check=True, capture_output=True)
@@ -128,7 +188,11 @@ def run_one(
                 "apiVersion": f"{GROUP}/{VERSION}",
                 "kind": "ModelDeployment",
                 "metadata": {"name": f"md-{i}"},
-                "spec": {"modelRef": {"name": "tiny"}, "replicas": 1},
+                "spec": {
+                    "modelRef": {"name": "tiny"},
+                    "replicas": 1,
+                    **({"autoscaling": AUTOSCALED} if autoscaled else {}),
+                },
             }
             for i in range(count)
         ]
@@ -157,11 +221,17 @@ def run_one(
             raise SystemExit(f"{count}: only {ready} Ready after {timeout}s")
         converged = time.monotonic() - start
         counters = _operator_counters(metrics_port)
+        cpu_converged = _cpu_s(op.pid) - cpu0
+        at_rest = (
+            status_writes_at_rest(env, kubectl, ns, metrics_port, count, rest, autoscaled)
+            if rest > 0
+            else float("nan")
+        )
         return {
             "count": count,
             "create_s": round(applied, 2),
             "converged_s": round(converged, 2),
-            "operator_cpu_s": round(_cpu_s(op.pid) - cpu0, 2),
+            "operator_cpu_s": round(cpu_converged, 2),
             "peak_rss_mb": round(_peak_rss_mb(op.pid), 1),
             "reconciles": counters.get("pasture_operator_reconciles_total", 0),
             "reconcile_s_sum": round(
@@ -169,6 +239,7 @@ def run_one(
             ),
             "applies": counters.get("pasture_operator_applies_total", 0),
             "status_writes": counters.get("pasture_operator_status_writes_total", 0),
+            "rest_writes_per_md_min": at_rest,
         }
     finally:
         op.terminate()
@@ -187,6 +258,12 @@ def main() -> None:
     p.add_argument("--count", type=int, action="append")
     p.add_argument("--writers", type=int, default=8, help="concurrent creating threads")
     p.add_argument("--timeout", type=float, default=300)
+    p.add_argument(
+        "--rest-seconds", type=float, default=60, help="status writes counted after convergence"
+    )
+    p.add_argument(
+        "--autoscaled", action="store_true", help="autoscaler on, pods under a steady fake load"
+    )
     a = p.parse_args()
     counts = a.count or [50, 200]
     bin_dir = (
@@ -197,7 +274,7 @@ def main() -> None:
     name = f"bench-{os.getpid()}"
     kubeconfig = (
         subprocess.run(
-            [str(ROOT / "hack/cluster"), "up", "--name", name],
+            [str(ROOT / "hack/cluster"), "up", "--name", name, "--pod-cidr", POD_CIDR],
             check=True,
             capture_output=True,
             text=True,
@@ -216,22 +293,33 @@ def main() -> None:
             capture_output=True,
         )
         for count in counts:
-            row = run_one(env, kubectl, kubeconfig, count, a.writers, a.timeout)
+            row = run_one(
+                env,
+                kubectl,
+                kubeconfig,
+                count,
+                a.writers,
+                a.timeout,
+                a.rest_seconds,
+                a.autoscaled,
+            )
             rows.append(row)
             print(json.dumps(row), flush=True)
     finally:
         subprocess.run([str(ROOT / "hack/cluster"), "down", "--name", name], capture_output=True)
-    print(f"\n{a.writers} concurrent writers")
+    mode = "autoscaled, steady fake load" if a.autoscaled else "autoscaling off"
+    print(f"\n{a.writers} concurrent writers; {mode}; at rest over {a.rest_seconds:g} s")
     print(
         "| ModelDeployments | create all (s) | converged (s) | operator CPU (s) | "
-        "peak RSS (MB) | reconciles | reconcile time sum (s) | applies | status writes |"
+        "peak RSS (MB) | reconciles | reconcile time sum (s) | applies | status writes | "
+        "status writes/MD/min at rest |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['count']:.0f} | {r['create_s']} | {r['converged_s']} | {r['operator_cpu_s']} | "
             f"{r['peak_rss_mb']} | {r['reconciles']:.0f} | {r['reconcile_s_sum']} | "
-            f"{r['applies']:.0f} | {r['status_writes']:.0f} |"
+            f"{r['applies']:.0f} | {r['status_writes']:.0f} | {r['rest_writes_per_md_min']} |"
         )
 
 

@@ -1,4 +1,4 @@
-"""A fake runtime /metrics on a kwok pod's IP: the test chooses what the pod "reports".
+"""A fake runtime /metrics on kwok pods' IPs: the test chooses what the pods "report".
 
 kwok hands out loopback pod IPs (tests/fixtures/cluster.py), so binding
 `podIP:11434` puts an HTTP server exactly where the operator's autoscaler
@@ -6,6 +6,8 @@ scrapes. The body is whatever `body` holds at request time (set it between
 checks), or, when `bodies` is set, the next of those in turn (a load that
 moves every scrape); `chunks` > 1 repeats it with chunked encoding (a huge
 body without holding it in memory). `served` counts the requests answered.
+One event loop in a thread serves every IP; `sync` follows a changing set of
+pods (the benchmarks).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Iterable
 from concurrent.futures import Future
 from typing import Any
 
@@ -29,38 +32,43 @@ def exposition(running: str, waiting: str = "0") -> bytes:
 
 
 class FakePodMetrics:
-    def __init__(self, ip: str) -> None:
-        self.ip = ip
+    def __init__(self, *ips: str) -> None:
+        self.ips = list(ips)
         self.body = exposition("0")
         self.bodies: list[bytes] = []
         self.chunks = 1
         self.served = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._server: asyncio.Server | None = None
+        self._servers: dict[str, asyncio.Server] = {}
 
     def _run(self, coro: Any) -> Any:
         fut: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
-        return fut.result(30)
+        return fut.result(60)
 
     def start(self) -> FakePodMetrics:
         self._thread.start()
-
-        async def go() -> None:
-            self._server = await asyncio.start_server(
-                self._handle, self.ip, POD_PORT, reuse_address=True
-            )
-
-        self._run(go())
+        self.sync(self.ips)
         return self
 
-    def stop(self) -> None:
-        async def go() -> None:
-            if self._server is not None:
-                self._server.close()
+    def sync(self, ips: Iterable[str]) -> None:
+        """Serve exactly these IPs (bind the new ones, close the gone ones)."""
+        wanted = set(ips)
 
+        async def go() -> None:
+            for ip in [i for i in self._servers if i not in wanted]:
+                self._servers.pop(ip).close()
+            for ip in sorted(wanted - set(self._servers)):
+                with contextlib.suppress(OSError):  # e.g. a pod IP reused a moment ago
+                    self._servers[ip] = await asyncio.start_server(
+                        self._handle, ip, POD_PORT, reuse_address=True
+                    )
+
+        self._run(go())
+
+    def stop(self) -> None:
         with contextlib.suppress(Exception):
-            self._run(go())
+            self.sync(())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 

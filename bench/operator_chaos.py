@@ -1,0 +1,396 @@
+"""Operator chaos soak (a script, not a test): does the operator always converge?
+
+    .venv/bin/python bench/operator_chaos.py                 # 200 ModelDeployments, 10 minutes
+    .venv/bin/python bench/operator_chaos.py --minutes 3 --count 100
+
+Brings up the local control plane (hack/cluster, loopback pod IPs), one
+namespace, one Model and N ModelDeployments (a fifth of them autoscaled, their
+pods serving a fake /metrics whose load moves on every scrape:
+tests/operator/fake_pod_metrics.py). The operator talks to the apiserver
+through a TCP proxy (tests/fixtures/tcp_proxy.py) the soak can sever. Then,
+for --minutes, it keeps doing at random, about --rate actions a second:
+
+- edit a ModelDeployment (replicas 1 <-> 2, an engine setting that rolls the
+  pods, a Service annotation);
+- delete a ModelDeployment (recreated, same name, a few seconds later);
+- delete a child (ConfigMap, Deployment, Service, PodDisruptionBudget);
+- now and then: restart the operator (SIGTERM, new process), cut the
+  operator's connection for a few seconds (a watch gap) while deleting
+  children, or restart the kube-apiserver (then the controller-manager and
+  kwok, whose informers back off for long after an outage; their recovery is
+  not what this measures).
+
+Then it stops the chaos and waits (--settle seconds at most) for:
+- every ModelDeployment `Ready=True` with `observedGeneration == generation`;
+- no missing child: each has ConfigMap `X-runtime`, Deployment `X`, Service
+  `X` (and PodDisruptionBudget `X` with replicas > 1), each owned by the
+  ModelDeployment's current UID, the Deployment's replicas equal to the spec's;
+- no orphan: every object labelled `pasture.dev/deployment` in the namespace
+  belongs to a ModelDeployment that exists, by UID.
+Status writes are counted across operator processes: per minute during the
+chaos, and per ModelDeployment per minute at rest (--rest-seconds) after it.
+Prints one JSON summary line and exits 1 if any check failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.operator_convergence import (  # noqa: E402
+    POD_CIDR,
+    _free_port,
+    _operator_counters,
+    _pod_ips,
+)
+from tests.fixtures.tcp_proxy import TcpProxy  # noqa: E402
+from tests.operator.fake_pod_metrics import FakePodMetrics, exposition  # noqa: E402
+
+GROUP, VERSION = "pasture.dev", "v1alpha1"
+LABEL = "pasture.dev/deployment"
+AUTOSCALED = {"enabled": True, "minReplicas": 1, "maxReplicas": 2, "target": 4, "interval": 2}
+CHILD_KINDS = ("configmap", "deployment", "service", "poddisruptionbudget")
+
+
+class Cluster:
+    def __init__(self, name: str, kubeconfig: str, bin_dir: str) -> None:
+        self.name, self.kubeconfig, self.bin_dir = name, kubeconfig, bin_dir
+        self.env = {
+            **os.environ,
+            "KUBECONFIG": kubeconfig,
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        }
+
+    def kubectl(self, *args: str, input: str | None = None, check: bool = False) -> Any:
+        return subprocess.run(
+            [f"{self.bin_dir}/kubectl", *args],
+            env=self.env,
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=check,
+        )
+
+    def get(self, ns: str, *what: str) -> list[dict[str, Any]]:
+        out = self.kubectl("get", "-n", ns, *what, "-o", "json")
+        if out.returncode != 0:
+            return []
+        data = json.loads(out.stdout)
+        return list(data.get("items", [data]))
+
+    def hack(self, *args: str) -> None:
+        subprocess.run(
+            [str(ROOT / "hack/cluster"), *args, "--name", self.name],
+            capture_output=True,
+            timeout=180,
+            check=False,
+        )
+
+
+class Operator:
+    """The operator process, restartable; counters summed over its lives."""
+
+    def __init__(self, ns: str, kubeconfig: Path, log: Path) -> None:
+        self.ns, self.kubeconfig, self.log = ns, kubeconfig, log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.past_writes = 0.0
+        self.restarts = 0
+
+    def start(self) -> None:
+        self.port = _free_port()
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [
+                    str(ROOT / ".venv/bin/pasture-operator"),
+                    "run",
+                    "-n",
+                    self.ns,
+                    "--standalone",
+                    "--metrics-host",
+                    "127.0.0.1",
+                    "--metrics-port",
+                    str(self.port),
+                    "--liveness",
+                    f"http://127.0.0.1:{_free_port()}/healthz",
+                    "--log-format",
+                    "plain",
+                    "--kubeconfig",
+                    str(self.kubeconfig),
+                ],
+                env={**os.environ, "KUBECONFIG": str(self.kubeconfig)},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                self.writes()
+                return
+            except OSError:
+                time.sleep(0.5)
+        raise SystemExit("operator metrics never came up")
+
+    def writes(self) -> float:
+        now = _operator_counters(self.port).get("pasture_operator_status_writes_total", 0.0)
+        return self.past_writes + now
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(OSError):  # already gone: its counters went with it
+            self.past_writes = self.writes()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+        self.restarts += 1
+
+
+def md_body(name: str, autoscaled: bool, replicas: int = 1) -> dict[str, Any]:
+    spec: dict[str, Any] = {"modelRef": {"name": "tiny"}, "replicas": replicas}
+    if autoscaled:
+        spec["autoscaling"] = AUTOSCALED
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ModelDeployment",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+
+
+def check(c: Cluster, ns: str) -> dict[str, list[str]]:
+    """What is wrong now: not ready, missing children, orphans."""
+    mds = {m["metadata"]["name"]: m for m in c.get(ns, "modeldeployments")}
+    children: dict[tuple[str, str], dict[str, Any]] = {}
+    orphans: list[str] = []
+    for kind in CHILD_KINDS:
+        for o in c.get(ns, kind, "-l", LABEL):
+            meta = o["metadata"]
+            if meta.get("deletionTimestamp"):
+                continue
+            children[(kind, meta["name"])] = o
+            owner = mds.get(meta["labels"][LABEL])
+            uids = {r.get("uid") for r in meta.get("ownerReferences") or []}
+            if owner is None or owner["metadata"]["uid"] not in uids:
+                orphans.append(f"{kind}/{meta['name']}")
+    not_ready: list[str] = []
+    missing: list[str] = []
+    for name, md in mds.items():
+        st = md.get("status") or {}
+        ready = any(
+            x["type"] == "Ready" and x["status"] == "True" for x in st.get("conditions") or []
+        )
+        if not ready or st.get("observedGeneration") != md["metadata"].get("generation"):
+            not_ready.append(name)
+        replicas = int(md["spec"].get("replicas", 1))
+        wanted = [("configmap", f"{name}-runtime"), ("deployment", name), ("service", name)]
+        if replicas > 1:
+            wanted.append(("poddisruptionbudget", name))
+        for key in wanted:
+            if key not in children:
+                missing.append("/".join(key))
+        dep = children.get(("deployment", name))
+        if dep is not None and int(dep["spec"].get("replicas", 0)) != replicas:
+            missing.append(f"deployment/{name} replicas {dep['spec'].get('replicas')}")
+    return {"not_ready": sorted(not_ready), "missing": missing, "orphans": orphans}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--count", type=int, default=200)
+    p.add_argument("--minutes", type=float, default=10.0)
+    p.add_argument("--rate", type=float, default=2.0, help="random actions per second")
+    p.add_argument("--settle", type=float, default=300.0, help="max wait after the chaos")
+    p.add_argument("--rest-seconds", type=float, default=60.0)
+    p.add_argument("--seed", type=int, default=1)
+    a = p.parse_args()
+    rng = random.Random(a.seed)
+
+    bin_dir = (
+        subprocess.run([str(ROOT / "hack/build-kube")], check=True, capture_output=True, text=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    name = f"chaos-{os.getpid()}"
+    up = subprocess.run(
+        [str(ROOT / "hack/cluster"), "up", "--name", name, "--pod-cidr", POD_CIDR],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    c = Cluster(name, up.stdout.strip().splitlines()[-1], bin_dir)
+    ns = "chaos"
+    work = Path(f"/tmp/pasture-chaos-{os.getpid()}")
+    work.mkdir(parents=True, exist_ok=True)
+    farm: FakePodMetrics | None = None
+    proxy: TcpProxy | None = None
+    op: Operator | None = None
+    counts: dict[str, int] = {}
+    ok = False
+    try:
+        c.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"), check=True)
+        c.kubectl("create", "namespace", ns, check=True)
+        config = yaml.safe_load(Path(c.kubeconfig).read_text())
+        server = urlsplit(config["clusters"][0]["cluster"]["server"])
+        assert server.hostname and server.port
+        proxy = TcpProxy(server.hostname, server.port).start()
+        for cl in config["clusters"]:
+            cl["cluster"]["server"] = f"https://{server.hostname}:{proxy.port}"
+        proxied = work / "proxied.kubeconfig"
+        proxied.write_text(yaml.safe_dump(config))
+        op = Operator(ns, proxied, work / "operator.log")
+        op.start()
+
+        names = [f"md-{i}" for i in range(a.count)]
+        autoscaled = {n for n in names if int(n.split("-")[1]) % 5 == 0}
+        model = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "Model",
+            "metadata": {"name": "tiny"},
+            "spec": {"source": {"huggingFace": {"repo": "org/tiny"}}},
+        }
+        docs = [model, *[md_body(n, n in autoscaled) for n in names]]
+        c.kubectl("apply", "-n", ns, "-f", "-", input=yaml.safe_dump_all(docs), check=True)
+        farm = pods = FakePodMetrics().start()
+        pods.bodies = [exposition(str(n)) for n in (1, 2, 3, 2)]
+
+        def converge(limit: float) -> tuple[float, dict[str, list[str]]]:
+            start = time.monotonic()
+            problems = check(c, ns)
+            while time.monotonic() - start < limit:
+                pods.sync(_pod_ips(f"{bin_dir}/kubectl", c.env, ns))
+                problems = check(c, ns)
+                if not any(problems.values()):
+                    break
+                time.sleep(2)
+            return time.monotonic() - start, problems
+
+        first, problems = converge(a.settle)
+        print(json.dumps({"initial_converge_s": round(first, 1)}), flush=True)
+
+        pending: list[tuple[float, str]] = []  # (when, name) to recreate
+        end = time.monotonic() + a.minutes * 60
+        writes0, chaos_start = op.writes(), time.monotonic()
+        next_sync = 0.0
+        while time.monotonic() < end:
+            now = time.monotonic()
+            for when, n in [x for x in pending if x[0] <= now]:
+                pending.remove((when, n))
+                c.kubectl(
+                    "apply", "-n", ns, "-f", "-", input=yaml.safe_dump(md_body(n, n in autoscaled))
+                )
+            if now >= next_sync:
+                farm.sync(_pod_ips(f"{bin_dir}/kubectl", c.env, ns))
+                next_sync = now + 5
+            roll = rng.random()
+            n = rng.choice(names)
+            if roll < 0.004:
+                action = "operator_restart"
+                op.restart()
+            elif roll < 0.007:
+                action = "apiserver_restart"
+                c.hack("restart", "kube-apiserver")
+                for comp in ("kube-controller-manager", "kwok"):
+                    c.hack("restart", comp)
+            elif roll < 0.011:
+                action = "watch_gap"
+                proxy.sever()
+                for victim in rng.sample(names, 3):
+                    c.kubectl("delete", "-n", ns, rng.choice(CHILD_KINDS[1:3]), victim)
+                time.sleep(rng.uniform(2, 8))
+                proxy.restore()
+            elif roll < 0.08:
+                action = "delete_md"
+                if not any(x[1] == n for x in pending):
+                    c.kubectl("delete", "-n", ns, "modeldeployment", n, "--wait=false")
+                    pending.append((now + rng.uniform(1, 10), n))
+            elif roll < 0.45:
+                action = "delete_child"
+                kind = rng.choice(CHILD_KINDS)
+                child = f"{n}-runtime" if kind == "configmap" else n
+                c.kubectl("delete", "-n", ns, kind, child, "--wait=false")
+            else:
+                action = "edit"
+                what = rng.random()
+                if what < 0.4 and n not in autoscaled:
+                    patch = {"spec": {"replicas": rng.choice([1, 2])}}
+                elif what < 0.7:
+                    patch = {"spec": {"engine": {"maxNumSeqs": rng.choice([8, 16, 32, 64])}}}
+                else:
+                    patch = {"spec": {"service": {"annotations": {"chaos": str(rng.random())}}}}
+                c.kubectl(
+                    "patch", "-n", ns, "modeldeployment", n, "--type=merge", "-p", json.dumps(patch)
+                )
+            counts[action] = counts.get(action, 0) + 1
+            time.sleep(rng.expovariate(a.rate))
+        for _, n in pending:
+            c.kubectl(
+                "apply", "-n", ns, "-f", "-", input=yaml.safe_dump(md_body(n, n in autoscaled))
+            )
+        chaos_minutes = (time.monotonic() - chaos_start) / 60
+        chaos_writes = op.writes() - writes0
+
+        settle, problems = converge(a.settle)
+        time.sleep(10)  # the last transitions' writes land
+        rest0 = op.writes()
+        rest_start = time.monotonic()
+        while time.monotonic() - rest_start < a.rest_seconds:
+            farm.sync(_pod_ips(f"{bin_dir}/kubectl", c.env, ns))
+            time.sleep(5)
+        rest_minutes = (time.monotonic() - rest_start) / 60
+        rest_writes = op.writes() - rest0
+        problems = check(c, ns)  # again, after the rest: still converged?
+        summary = {
+            "count": a.count,
+            "autoscaled": len(autoscaled),
+            "chaos_minutes": round(chaos_minutes, 2),
+            "actions": counts,
+            "operator_restarts": op.restarts,
+            "settle_s": round(settle, 1),
+            "not_ready": len(problems["not_ready"]),
+            "missing_children": len(problems["missing"]),
+            "orphans": len(problems["orphans"]),
+            "examples": {k: v[:5] for k, v in problems.items() if v},
+            "status_writes_per_min_chaos": round(chaos_writes / chaos_minutes, 1),
+            "status_writes_per_md_min_rest": round(rest_writes / a.count / rest_minutes, 3),
+            "operator_log": str(op.log),
+        }
+        print(json.dumps(summary), flush=True)
+        ok = not any(problems.values())
+    finally:
+        if op is not None:
+            op.stop()
+        if farm is not None:
+            farm.stop()
+        if proxy is not None:
+            proxy.stop()
+        subprocess.run([str(ROOT / "hack/cluster"), "down", "--name", name], capture_output=True)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()
