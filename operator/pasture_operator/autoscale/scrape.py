@@ -22,6 +22,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -138,9 +139,13 @@ class Scraper:
     def __init__(self, timeout: httpx.Timeout = SCRAPE_TIMEOUT) -> None:
         # No proxies from the environment: pods are reached directly.
         self._client = httpx.AsyncClient(timeout=timeout, trust_env=False)
+        # Parsing is CPU work: a small pool of its own, so many pods' bodies
+        # neither block the event loop nor crowd out other executor work.
+        self._parse_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="scrape-parse")
 
     async def close(self) -> None:
         await self._client.aclose()
+        self._parse_pool.shutdown(wait=False, cancel_futures=True)
 
     async def _one(self, target: PodTarget, metric: str) -> float | None:
         try:
@@ -151,7 +156,8 @@ class Scraper:
                     raise BodyTooLarge(f"metrics body of {length} bytes")
                 data = await _read_capped(resp, MAX_BODY_BYTES)
             text = data.decode("utf-8", errors="replace")
-            return await asyncio.to_thread(parse_load, text, metric)
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._parse_pool, parse_load, text, metric)
         except Exception as e:  # HTTP trouble, or a body the parser refused: unknown load
             logger.debug("scrape of pod %s failed: %r", target.name, e)
             return None
