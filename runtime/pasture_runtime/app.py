@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__
+from . import __version__, fatal
 from .admission import Admission
 from .auth import from_env
 from .config import RuntimeConfig, adapter_problems
@@ -57,26 +57,49 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+# How often the app looks at the engine's liveness (a flag read: cheap).
+ENGINE_WATCH_SECONDS = 1.0
+
+
 async def _start_engine(rt: Runtime, on_fatal: Callable[[], None] | None) -> None:
     started = time.monotonic()
+    where = rt.config.server.termination_message_path
     problems = adapter_problems(rt.config)
     if problems:
         log.error("cannot serve the configured adapters: %s", "; ".join(problems))
+        fatal.record(where, "cannot serve the configured adapters: " + "; ".join(problems))
         if on_fatal is not None:
             on_fatal()
         return
     try:
         # Built in a worker thread so /healthz answers while weights load
-        # (a startup probe must not kill a pod that is still loading).
+        # (liveness must not kill a pod that is still loading; the startup
+        # probe, /startupz, bounds the load instead).
         llm = await asyncio.to_thread(build_engine, rt.config.engine)
         attach_engine(rt, Engine(llm, owns=True))
         freeze_startup_heap()
-    except Exception:
+    except Exception as e:
         log.exception("engine failed to start")
+        fatal.record(where, fatal.cause(e, rt.config.engine.model))
         if on_fatal is not None:
             on_fatal()
         return
     log.info("engine ready", extra={"fields": {"seconds": round(time.monotonic() - started, 1)}})
+    if on_fatal is not None and rt.engine is not None:
+        await _watch_engine(rt, rt.engine, on_fatal)
+
+
+async def _watch_engine(rt: Runtime, engine: Engine, on_fatal: Callable[[], None]) -> None:
+    """Exit when the engine dies, as vLLM's own server does: a dead engine
+    never comes back in this process, and until the liveness probe noticed,
+    every request would get a 500. A non-zero exit lets the kubelet restart
+    the container at once (and its restart count tells the story)."""
+    # Polled: vLLM sets a flag (its monitor thread) and offers no callback.
+    while not engine.dead:  # noqa: ASYNC110
+        await asyncio.sleep(ENGINE_WATCH_SECONDS)
+    log.error("engine died: exiting so that the container is restarted")
+    fatal.record(rt.config.server.termination_message_path, fatal.ENGINE_DIED)
+    on_fatal()
 
 
 def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:

@@ -15,6 +15,7 @@ import uvicorn
 from .app import create_app
 from .config import SHORT_FIELDS, RuntimeConfig, adapter_problems, load_config
 from .drain import start_drain
+from .fatal import record
 from .logs import setup_logging
 from .state import Runtime
 
@@ -37,6 +38,7 @@ _TYPES: dict[str, Any] = {
     "max_waiting": int,
     "drain_timeout_seconds": float,
     "stall_timeout_seconds": float,
+    "liveness_stall_timeout_seconds": float,
     "enforce_eager": _bool,
 }
 
@@ -119,6 +121,7 @@ def serve(args: argparse.Namespace) -> int:
         for problem in problems:
             log.error("invalid adapter", extra={"fields": {"problem": problem}})
         print("pasture-runtime: " + "; ".join(problems), file=sys.stderr)
+        record(config.server.termination_message_path, "invalid adapter: " + "; ".join(problems))
         return 2
     holder: dict[str, DrainingServer] = {}
     app = create_app(config, on_fatal=lambda: holder["server"].fatal())

@@ -75,6 +75,13 @@ class ServerConfig(_Strict):
     # Pasture additions (not in the original contract; documented there):
     # readiness fails when requests are pending and no token came for this long.
     stall_timeout_seconds: float = Field(default=120, gt=0)
+    # Liveness (/healthz) fails when requests are pending and no token came for
+    # this long: the kubelet restarts a wedged engine. Generous on purpose (a
+    # long prefill or a slow NCCL collective must not restart a pod).
+    liveness_stall_timeout_seconds: float = Field(default=600, gt=0)
+    # Where a fatal error's one-line cause goes (Kubernetes' terminationMessagePath),
+    # so the pod's status and the operator's conditions name it. Skipped if not writable.
+    termination_message_path: str = "/dev/termination-log"
     # Largest accepted request body; bigger bodies get a 413.
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     # File of API keys (one per line); re-read when it changes. Unset = no auth.
@@ -152,10 +159,13 @@ SHORT_FIELDS: dict[str, tuple[str, str]] = {
     "max_waiting": ("server", "max_waiting"),
     "drain_timeout_seconds": ("server", "drain_timeout_seconds"),
     "stall_timeout_seconds": ("server", "stall_timeout_seconds"),
+    "liveness_stall_timeout_seconds": ("server", "liveness_stall_timeout_seconds"),
+    "termination_message_path": ("server", "termination_message_path"),
     "api_keys_file": ("server", "api_keys_file"),
     "log_level": ("server", "log_level"),
 }
 _SECTIONS = ("engine", "server")
+_STRINGS = ("model", "host", "quantization", "termination_message_path")
 
 
 def _env_value(raw: str) -> Any:
@@ -180,7 +190,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
         elif name in SHORT_FIELDS:
             section, field = SHORT_FIELDS[name]
             # Hostnames and model ids stay strings even if they parse as JSON.
-            value = raw if field in ("model", "host", "quantization") else _env_value(raw)
+            value = raw if field in _STRINGS else _env_value(raw)
             out.setdefault(section, {})[field] = value
         elif name == "name":
             out["models"] = [{"name": raw}]

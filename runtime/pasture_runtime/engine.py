@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .config import EngineConfig
+from .template_sandbox import SANDBOX, TemplateRefused
 from .tool_parsing import ToolCallStream, parse_tool_calls
 
 if TYPE_CHECKING:
@@ -228,9 +229,26 @@ class Engine:
         messages: list[dict[str, Any]],
         template: str | None = None,
         tools: list[dict[str, Any]] | None = None,
+        untrusted: bool = False,
         **variables: Any,
     ) -> str:
-        """Render messages with the chat template (the model's, or `template`)."""
+        """Render messages with the chat template (the model's, or `template`).
+        An `untrusted` template (a request's) runs in the bounded sandbox
+        process instead (template_sandbox.py): blocking, so call it off the
+        event loop."""
+        if untrusted and template:
+            context = {
+                **self.tokenizer.special_tokens_map,
+                "messages": messages,
+                "tools": tools or None,
+                "documents": None,
+                "add_generation_prompt": True,
+                **variables,
+            }
+            try:
+                return SANDBOX.render(template, context)
+            except TemplateRefused as e:
+                raise EngineBadRequest(f"template: {e}") from e
         try:
             rendered = self.tokenizer.apply_chat_template(
                 messages,

@@ -29,5 +29,13 @@ RAW_CONFLICT = "raw mode does not support template, system, or context"
 SHUTTING_DOWN = "server is shutting down, please try again"
 
 
+def internal_failure(request_id: str | None) -> str:
+    """What a client is told when generation fails for a reason of ours. The
+    exception text stays in the log: it can hold paths, internals, or another
+    request's data, and means nothing to a client. The request id finds it."""
+    where = f" (request id {request_id}; see the server log)" if request_id else ""
+    return f"generation failed: internal error{where}"
+
+
 def model_not_found(name: str) -> OllamaError:
     return OllamaError(404, f"model '{name}' not found", code="model_not_found")

@@ -91,6 +91,9 @@ class Metrics:
         endpoints = GENERATION_ENDPOINTS if generation else ()
         for endpoint in endpoints:
             self.aborted.labels(model=self.model, endpoint=endpoint, reason="client_disconnect")
+            # The stall alert compares running/waiting with this counter's
+            # increase: a pod whose very first request hangs must have it too.
+            self.output_tokens.labels(model=self.model, endpoint=endpoint)
         self.aborted.labels(model=self.model, endpoint=DRAIN_ENDPOINT, reason="drain_timeout")
 
     def bind_gauges(self, running: Callable[[], float], waiting: Callable[[], float]) -> None:

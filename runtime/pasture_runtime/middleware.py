@@ -23,7 +23,7 @@ log = logging.getLogger("pasture_runtime.access")
 
 # Never counted in API metrics, never refused while draining, never need a key
 # (/metrics may, see server.metrics_auth).
-PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
+PROBES = frozenset({"/healthz", "/readyz", "/startupz", "/metrics"})
 ENDPOINTS = frozenset(
     {
         "/", "/api/version", "/api/generate", "/api/chat", "/api/tags", "/api/ps",

@@ -4,6 +4,7 @@ control, and turn engine output into Ollama chunks (with metrics)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -16,6 +17,7 @@ from .engine import Engine, EngineBadRequest
 from .errors import MODEL_REQUIRED, RAW_CONFLICT, OllamaError, model_not_found
 from .protocol.ollama import ChatRequest, GenerateRequest
 from .state import Runtime
+from .template_sandbox import PREPARE_THREAD
 from .translate import images as img
 from .translate import options as opt
 from .translate import prompt as tpl
@@ -203,7 +205,9 @@ def prepare_generate(
                 if req.suffix:
                     extra["suffix"] = req.suffix
                 jinja = req.template or entry.template
-                text = engine.render_chat(messages, template=jinja, **extra)
+                # A request's own Jinja is untrusted code: the bounded sandbox.
+                untrusted = bool(req.template)
+                text = engine.render_chat(messages, template=jinja, untrusted=untrusted, **extra)
             ids = list(req.context or []) + engine.encode(text, add_special_tokens=False)
     except EngineBadRequest as e:
         raise OllamaError(400, str(e)) from None
@@ -215,6 +219,18 @@ def prepare_generate(
     if not req.raw:  # raw output is the model's, unparsed (as Ollama)
         _with_reasoning(rt, prep, req.think)
     return prep
+
+
+async def prepare_generate_off_loop(
+    rt: Runtime, req: GenerateRequest, label: str | None = None
+) -> Prepared | dict[str, Any]:
+    """prepare_generate; on the template thread when the request brings its own
+    Jinja template: its render waits on the sandbox process (up to its time
+    bound), which must never hold the event loop."""
+    if req.template and tpl.is_jinja(req.template):
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(PREPARE_THREAD, prepare_generate, rt, req, label)
+    return prepare_generate(rt, req, label)
 
 
 def prepare_chat(
@@ -287,6 +303,9 @@ async def run(
     labels = {"model": rt.model_label, "endpoint": prep.label}
     # Labelled children looked up once: the per-token path only observes.
     ttft, itl = m.ttft.labels(**labels), m.itl.labels(**labels)
+    # Counted as tokens stream (not at the end): the stall alert and dashboards
+    # see a long stream progressing.
+    produced = m.output_tokens.labels(**labels)
     # Streamed output goes out as it comes. With tools to parse, the answer
     # (not the reasoning trace) goes through a streaming tool parser that
     # tells calls from content: content streams, each call is sent once whole.
@@ -333,6 +352,7 @@ async def run(
                     for _ in d.token_ids:
                         itl.observe(gap)
                 prev_at = now
+                produced.inc(len(d.token_ids))
             out_ids.extend(d.token_ids)
             if stream_text and (d.text or calls_stream is not None):
                 thinking, content = splitter.feed(d.text) if splitter else ("", d.text)
@@ -371,7 +391,6 @@ async def run(
     # The engine's count: with images, placeholders expanded into image tokens.
     prompt_tokens = last.prompt_tokens or len(prep.prompt_ids)
     m.prompt_tokens.labels(**labels).inc(prompt_tokens)
-    m.output_tokens.labels(**labels).inc(len(out_ids))
     timings = rsp.Timings(
         received_ns=prep.received_ns,
         finished_ns=time.monotonic_ns(),

@@ -70,6 +70,9 @@ def test_children_and_deployment_fields() -> None:
     assert c["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert c["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert c["startupProbe"]["failureThreshold"] * c["startupProbe"]["periodSeconds"] >= 1800
+    # The startup probe waits for the engine (/startupz); liveness stays cheap.
+    assert c["startupProbe"]["httpGet"]["path"] == "/startupz"
+    assert c["terminationMessagePolicy"] == "FallbackToLogsOnError"
     assert c["securityContext"]["readOnlyRootFilesystem"] is True
     assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert pod_spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -187,6 +190,22 @@ OOM = pod(
         }
     ],
 )
+OOM_SAID = pod(
+    "p1",
+    containerStatuses=[
+        {
+            "name": "runtime",
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {
+                "terminated": {
+                    "exitCode": 137,
+                    "reason": "OOMKilled",
+                    "message": "loading weights: shard 3 of 4\n",
+                }
+            },
+        }
+    ],
+)
 PULL = pod(
     "p1",
     containerStatuses=[
@@ -207,6 +226,12 @@ PULL = pod(
         ([UNSCHEDULABLE], "Unschedulable", "nvidia.com/gpu"),
         ([CRASHING], "CrashLoopBackOff", "CUDA out of memory"),
         ([OOM], "OOMKilled", "OOMKilled"),
+        (
+            [OOM_SAID],
+            "OOMKilled",
+            "OOMKilled: raise resources.memory or lower "
+            "engine.maxModelLen: loading weights: shard 3 of 4",
+        ),
         ([PULL], "ImagePullBackOff", "nope:1"),
         ([pod("p1")], "Starting", "0/1"),
     ],

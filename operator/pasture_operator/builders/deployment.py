@@ -119,9 +119,11 @@ def deployment(
         "volumeMounts": mounts,
         "resources": _resources(spec.get("resources") or {}, placement),
         # Loading big weights can take many minutes: the startup probe holds
-        # liveness off for the whole startup budget.
+        # liveness off for the whole startup budget, and it probes /startupz,
+        # which answers 200 only once the engine is up, so the budget bounds
+        # the load (a hung hub fetch or NCCL init is restarted).
         "startupProbe": {
-            "httpGet": {"path": "/healthz", "port": "http"},
+            "httpGet": {"path": "/startupz", "port": "http"},
             "periodSeconds": _STARTUP_PERIOD_SECONDS,
             "failureThreshold": max(1, math.ceil(startup / _STARTUP_PERIOD_SECONDS)),
         },
@@ -137,6 +139,10 @@ def deployment(
             "timeoutSeconds": 5,
         },
         "lifecycle": {"preStop": {"sleep": {"seconds": _PRESTOP_SLEEP_SECONDS}}},
+        # The runtime writes a fatal error's cause to /dev/termination-log; if
+        # it could not (killed, crashed early), the log's tail stands in. Either
+        # way lastState.terminated.message names the cause in our conditions.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,

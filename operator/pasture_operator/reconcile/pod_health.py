@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 _IMAGE_REASONS = {"ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull"}
+# A condition message is read by people: one line of the container's last words.
+_MESSAGE_CHARS = 500
 # Lower is more important when several pods fail differently.
 _PRIORITY = {
     "OOMKilled": 0,
@@ -26,6 +28,15 @@ class PodProblem:
     reason: str
     message: str
     pod: str
+
+
+def _last_words(terminated: Mapping[str, Any]) -> str:
+    """ ": <cause>" from a terminated container's message: the runtime's one-line
+    termination message, or (terminationMessagePolicy FallbackToLogsOnError)
+    the tail of its log, whose last non-blank line is the final error."""
+    lines = [ln.strip() for ln in str(terminated.get("message") or "").splitlines()]
+    lines = [ln for ln in lines if ln]
+    return f": {lines[-1][:_MESSAGE_CHARS]}" if lines else ""
 
 
 def _pod_problem(pod: Mapping[str, Any]) -> PodProblem | None:
@@ -44,10 +55,11 @@ def _pod_problem(pod: Mapping[str, Any]) -> PodProblem | None:
         waiting = state.get("waiting") or {}
         terminated = state.get("terminated") or {}
         if terminated.get("reason") == "OOMKilled" or last.get("reason") == "OOMKilled":
+            killed = terminated if terminated.get("reason") == "OOMKilled" else last
             return PodProblem(
                 "OOMKilled",
                 f"container {cs.get('name')} was OOMKilled: raise "
-                "resources.memory or lower engine.maxModelLen",
+                f"resources.memory or lower engine.maxModelLen{_last_words(killed)}",
                 name,
             )
         reason = str(waiting.get("reason") or "")
@@ -58,12 +70,10 @@ def _pod_problem(pod: Mapping[str, Any]) -> PodProblem | None:
                 name,
             )
         if reason == "CrashLoopBackOff":
-            detail = str(last.get("message") or "").strip().splitlines()
-            why = f": {detail[-1][:500]}" if detail else ""
             return PodProblem(
                 "CrashLoopBackOff",
                 f"container {cs.get('name')} keeps exiting (exit code "
-                f"{last.get('exitCode', '?')}){why}",
+                f"{last.get('exitCode', '?')}){_last_words(last)}",
                 name,
             )
         if reason in {"CreateContainerConfigError", "CreateContainerError"}:

@@ -18,9 +18,28 @@ def _rt(request: Request) -> Runtime:
 
 @router.get("/healthz", include_in_schema=False)
 async def healthz(request: Request) -> JSONResponse:
-    """Liveness: the process serves HTTP and the engine (if started) is alive."""
+    """Liveness: the process serves HTTP, the engine (if started) is alive, and
+    it is not wedged: requests pending with no token for the (generous)
+    liveness stall window restart the container. Cheap: no engine call."""
     rt = _rt(request)
     if rt.engine is not None and rt.engine.dead:
+        return JSONResponse({"status": "engine dead"}, status_code=503)
+    window = rt.config.server.liveness_stall_timeout_seconds
+    if rt.admission is not None and rt.admission.stalled(window):
+        reason = f"stalled: requests pending but no token produced for over {window:g} s"
+        return JSONResponse({"status": reason}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/startupz", include_in_schema=False)
+async def startupz(request: Request) -> JSONResponse:
+    """Startup: 200 only once the engine is up. The startup probe targets it,
+    so its budget (startupTimeoutSeconds) bounds weight loading: a hung load
+    (stalled hub fetch, NCCL init) is restarted instead of waiting forever."""
+    rt = _rt(request)
+    if rt.engine is None:
+        return JSONResponse({"status": "loading"}, status_code=503)
+    if rt.engine.dead:
         return JSONResponse({"status": "engine dead"}, status_code=503)
     return JSONResponse({"status": "ok"})
 

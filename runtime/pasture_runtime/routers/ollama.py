@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from .. import OLLAMA_COMPAT_VERSION, __version__, embedding, service
 from ..encoders import JSON, NDJSON, ndjson_line
-from ..errors import MODEL_REQUIRED, OllamaError
+from ..errors import MODEL_REQUIRED, OllamaError, internal_failure
+from ..logs import request_id_var
 from ..names import display_name
 from ..protocol import ollama as p
 from ..state import Runtime
@@ -54,9 +55,9 @@ async def _lines(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     except OllamaError as e:
         # The status line is already sent: the error is the stream's last line.
         yield ndjson_line({"error": e.message})
-    except Exception as e:
+    except Exception:
         log.exception("generation failed mid-stream")
-        yield ndjson_line({"error": f"generation failed: {e}"})
+        yield ndjson_line({"error": internal_failure(request_id_var.get())})
 
 
 async def _generation(request: Request, prepared: service.Prepared | dict[str, Any]) -> Response:
@@ -87,7 +88,7 @@ async def version() -> JSONResponse:
 @router.post("/api/generate", openapi_extra=_body_doc(p.GenerateRequest))
 async def generate(request: Request) -> Response:
     req = await _body(request, p.GenerateRequest)
-    return await _generation(request, service.prepare_generate(_rt(request), req))
+    return await _generation(request, await service.prepare_generate_off_loop(_rt(request), req))
 
 
 @router.post("/api/chat", openapi_extra=_body_doc(p.ChatRequest))

@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse, Response
 
 from .. import embedding, service
 from ..encoders import SSE, SSE_DONE, sse_event
-from ..errors import OllamaError
+from ..errors import OllamaError, internal_failure
+from ..logs import request_id_var
 from ..names import display_name
 from ..protocol import ollama as p
 from ..protocol import openai as o
@@ -50,9 +51,9 @@ async def _sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     except OllamaError as e:
         # Headers are sent: the error is an event, then the stream ends as usual.
         yield sse_event(tr.error_body(e.status, e.message, e.code))
-    except Exception as e:
+    except Exception:
         log.exception("generation failed mid-stream")
-        yield sse_event(tr.error_body(500, f"generation failed: {e}"))
+        yield sse_event(tr.error_body(500, internal_failure(request_id_var.get())))
     yield SSE_DONE
 
 
