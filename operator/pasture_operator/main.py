@@ -117,6 +117,8 @@ def cli(argv: list[str] | None = None) -> None:
         }[config.log_format],
     )
     logging.getLogger("pasture_operator").setLevel(logging.INFO)
+    # One line per autoscaler scrape (every pod, every tick) is noise; failures are ours to log.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if not config.verbose:  # one line per watch event is noise at 200 objects
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     asyncio.run(

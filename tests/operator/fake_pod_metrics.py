@@ -67,8 +67,17 @@ class FakePodMetrics:
         self._run(go())
 
     def stop(self) -> None:
+        async def close_all() -> None:  # servers, then the connections still open
+            for server in self._servers.values():
+                server.close()
+            self._servers.clear()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
         with contextlib.suppress(Exception):
-            self.sync(())
+            self._run(close_all())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 
@@ -90,6 +99,8 @@ class FakePodMetrics:
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except asyncio.CancelledError:  # stop()
             pass
         finally:
             writer.transport.abort()

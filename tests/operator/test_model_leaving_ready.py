@@ -73,3 +73,14 @@ def test_never_served_waits_with_zero_replicas() -> None:
     p = plan(md(replicas=2), models={"tiny": model(phase="Pending")})
     assert next(o for o in p.apply if o["kind"] == "Deployment")["spec"]["replicas"] == 0
     assert cond(p, "Ready")["status"] == "False"
+
+
+def test_a_ready_phase_of_an_older_spec_is_not_ready() -> None:
+    """Right after a source edit the Model's status still says Ready (for the old spec)."""
+    children, dep = serving(2)
+    edited = model(spec=WEIGHTS_V2)
+    edited["metadata"]["generation"] = 2
+    edited["status"]["observedGeneration"] = 1
+    p = plan(md(replicas=2), models={"tiny": edited}, children=children)
+    assert not [o for o in p.apply if o["kind"] in ("Deployment", "ConfigMap")]
+    assert cond(p, "ModelReady")["status"] == "False"

@@ -27,7 +27,7 @@ SIGNIFICANT = (
     "recentDecisions",
     "lastScaleTime",
 )
-MIN_INTERVAL = 10.0
+MIN_INTERVAL = 5.0
 HEARTBEAT = 60.0
 
 

@@ -59,10 +59,10 @@ class Autoscaler:
         # status.autoscaling as last handed to a status write, and when
         # (monotonic); a write due later is queued once (publish.py).
         self._published: dict[Key, tuple[dict[str, Any], float]] = {}
-        self._publish_later: dict[Key, asyncio.TimerHandle] = {}
+        self._publish_later: dict[Key, tuple[float, asyncio.TimerHandle]] = {}
 
     async def close(self) -> None:
-        for handle in (*self._next.values(), *self._publish_later.values()):
+        for handle in (*self._next.values(), *(h for _, h in self._publish_later.values())):
             handle.cancel()
         self._next.clear()
         self._publish_later.clear()
@@ -107,8 +107,12 @@ class Autoscaler:
         published, at = self._published.get(key, (None, None))
         now = time.monotonic()
         due = next_publish(published, status, at, now)
-        if due is None or key in self._publish_later:
-            return
+        pending = self._publish_later.get(key)
+        if due is None or (pending is not None and pending[0] <= due):
+            return  # nothing new, or a write already queued at least as early
+        if pending is not None:  # e.g. a heartbeat, overtaken by a significant change
+            pending[1].cancel()
+            del self._publish_later[key]
         if due <= now:
             self.queue.add((DEPLOYMENT_KIND, *key))
             return
@@ -117,7 +121,8 @@ class Autoscaler:
             self._publish_later.pop(key, None)
             self.queue.add((DEPLOYMENT_KIND, *key))
 
-        self._publish_later[key] = asyncio.get_running_loop().call_later(due - now, fire)
+        handle = asyncio.get_running_loop().call_later(due - now, fire)
+        self._publish_later[key] = (due, handle)
 
     async def tick(self, key: Hashable) -> None:
         assert isinstance(key, tuple)
@@ -210,10 +215,12 @@ class Autoscaler:
 
     def _stop(self, ns: str, name: str, *, requeue: bool) -> None:
         self._ticking.discard((ns, name))
-        for timers in (self._next, self._publish_later):
-            handle = timers.pop((ns, name), None)
-            if handle is not None:
-                handle.cancel()
+        handle = self._next.pop((ns, name), None)
+        if handle is not None:
+            handle.cancel()
+        later = self._publish_later.pop((ns, name), None)
+        if later is not None:
+            later[1].cancel()
         self._published.pop((ns, name), None)
         if self.states.pop((ns, name), None) is not None and requeue:
             self.queue.add((DEPLOYMENT_KIND, ns, name))  # drop status.autoscaling

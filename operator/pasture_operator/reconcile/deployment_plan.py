@@ -88,6 +88,11 @@ class _ModelState:
 
 def _model_phase(body: Mapping[str, Any]) -> tuple[str, str]:
     st = body.get("status") or {}
+    seen, generation = st.get("observedGeneration"), (body.get("metadata") or {}).get("generation")
+    if seen is not None and generation is not None and int(seen) < int(generation):
+        # The phase describes the previous spec (e.g. a source edit not yet looked at):
+        # acting on it would roll pods to a source nobody has checked.
+        return "Pending", "its new spec is not reconciled yet"
     return str(st.get("phase") or "Pending"), str(st.get("message") or "status not reported yet")
 
 
