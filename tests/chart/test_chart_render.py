@@ -303,6 +303,8 @@ def test_metrics_service_and_optional_monitoring() -> None:
     (sm,) = by_kind(full, "ServiceMonitor")
     assert sm["metadata"]["labels"]["release"] == "kps"
     assert sm["spec"]["endpoints"][0]["honorLabels"] is True
+    # ... and on every ServiceMonitor the operator makes for a ModelDeployment.
+    assert "--servicemonitor-label=release=kps" in operator_args(full)
     dashboards = [c for c in by_kind(full, "ConfigMap") if "dashboard" in c["metadata"]["name"]]
     assert len(dashboards) == len(list((CHART / "dashboards").glob("*.json"))) == 2
     titles = set()

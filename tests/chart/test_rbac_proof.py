@@ -219,6 +219,8 @@ def _without(role: dict[str, Any], group: str, resource: str, verb: str) -> dict
     [
         ("apps", "deployments", "patch"),
         ("pasture.dev", "modeldeployments/status", "patch"),
+        # Children set blockOwnerDeletion (OwnerReferencesPermissionEnforcement is on).
+        ("pasture.dev", "modeldeployments/finalizers", "update"),
     ],
 )
 def test_a_missing_permission_fails(

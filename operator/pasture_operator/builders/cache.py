@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pasture_operator.builders.meta import model_labels, object_meta
+from pasture_operator.builders.names import bounded
 from pasture_operator.constants import CACHE_SUBDIR, MODELS_DIR
 from pasture_operator.reconcile.resolve import ResolvedModel, cache_claim_name
 
@@ -39,7 +40,8 @@ def source_digest(resolved: ResolvedModel) -> str:
 
 
 def job_name(resolved: ResolvedModel) -> str:
-    return f"{resolved.name}-dl-{source_digest(resolved)}"
+    # At most 63 characters: the name becomes the pods' job-name label.
+    return bounded(f"{resolved.name}-dl-{source_digest(resolved)}")
 
 
 def _download_source(resolved: ResolvedModel) -> dict[str, Any]:

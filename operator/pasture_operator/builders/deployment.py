@@ -160,6 +160,8 @@ def deployment(
         "volumes": pod_volumes,
         "terminationGracePeriodSeconds": drain + _PRESTOP_SLEEP_SECONDS + _EXTRA_GRACE_SECONDS,
         "enableServiceLinks": False,
+        # The runtime never calls the Kubernetes API: no token to steal from a pod.
+        "automountServiceAccountToken": False,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": 1000,

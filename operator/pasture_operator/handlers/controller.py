@@ -8,9 +8,10 @@ drifted children, and writes status once if it changed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +28,7 @@ from pasture_operator.handlers.autoscaler import TICK_KIND, Autoscaler
 from pasture_operator.kube.client import Kube, KubeError
 from pasture_operator.kube.store import Store
 from pasture_operator.kube.workqueue import WorkQueue
-from pasture_operator.reconcile import conditions
+from pasture_operator.reconcile import conditions, ownership
 from pasture_operator.reconcile.deployment_plan import (
     DeploymentObserved,
     Event,
@@ -50,6 +51,8 @@ DEPLOYMENT_CHILD_KINDS = (
 )
 # How long the "does the ServiceMonitor CRD exist" answer is trusted.
 _CAPABILITY_TTL = 60.0
+# A refused same-named object is not watched (it lacks our labels): look again this often.
+CONFLICT_RECHECK_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,16 @@ class ControllerConfig:
     downloader_image: str
     workers: int = 8
     gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
+    servicemonitor_labels: Mapping[str, str] = field(default_factory=dict)
+    operator_namespace: str | None = None
+
+    def plan_settings(self) -> OperatorSettings:
+        return OperatorSettings(
+            self.default_image,
+            self.gpu_profiles,
+            servicemonitor_labels=self.servicemonitor_labels,
+            operator_namespace=self.operator_namespace,
+        )
 
 
 def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -154,6 +167,29 @@ class Controller:
             self._monitoring = (time.monotonic(), exists)
         return exists
 
+    async def _conflicts(
+        self, ns: str, objects: Sequence[Mapping[str, Any]], owner: Mapping[str, Any]
+    ) -> list[ownership.Conflict]:
+        """Objects about to be applied that exist and are not controlled by `owner`.
+
+        The store holds only labelled children (and every PVC): a user's object
+        with a child's name is looked up, once per apply, before it is created.
+        """
+        found: list[ownership.Conflict] = []
+        for obj in objects:
+            kind, name = str(obj["kind"]), str(obj["metadata"]["name"])
+            existing = self.store.get(kind, ns, name)
+            if existing is None:
+                existing = await self.kube.get(str(obj["apiVersion"]), kind, ns, name)
+            clash = ownership.conflict(existing, kind, str(owner["metadata"]["uid"]))
+            if clash is not None:
+                found.append(clash)
+        if found:
+            self.queue.add_after(
+                (str(owner["kind"]), ns, owner["metadata"]["name"]), CONFLICT_RECHECK_SECONDS
+            )
+        return found
+
     async def _apply_all(self, objects: list[dict[str, Any]]) -> None:
         for obj in objects:
             result = await self.kube.apply(obj)
@@ -222,12 +258,11 @@ class Controller:
             servicemonitor_crd=await self._servicemonitor_crd(),
         )
         now = conditions.now_rfc3339()
-        plan = plan_deployment(
-            md,
-            observed,
-            OperatorSettings(self.config.default_image, self.config.gpu_profiles),
-            now,
-        )
+        plan = plan_deployment(md, observed, self.config.plan_settings(), now)
+        clashes = await self._conflicts(ns, plan.apply, md)
+        if clashes:  # plan again without them: the status and Events name them
+            observed = dataclasses.replace(observed, conflicts=clashes)
+            plan = plan_deployment(md, observed, self.config.plan_settings(), now)
         _export_deployment_state(ns, name, md, plan.status)
         await self._apply_all(plan.apply)
         for api_version, kind, child in plan.delete:
@@ -277,12 +312,19 @@ class Controller:
         )
         now = conditions.now_rfc3339()
         plan = plan_model(model, observed, downloader_image=self.config.downloader_image, now=now)
-        metrics.set_model_phase(ns, name, plan.phase)
         drifted = [
             o
             for o in plan.apply
             if needs_apply(o, self.store.get(o["kind"], ns, o["metadata"]["name"]))
         ]
+        clashes = await self._conflicts(ns, drifted, model)
+        if clashes:  # plan again without them: nothing is applied, the status names them
+            observed = dataclasses.replace(observed, conflicts=clashes)
+            plan = plan_model(
+                model, observed, downloader_image=self.config.downloader_image, now=now
+            )
+            drifted = []
+        metrics.set_model_phase(ns, name, plan.phase)
         await self._apply_all(drifted)
         for api_version, kind, child in plan.delete:
             await self.kube.delete(api_version, kind, ns, child)

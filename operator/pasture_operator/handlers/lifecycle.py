@@ -35,6 +35,8 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
             downloader_image=config.downloader_image,
             workers=config.workers,
             gpu_profiles=config.gpu_profiles,
+            servicemonitor_labels=config.servicemonitor_labels,
+            operator_namespace=config.operator_namespace,
         ),
     )
     await ensure_peering(kube, config)

@@ -16,6 +16,7 @@ from pasture_operator.gpu_profiles import GpuProfile
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
 from pasture_operator.reconcile.drift import needs_apply
+from pasture_operator.reconcile.ownership import CONFLICT_REASON, Conflict, refused, summary
 from pasture_operator.reconcile.placement import (
     Placement,
     placement,
@@ -41,6 +42,7 @@ FAILURE_REASONS = {
     "CreateContainerConfigError",
     "ModelNotFound",
     "ModelFailed",
+    CONFLICT_REASON,
 }
 
 
@@ -50,6 +52,8 @@ class DeploymentObserved:
     children: Mapping[tuple[str, str], Mapping[str, Any]]  # (kind, name) -> body
     pods: Sequence[Mapping[str, Any]] = ()
     servicemonitor_crd: bool = False
+    # Same-named objects this ModelDeployment does not control (reconcile/ownership.py).
+    conflicts: Sequence[Conflict] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ class OperatorSettings:
     default_image: str
     # GPU profiles by name, loaded at operator start (gpu_profiles.py).
     gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
+    # Labels a Prometheus selects ServiceMonitors by (e.g. release: kube-prometheus-stack).
+    servicemonitor_labels: Mapping[str, str] = field(default_factory=dict)
+    # The operator's own namespace, admitted by NetworkPolicies (autoscaler scrapes).
+    operator_namespace: str | None = None
 
 
 @dataclass(frozen=True)
@@ -198,9 +206,9 @@ def _children(
     if int(spec.get("replicas", 1)) > 1:
         out.append(svc.pdb(md))
     if obs.servicemonitor_crd:
-        out.append(svc.servicemonitor(md))
+        out.append(svc.servicemonitor(md, settings.servicemonitor_labels))
     if spec.get("access"):
-        out.append(svc.networkpolicy(md))
+        out.append(svc.networkpolicy(md, settings.operator_namespace))
     return out
 
 
@@ -254,10 +262,12 @@ def plan_deployment(
     observed_dep = obs.children.get(("Deployment", name))
     if ms.base is not None and blocked is None and placed.placement is not None:
         plan.desired = _children(md, ms, obs, settings, replicas, placed.placement)
+        foreign = refused(obs.conflicts)
         plan.apply = [
             o
             for o in plan.desired
-            if needs_apply(o, _observed(obs, o["kind"], o["metadata"]["name"]))
+            if (o["kind"], o["metadata"]["name"]) not in foreign
+            and needs_apply(o, _observed(obs, o["kind"], o["metadata"]["name"]))
         ]
         wanted_kinds = {o["kind"] for o in plan.desired}
         plan.delete = [
@@ -267,9 +277,12 @@ def plan_deployment(
             for api in [OPTIONAL_KINDS[kind]]
         ]
         if observed_dep is None:
-            plan.events.append(
-                Event("Normal", "Created", f"created Deployment {name} with {replicas} replica(s)")
-            )
+            if ("Deployment", name) not in foreign:
+                plan.events.append(
+                    Event(
+                        "Normal", "Created", f"created Deployment {name} with {replicas} replica(s)"
+                    )
+                )
         else:
             before = int((observed_dep.get("spec") or {}).get("replicas", 0))
             if before != replicas:
@@ -294,8 +307,11 @@ def plan_deployment(
     problem = worst_problem(obs.pods)
 
     conds: list[Condition] = []
+    clash = (CONFLICT_REASON, summary(obs.conflicts)) if obs.conflicts else None
     if blocked is not None:
         ready = Condition("Ready", "False", *blocked)
+    elif clash is not None:
+        ready = Condition("Ready", "False", *clash)
     elif not ms.ready:
         ready = Condition("Ready", "False", "ModelNotReady", ms.message)
     elif want == 0:
@@ -329,6 +345,8 @@ def plan_deployment(
 
     if blocked is not None:
         conds.append(Condition("Degraded", "True", *blocked))
+    elif clash is not None:
+        conds.append(Condition("Degraded", "True", *clash))
     elif ms.reason in ("ModelNotFound", "ModelFailed"):
         conds.append(Condition("Degraded", "True", ms.reason, ms.message))
     elif problem is not None:

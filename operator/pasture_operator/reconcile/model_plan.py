@@ -15,6 +15,7 @@ from typing import Any
 from pasture_operator.builders import cache as cache_builders
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
+from pasture_operator.reconcile.ownership import CONFLICT_REASON, Conflict, summary
 from pasture_operator.reconcile.resolve import ResolvedModel, ResolveError, resolve, served_name
 
 PROGRESS_ANNOTATION = "pasture.dev/download-progress"
@@ -27,6 +28,8 @@ class ModelObserved:
     jobs: Sequence[Mapping[str, Any]] = ()  # this Model's download Jobs
     job_pods: Sequence[Mapping[str, Any]] = ()
     storage_classes: Sequence[Mapping[str, Any]] | None = None  # None: not looked up
+    # Same-named objects this Model does not control (reconcile/ownership.py).
+    conflicts: Sequence[Conflict] = ()
 
 
 @dataclass
@@ -189,7 +192,10 @@ def plan_model(
         resolved = None
         ph = _Phase("Failed", e.reason, e.message)
     plan = ModelPlan(resolved=resolved)
-    if resolved is not None:
+    if resolved is not None and obs.conflicts:
+        # Nothing is applied: the download Job would write into a PVC that is not ours.
+        ph = _Phase("Failed", CONFLICT_REASON, summary(obs.conflicts))
+    elif resolved is not None:
         ph = _phase(resolved, obs)
         if resolved.cache:
             plan.apply.append(cache_builders.pvc(model, resolved))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pasture_operator import catalog, modelfile
+from pasture_operator.builders.names import dns_label
 from pasture_operator.constants import ADAPTERS_DIR, CACHE_SUBDIR, MODELS_DIR
 
 
@@ -84,7 +85,9 @@ def _adapter(name: str, adapters: list[Any]) -> tuple[dict[str, str] | None, lis
         first = {"name": "adapter", "source": src}
     src = first.get("source") or {}
     if "pvc" in src:
-        vol = Volume(f"adapter-{name}"[:63], src["pvc"]["claimName"], f"{ADAPTERS_DIR}/{name}")
+        vol = Volume(
+            dns_label(f"adapter-{name}"), src["pvc"]["claimName"], f"{ADAPTERS_DIR}/{name}"
+        )
         path = f"{vol.mount_path}/{src['pvc'].get('path') or ''}".rstrip("/")
         return {"path": path}, [vol]
     if "huggingFace" in src:
