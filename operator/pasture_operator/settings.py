@@ -36,6 +36,7 @@ class RunConfig:
     gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
     servicemonitor_labels: Mapping[str, str] = field(default_factory=dict)
     operator_namespace: str | None = None  # admitted by ModelDeployment NetworkPolicies
+    hf_endpoint: str | None = None  # a Hugging Face mirror (HF_ENDPOINT) for pods
 
 
 def parser() -> argparse.ArgumentParser:
@@ -101,6 +102,12 @@ def parser() -> argparse.ArgumentParser:
         help="the operator's namespace, admitted by ModelDeployment NetworkPolicies "
         "(default: $POD_NAMESPACE, set by the chart)",
     )
+    run.add_argument(
+        "--hf-endpoint",
+        metavar="URL",
+        default=os.environ.get("PASTURE_HF_ENDPOINT") or None,
+        help="Hugging Face mirror given to download Jobs and runtime pods as HF_ENDPOINT",
+    )
     run.add_argument("--log-format", choices=["json", "plain", "full"], default="json")
     run.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -134,6 +141,7 @@ def from_args(argv: list[str] | None = None) -> RunConfig:
         gpu_profiles=profiles,
         servicemonitor_labels=labels,
         operator_namespace=a.operator_namespace,
+        hf_endpoint=a.hf_endpoint,
     )
 
 

@@ -366,3 +366,9 @@ def test_runbook_section_per_alert() -> None:
 def test_notes_template_exists() -> None:
     notes = (CHART / "templates" / "NOTES.txt").read_text()
     assert "kubectl wait --for=condition=Ready modeldeployment" in notes
+
+
+def test_hf_mirror_is_passed_to_the_operator() -> None:
+    assert not [a for a in operator_args(render()) if a.startswith("--hf-endpoint")]
+    args = operator_args(render("--set", "runtime.hfEndpoint=https://hf-mirror.internal"))
+    assert "--hf-endpoint=https://hf-mirror.internal" in args

@@ -36,7 +36,7 @@ from pasture_operator.reconcile.deployment_plan import (
     plan_deployment,
 )
 from pasture_operator.reconcile.drift import needs_apply
-from pasture_operator.reconcile.model_plan import ModelObserved, plan_model
+from pasture_operator.reconcile.model_plan import ModelObserved, ModelPlan, plan_model
 from pasture_operator.reconcile.resolve import cache_claim_name
 
 logger = logging.getLogger("pasture_operator")
@@ -63,6 +63,7 @@ class ControllerConfig:
     gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
     servicemonitor_labels: Mapping[str, str] = field(default_factory=dict)
     operator_namespace: str | None = None
+    hf_endpoint: str | None = None
 
     def plan_settings(self) -> OperatorSettings:
         return OperatorSettings(
@@ -70,6 +71,7 @@ class ControllerConfig:
             self.gpu_profiles,
             servicemonitor_labels=self.servicemonitor_labels,
             operator_namespace=self.operator_namespace,
+            hf_endpoint=self.hf_endpoint,
         )
 
 
@@ -284,6 +286,15 @@ class Controller:
                 [e.reason for e in plan.events],
             )
 
+    def _plan_model(self, model: Mapping[str, Any], observed: ModelObserved, now: str) -> ModelPlan:
+        return plan_model(
+            model,
+            observed,
+            downloader_image=self.config.downloader_image,
+            now=now,
+            hf_endpoint=self.config.hf_endpoint,
+        )
+
     async def reconcile_model(self, ns: str, name: str) -> None:
         model = self.store.get(MODEL_KIND, ns, name)
         if model is None or model["metadata"].get("deletionTimestamp"):
@@ -311,7 +322,7 @@ class Controller:
             storage_classes=classes,
         )
         now = conditions.now_rfc3339()
-        plan = plan_model(model, observed, downloader_image=self.config.downloader_image, now=now)
+        plan = self._plan_model(model, observed, now)
         drifted = [
             o
             for o in plan.apply
@@ -320,9 +331,7 @@ class Controller:
         clashes = await self._conflicts(ns, drifted, model)
         if clashes:  # plan again without them: nothing is applied, the status names them
             observed = dataclasses.replace(observed, conflicts=clashes)
-            plan = plan_model(
-                model, observed, downloader_image=self.config.downloader_image, now=now
-            )
+            plan = self._plan_model(model, observed, now)
             drifted = []
         metrics.set_model_phase(ns, name, plan.phase)
         await self._apply_all(drifted)

@@ -37,6 +37,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
             gpu_profiles=config.gpu_profiles,
             servicemonitor_labels=config.servicemonitor_labels,
             operator_namespace=config.operator_namespace,
+            hf_endpoint=config.hf_endpoint,
         ),
     )
     await ensure_peering(kube, config)

@@ -65,6 +65,7 @@ class OperatorSettings:
     servicemonitor_labels: Mapping[str, str] = field(default_factory=dict)
     # The operator's own namespace, admitted by NetworkPolicies (autoscaler scrapes).
     operator_namespace: str | None = None
+    hf_endpoint: str | None = None  # a Hugging Face mirror for runtimes and download Jobs
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,8 @@ def _children(
             volumes=list(volumes.values()),
             placement=place,
             hf_token_secret=ms.base.hf_token_secret,
+            hf_endpoint=settings.hf_endpoint,
+            hf_offline=not any(m.needs_hub for m in (ms.base, *ms.variants)),
         ),
         svc.service(md),
     ]

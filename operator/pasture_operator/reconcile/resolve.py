@@ -14,6 +14,7 @@ from typing import Any
 from pasture_operator import catalog, modelfile
 from pasture_operator.builders.names import dns_label
 from pasture_operator.constants import ADAPTERS_DIR, CACHE_SUBDIR, MODELS_DIR
+from pasture_operator.redact import redact_url
 
 
 class ResolveError(ValueError):
@@ -50,6 +51,14 @@ class ResolvedModel:
     cache: dict[str, Any] | None = None
 
     @property
+    def needs_hub(self) -> bool:
+        """Does serving this model fetch anything from the Hugging Face hub at start?"""
+        local = self.cache is not None or "pvc" in self.source
+        adapter = self.entry.get("adapter") or {}
+        hub_adapter = bool(adapter) and not str(adapter.get("path", "")).startswith(ADAPTERS_DIR)
+        return not local or hub_adapter
+
+    @property
     def base_key(self) -> tuple[str, str | None]:
         """Two Models share base weights when this matches."""
         return (self.engine_model, self.revision)
@@ -71,8 +80,8 @@ def _source_text(source: Mapping[str, Any]) -> str:
     if "pvc" in source:
         path = source["pvc"].get("path") or ""
         return f"pvc://{source['pvc']['claimName']}/{path}".rstrip("/")
-    if "url" in source:
-        return str(source["url"]["url"])
+    if "url" in source:  # a printer column: never with the URL's credentials
+        return redact_url(str(source["url"]["url"]))
     return f"library://{source.get('library', '')}"
 
 
