@@ -80,7 +80,7 @@ def test_status_and_job_args_never_carry_url_credentials() -> None:
 
 
 def test_failure_messages_and_events_are_redacted() -> None:
-    pod = {
+    pod: dict[str, Any] = {
         "metadata": {"name": "dl", "labels": {}},
         "status": {
             "containerStatuses": [

@@ -17,13 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from pasture_operator.downloader import (
-    PermanentError,
-    Progress,
-    clean_stale,
-    download_url,
-    work_dir,
-)
+from pasture_operator.downloader import Progress, clean_stale, download_url, work_dir
+from pasture_operator.fetch import PermanentError
 
 BODY = random.Random(11).randbytes(3 * 2**20 + 123)
 ETAG = '"v1"'

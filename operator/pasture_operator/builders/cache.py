@@ -19,7 +19,9 @@ PERMANENT_FAILURE_EXIT_CODE = 2
 def pvc(model: Mapping[str, Any], resolved: ResolvedModel) -> dict[str, Any]:
     cache = resolved.cache or {}
     spec: dict[str, Any] = {
-        "accessModes": ["ReadWriteOnce"],
+        # ReadWriteOnce binds on every StorageClass but keeps all readers on one node;
+        # ReadWriteMany (a file StorageClass) lets replicas spread (docs/operator.md).
+        "accessModes": [str(cache.get("accessMode") or "ReadWriteOnce")],
         "resources": {"requests": {"storage": str(cache.get("size"))}},
     }
     if cache.get("storageClassName"):

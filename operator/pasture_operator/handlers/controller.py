@@ -28,7 +28,7 @@ from pasture_operator.handlers.autoscaler import TICK_KIND, Autoscaler
 from pasture_operator.kube.client import Kube, KubeError
 from pasture_operator.kube.store import Store
 from pasture_operator.kube.workqueue import WorkQueue
-from pasture_operator.reconcile import conditions, ownership
+from pasture_operator.reconcile import conditions, ownership, pod_health
 from pasture_operator.reconcile.deployment_plan import (
     DeploymentObserved,
     Event,
@@ -51,6 +51,8 @@ DEPLOYMENT_CHILD_KINDS = (
 )
 # How long the "does the ServiceMonitor CRD exist" answer is trusted.
 _CAPABILITY_TTL = 60.0
+# Pods waiting on volumes change nothing we watch: look at their Events again this often.
+CREATING_RECHECK_SECONDS = 30.0
 # A refused same-named object is not watched (it lacks our labels): look again this often.
 CONFLICT_RECHECK_SECONDS = 20.0
 
@@ -192,6 +194,25 @@ class Controller:
             )
         return found
 
+    async def _volume_events(
+        self, ns: str, name: str, pods: Sequence[Mapping[str, Any]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Events of pods still being created: a volume attach or mount failure
+        (Multi-Attach on a ReadWriteOnce cache) shows only there. Best effort."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for pod in pods:
+            if not pod_health.creating(pod):
+                continue
+            pod_name = str(pod["metadata"]["name"])
+            selector = f"involvedObject.kind=Pod,involvedObject.name={pod_name}"
+            try:
+                found[pod_name] = await self.kube.list("v1", "Event", ns, field_selector=selector)
+            except KubeError as e:
+                logger.warning("could not read Events of pod %s/%s: %s", ns, pod_name, e)
+        if found:
+            self.queue.add_after((DEPLOYMENT_KIND, ns, name), CREATING_RECHECK_SECONDS)
+        return found
+
     async def _apply_all(self, objects: list[dict[str, Any]]) -> None:
         for obj in objects:
             result = await self.kube.apply(obj)
@@ -253,11 +274,13 @@ class Controller:
         models = {
             n: m for n in _model_names(md) if (m := self.store.get(MODEL_KIND, ns, n)) is not None
         }
+        pods = self.store.labelled("Pod", ns, LABEL_DEPLOYMENT, name)
         observed = DeploymentObserved(
             models=models,
             children=children,
-            pods=self.store.labelled("Pod", ns, LABEL_DEPLOYMENT, name),
+            pods=pods,
             servicemonitor_crd=await self._servicemonitor_crd(),
+            pod_events=await self._volume_events(ns, name, pods),
         )
         now = conditions.now_rfc3339()
         plan = plan_deployment(md, observed, self.config.plan_settings(), now)

@@ -12,6 +12,7 @@ from pasture_operator.builders import configmap as cm
 from pasture_operator.builders import deployment as dep
 from pasture_operator.builders import service as svc
 from pasture_operator.builders.meta import selector_string
+from pasture_operator.constants import MODELS_DIR
 from pasture_operator.gpu_profiles import GpuProfile
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
@@ -43,6 +44,8 @@ FAILURE_REASONS = {
     "ModelNotFound",
     "ModelFailed",
     CONFLICT_REASON,
+    "VolumeMultiAttach",
+    "VolumeMountFailed",
 }
 
 
@@ -52,6 +55,8 @@ class DeploymentObserved:
     children: Mapping[tuple[str, str], Mapping[str, Any]]  # (kind, name) -> body
     pods: Sequence[Mapping[str, Any]] = ()
     servicemonitor_crd: bool = False
+    # Events of pods still being created, by pod name (volume attach/mount failures).
+    pod_events: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     # Same-named objects this ModelDeployment does not control (reconcile/ownership.py).
     conflicts: Sequence[Conflict] = ()
 
@@ -119,8 +124,8 @@ def _models(spec: Mapping[str, Any], models: Mapping[str, Mapping[str, Any]]) ->
                 variants,
                 False,
                 "InvalidSpec",
-                f"variant {v.name!r} uses {v.engine_model!r}, not the base "
-                f"weights {base.engine_model!r} of {base.name!r}",
+                f"variant {v.name!r} uses {v.source_text!r}, not the base "
+                f"weights {base.source_text!r} of {base.name!r}",
                 invalid=f"variant {v.name!r} does not share base weights",
             )
     served = [m.served_name for m in resolved]
@@ -187,10 +192,13 @@ def _children(
     assert ms.base is not None
     spec = md.get("spec") or {}
     text = cm.render(cm.runtime_config(md, ms.base, ms.variants, gpus=place.gpus))
-    volumes: dict[str, Any] = {}
-    for m in (ms.base, *ms.variants):
+    # The engine reads the base's weights; variants add only their adapters (each
+    # at its own /adapters/<name>), never their own copy of the weights.
+    volumes: dict[str, Any] = {v.name: v for v in ms.base.volumes}
+    for m in ms.variants:
         for v in m.volumes:
-            volumes.setdefault(v.name, v)
+            if v.mount_path != MODELS_DIR:
+                volumes.setdefault(v.name, v)
     out = [
         cm.configmap(md, text),
         dep.deployment(
@@ -307,7 +315,7 @@ def plan_deployment(
         >= int(observed_dep["metadata"].get("generation") or 0)
     )
     rolled_out = current and updated_n >= replicas and total_n == replicas
-    problem = worst_problem(obs.pods)
+    problem = worst_problem(obs.pods, obs.pod_events)
 
     conds: list[Condition] = []
     clash = (CONFLICT_REASON, summary(obs.conflicts)) if obs.conflicts else None

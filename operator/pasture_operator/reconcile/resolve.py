@@ -49,6 +49,9 @@ class ResolvedModel:
     entry: dict[str, Any]  # runtime config models[] entry
     volumes: tuple[Volume, ...] = field(default_factory=tuple)
     cache: dict[str, Any] | None = None
+    # The hub repo and revision for huggingFace and library sources (also when cached).
+    hub_repo: str = ""
+    hub_revision: str | None = None
 
     @property
     def needs_hub(self) -> bool:
@@ -59,9 +62,16 @@ class ResolvedModel:
         return not local or hub_adapter
 
     @property
-    def base_key(self) -> tuple[str, str | None]:
-        """Two Models share base weights when this matches."""
-        return (self.engine_model, self.revision)
+    def base_key(self) -> tuple[str, ...]:
+        """Two Models share base weights when this matches: the weights' source, not
+        the in-pod path (every cached Model's weights are at /models/model in its own
+        pods, whatever was downloaded there)."""
+        src = self.source
+        if "pvc" in src:
+            return ("pvc", str(src["pvc"]["claimName"]), str(src["pvc"].get("path") or ""))
+        if "url" in src:
+            return ("url", str(src["url"]["url"]), str(src["url"].get("sha256") or ""))
+        return ("hf", self.hub_repo, self.hub_revision or "main")
 
 
 def served_name(model: Mapping[str, Any]) -> str:
@@ -155,6 +165,7 @@ def resolve(model: Mapping[str, Any]) -> ResolvedModel:
     else:
         raise ResolveError("InvalidSpec", "source must set one of huggingFace, pvc, url, library")
 
+    hub = (engine_model, revision) if "huggingFace" in source or "library" in source else ("", None)
     if cache:
         # The cache replaces the remote source: pods read the downloaded copy.
         volumes = [Volume("model", cache_claim_name(name), MODELS_DIR)]
@@ -188,4 +199,6 @@ def resolve(model: Mapping[str, Any]) -> ResolvedModel:
         entry=entry,
         volumes=tuple(volumes),
         cache=dict(cache) if cache else None,
+        hub_repo=hub[0],
+        hub_revision=hub[1],
     )
