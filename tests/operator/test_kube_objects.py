@@ -1,8 +1,9 @@
 """The operator's children against the real apiserver: names it must fit, objects it
-must not adopt."""
+must not adopt, the cache's access mode and volume failures as root causes."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -162,3 +163,85 @@ def test_same_named_user_objects_are_never_adopted(
     wait_for(lambda: reason("modeldeployment", "tiny", "Degraded") != "ChildConflict", 60, "heal")
     svc = get_json(k, namespace, "service", "tiny")
     assert svc is not None and svc["metadata"]["ownerReferences"][0]["kind"] == "ModelDeployment"
+
+
+def test_cache_access_mode_is_a_validated_immutable_spec_field(
+    kube_cluster: KubeCluster, namespace: str, operator: OperatorProcess
+) -> None:
+    k = kube_cluster
+    cache = {"size": "1Gi", "storageClassName": "no-such-class", "accessMode": "ReadWriteMany"}
+    spec = {"source": {"huggingFace": {"repo": "org/tiny"}}, "cache": cache}
+    apply(k, namespace, model("shared", spec))
+    pvc = wait_for(lambda: get_json(k, namespace, "pvc", "shared-cache"), 60, "the cache PVC")
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    changed = k.kubectl(
+        "patch", "-n", namespace, "model", "shared", "--type=merge",
+        "-p", '{"spec": {"cache": {"accessMode": "ReadWriteOnce"}}}',
+        check=False,
+    )  # fmt: skip
+    assert changed.returncode != 0 and "cache.accessMode is immutable" in changed.stderr
+    bad = k.kubectl(
+        "apply", "-n", namespace, "-f", "-", check=False,
+        input=yaml.safe_dump(model("bad", {**spec, "cache": {**cache, "accessMode": "RWX"}})),
+    )  # fmt: skip
+    assert bad.returncode != 0 and "accessMode" in bad.stderr
+
+
+def test_multi_attach_on_a_pod_is_the_root_cause(
+    kube_cluster: KubeCluster, namespace: str, operator: OperatorProcess
+) -> None:
+    """kwok has no volumes: the test posts the Event the attach/detach controller
+    posts for a Multi-Attach and puts the pod back into ContainerCreating (kwok
+    leaves a pod alone once it has an IP)."""
+    k = kube_cluster
+    apply(
+        k,
+        namespace,
+        model("tiny", {"source": {"huggingFace": {"repo": "org/tiny"}}}),
+        md("tiny", "tiny", resources={"gpus": 1}),
+    )
+
+    def running_pod() -> str:
+        pods = get_json(k, namespace, "pods", "-l", "pasture.dev/deployment=tiny") or {}
+        for p in pods.get("items") or []:
+            if (p.get("status") or {}).get("podIP"):
+                return str(p["metadata"]["name"])
+        return ""
+
+    pod = wait_for(running_pod, 60, "a pod with an IP")
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{pod}.multiattach"},
+        "involvedObject": {"apiVersion": "v1", "kind": "Pod", "name": pod, "namespace": namespace},
+        "type": "Warning",
+        "reason": "FailedAttachVolume",
+        "message": 'Multi-Attach error for volume "pvc-1" Volume is already used by pod(s) x',
+        "source": {"component": "attachdetach-controller"},
+        "firstTimestamp": "2026-01-01T00:00:00Z",
+        "lastTimestamp": "2026-01-01T00:00:00Z",
+        "count": 1,
+    }
+    apply(k, namespace, event)
+    waiting = {
+        "name": "runtime",
+        "image": "pasture-runtime:test",
+        "imageID": "",
+        "ready": False,
+        "restartCount": 0,
+        "state": {"waiting": {"reason": "ContainerCreating"}},
+    }
+    k.kubectl(
+        "patch", "-n", namespace, "pod", pod, "--subresource=status", "--type=merge",
+        "-p", json.dumps({"status": {"containerStatuses": [waiting]}}),
+    )  # fmt: skip
+    body = wait_for(
+        lambda: (
+            lambda b: b if condition(b, "Degraded").get("reason") == "VolumeMultiAttach" else None
+        )(get_json(k, namespace, "modeldeployment", "tiny")),
+        60,
+        "Degraded=VolumeMultiAttach",
+    )
+    assert "ReadWriteMany" in condition(body, "Degraded")["message"]
+    warnings = [e for e in _events(k, namespace, "tiny") if e["reason"] == "VolumeMultiAttach"]
+    assert warnings and warnings[0]["type"] == "Warning"
