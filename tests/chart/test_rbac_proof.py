@@ -206,7 +206,8 @@ def _without(role: dict[str, Any], group: str, resource: str, verb: str) -> dict
             if rest:
                 rules.append({**rule, "resources": rest})
             verbs = [v for v in rule["verbs"] if v != verb]
-            rules.append({"apiGroups": [group], "resources": [resource], "verbs": verbs})
+            if verbs:  # an RBAC rule needs at least one verb
+                rules.append({"apiGroups": [group], "resources": [resource], "verbs": verbs})
         else:
             rules.append(rule)
     assert removed, f"the chart grants no {verb} on {group}/{resource}"
