@@ -1,5 +1,8 @@
 """Fill a model cache once: `python -m pasture_operator.downloader --dest DIR --url URL`
-(or `--hf-repo REPO --revision REV`).
+(or `--url-env NAME`, the URL read from that environment variable, which keeps
+credentials off the command line; or `--hf-repo REPO --revision REV`). HTTP
+header lines (`Name: value`, one a line) for URL sources come from
+$PASTURE_DOWNLOAD_HEADERS (the Model's `source.url.headersSecret`).
 
 Runs in the download Job the operator creates for a Model with `spec.cache`.
 URL sources are streamed to disk and unpacked (.tar, .tar.gz/.tgz, .tar.zst
@@ -11,19 +14,20 @@ annotation, which the operator turns into Model status.
 Exit codes: 0 done; 2 a permanent source error (HTTP 401/403/404, bad archive,
 checksum mismatch) that a retry cannot fix; 1 anything else (retried).
 The last stderr line is the root cause; it also goes to /dev/termination-log.
+Every message is redacted (redact.py): URL credentials never reach logs or status.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import hashlib
 import json
 import os
 import shutil
 import sys
 import tarfile
-import tempfile
 import time
 import zipfile
 from collections.abc import Callable
@@ -31,14 +35,14 @@ from pathlib import Path
 
 import httpx
 
+from pasture_operator.fetch import FreeSpace, PermanentError, check_space, fetch
+from pasture_operator.redact import redact
+
 PROGRESS_ANNOTATION = "pasture.dev/download-progress"
+HEADERS_ENV = "PASTURE_DOWNLOAD_HEADERS"
 PERMANENT = 2
 _CHUNK = 1 << 20
 _REPORT_EVERY = 2.0  # seconds between progress reports
-
-
-class PermanentError(Exception):
-    """A failure that retrying will not fix."""
 
 
 class Progress:
@@ -137,53 +141,102 @@ def _flatten(dest: Path) -> None:
         inner.rmdir()
 
 
+def _free_bytes(path: Path) -> int:
+    return shutil.disk_usage(path).free
+
+
+def work_dir(dest: Path, source: str) -> Path:
+    """The staging directory of one source: stable across attempts, so a retry resumes."""
+    return dest.parent / f".download-{hashlib.sha256(source.encode()).hexdigest()[:16]}"
+
+
+def clean_stale(dest: Path, keep: Path) -> list[Path]:
+    """Remove what killed attempts left behind (other sources' staging, a half swap)."""
+    removed: list[Path] = []
+    for path in [*dest.parent.glob(".download-*"), dest.with_name(dest.name + ".old")]:
+        if path != keep and path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _unpacked_size(blob: Path, kind: str) -> int:
+    try:
+        if kind == "zip":
+            with zipfile.ZipFile(blob) as zf:
+                return sum(i.file_size for i in zf.infolist())
+        with tarfile.open(blob) as tar:
+            return sum(m.size for m in tar if m.isfile())
+    except (tarfile.TarError, zipfile.BadZipFile, OSError) as e:
+        raise PermanentError(f"cannot read archive: {e}") from e
+
+
 def download_url(
     url: str,
     dest: Path,
     progress: Progress,
     sha256: str | None = None,
     headers: dict[str, str] | None = None,
+    free_space: FreeSpace = _free_bytes,
 ) -> None:
-    work = Path(tempfile.mkdtemp(prefix=".download-", dir=dest.parent))
+    """Download and unpack `url` into `dest`; a retry after a kill resumes the download.
+
+    Space: the archive and its unpacked copy coexist until the swap (about 2x the
+    model); the archive is deleted as soon as it is unpacked.
+    """
+    work = work_dir(dest, f"url:{url}")
+    clean_stale(dest, keep=work)
+    work.mkdir(exist_ok=True)
+    shown = redact(url)
+    name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "model"
+    kind = _archive_kind(name)
+    blob = work / f"blob-{name}"
+    staged = work / "staged"
+    shutil.rmtree(staged, ignore_errors=True)  # a half-done unpack of a killed attempt
     try:
-        name = url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "model"
-        blob = work / name
-        digest = hashlib.sha256()
-        try:
-            with httpx.stream(
-                "GET", url, follow_redirects=True, timeout=60, headers=headers or {}
-            ) as resp:
-                if resp.status_code in (401, 403, 404, 410):
-                    raise PermanentError(f"HTTP {resp.status_code} {resp.reason_phrase} from {url}")
-                if resp.status_code >= 400:
-                    raise RuntimeError(f"HTTP {resp.status_code} {resp.reason_phrase} from {url}")
-                length = resp.headers.get("content-length")
-                progress.total = int(length) if length and length.isdigit() else None
-                progress.report()
-                with blob.open("wb") as out:
-                    for chunk in resp.iter_bytes(_CHUNK):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        progress.add(len(chunk))
-        except httpx.HTTPError as e:
-            raise RuntimeError(f"download of {url} failed: {e}") from e
-        if sha256 and digest.hexdigest() != sha256:
-            raise PermanentError(f"sha256 mismatch for {url}: got {digest.hexdigest()}")
-        staged = work / "staged"
+        fetch(
+            url,
+            blob,
+            progress,
+            headers=headers,
+            free_space=free_space,
+            # An archive is unpacked next to itself: room for about as much again.
+            reserve=(lambda total: total) if kind else (lambda total: 0),
+            shown=shown,
+        )
+        if sha256:
+            digest = hashlib.sha256()
+            with blob.open("rb") as f:
+                while chunk := f.read(_CHUNK):
+                    digest.update(chunk)
+            if digest.hexdigest() != sha256:
+                raise PermanentError(f"sha256 mismatch for {shown}: got {digest.hexdigest()}")
         staged.mkdir()
-        kind = _archive_kind(name)
+        if kind is not None:
+            check_space(work, _unpacked_size(blob, kind), free_space, "unpack the archive")
         if kind == "tar":
             _safe_extract_tar(blob, staged)
         elif kind == "zip":
             _safe_extract_zip(blob, staged)
         else:
             shutil.move(str(blob), staged / name)
+        blob.unlink(missing_ok=True)
         _flatten(staged)
         _replace(staged, dest)
         progress.total = progress.total if progress.total is not None else progress.done
         progress.report()
-    finally:
+    except PermanentError:
+        shutil.rmtree(work, ignore_errors=True)  # a bad archive is not worth resuming
+        raise
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise PermanentError(
+                "the cache volume is full (No space left on device); raise spec.cache.size"
+            ) from e
+        raise
+    else:
         shutil.rmtree(work, ignore_errors=True)
+    # Any other failure keeps `work`: the next attempt resumes from its partial file.
 
 
 def _replace(staged: Path, dest: Path) -> None:
@@ -204,7 +257,9 @@ def download_hf(repo: str, revision: str, dest: Path, progress: Progress) -> Non
         RevisionNotFoundError,
     )
 
-    work = Path(tempfile.mkdtemp(prefix=".download-", dir=dest.parent))
+    # Stable per source: huggingface_hub resumes its own partial files in it.
+    work = work_dir(dest, f"hf:{repo}@{revision}")
+    clean_stale(dest, keep=work)
     try:
         snapshot_download(
             repo_id=repo,
@@ -227,11 +282,25 @@ def download_hf(repo: str, revision: str, dest: Path, progress: Progress) -> Non
         shutil.rmtree(work, ignore_errors=True)
 
 
+def parse_headers(text: str) -> dict[str, str]:
+    """`Name: value` lines into a dict; a bad line is named by number, never quoted."""
+    headers: dict[str, str] = {}
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise PermanentError(f"headers secret: line {n} is not 'Name: value'")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pasture_operator.downloader")
     p.add_argument("--dest", required=True, type=Path)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--url")
+    src.add_argument("--url-env", metavar="NAME", help="read the URL from this env variable")
     src.add_argument("--hf-repo")
     p.add_argument("--revision", default="main")
     p.add_argument("--sha256")
@@ -241,8 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     a.dest.parent.mkdir(parents=True, exist_ok=True)
     progress = Progress(a.progress_file, _pod_annotator())
     try:
-        if a.url:
-            download_url(a.url, a.dest, progress, a.sha256)
+        url = os.environ.get(a.url_env, "") if a.url_env else a.url
+        if a.url_env and not url:
+            raise PermanentError(f"${a.url_env} is empty: no URL to download")
+        if url:
+            headers = parse_headers(os.environ.get(HEADERS_ENV, ""))
+            download_url(url, a.dest, progress, a.sha256, headers)
         else:
             download_hf(a.hf_repo, a.revision, a.dest, progress)
     except PermanentError as e:
@@ -254,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(message: str, code: int, termination_log: Path) -> int:
+    message = redact(message)
     print(message, file=sys.stderr)
     with contextlib.suppress(OSError):  # not in a pod
         termination_log.write_text(message)

@@ -35,6 +35,9 @@ class RunConfig:
     verbose: bool = False
     gpu_profiles_path: str | None = None  # None: no GPU profiles
     gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
+    servicemonitor_labels: Mapping[str, str] = field(default_factory=dict)
+    operator_namespace: str | None = None  # admitted by ModelDeployment NetworkPolicies
+    hf_endpoint: str | None = None  # a Hugging Face mirror (HF_ENDPOINT) for pods
 
 
 def parser() -> argparse.ArgumentParser:
@@ -93,6 +96,26 @@ def parser() -> argparse.ArgumentParser:
         help=f"YAML file of named GPU profiles (default: ${GPU_PROFILES_ENV}; unset: none); "
         "read once at start, an unreadable or invalid file stops the operator",
     )
+    run.add_argument(
+        "--servicemonitor-label",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="label on every ModelDeployment ServiceMonitor (repeatable), e.g. the "
+        "`release=<name>` a kube-prometheus-stack selects",
+    )
+    run.add_argument(
+        "--operator-namespace",
+        default=os.environ.get("POD_NAMESPACE") or None,
+        help="the operator's namespace, admitted by ModelDeployment NetworkPolicies "
+        "(default: $POD_NAMESPACE, set by the chart)",
+    )
+    run.add_argument(
+        "--hf-endpoint",
+        metavar="URL",
+        default=os.environ.get("PASTURE_HF_ENDPOINT") or None,
+        help="Hugging Face mirror given to download Jobs and runtime pods as HF_ENDPOINT",
+    )
     run.add_argument("--log-format", choices=["json", "plain", "full"], default="json")
     run.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -103,6 +126,12 @@ def from_args(argv: list[str] | None = None) -> RunConfig:
     cannot be read or is invalid (the operator must not start without them)."""
     a = parser().parse_args(argv)
     profiles = load_profiles(a.gpu_profiles) if a.gpu_profiles else {}
+    labels: dict[str, str] = {}
+    for item in a.servicemonitor_label:
+        key, sep, value = str(item).partition("=")
+        if not sep or not key:
+            parser().error(f"--servicemonitor-label wants KEY=VALUE, got {item!r}")
+        labels[key] = value
     return RunConfig(
         namespaces=[] if a.all_namespaces else list(a.namespace),
         peering=None if a.standalone else a.peering,
@@ -119,6 +148,9 @@ def from_args(argv: list[str] | None = None) -> RunConfig:
         verbose=a.verbose,
         gpu_profiles_path=a.gpu_profiles,
         gpu_profiles=profiles,
+        servicemonitor_labels=labels,
+        operator_namespace=a.operator_namespace,
+        hf_endpoint=a.hf_endpoint,
     )
 
 

@@ -79,8 +79,19 @@ def prometheus_operator_crds() -> list[Path]:
 
 
 def own_cluster(name: str) -> Iterator[KubeCluster]:
+    # As on OpenShift: blockOwnerDeletion needs update on the owner's finalizers
+    # (the RBAC proof shows the chart grants it).
     up = subprocess.run(
-        [str(ROOT / "hack" / "cluster"), "up", "--name", name], capture_output=True, text=True
+        [
+            str(ROOT / "hack" / "cluster"),
+            "up",
+            "--name",
+            name,
+            "--admission-plugins",
+            "OwnerReferencesPermissionEnforcement",
+        ],
+        capture_output=True,
+        text=True,
     )
     if up.returncode != 0:
         pytest.fail(f"hack/cluster up failed:\n{up.stderr}")

@@ -303,6 +303,8 @@ def test_metrics_service_and_optional_monitoring() -> None:
     (sm,) = by_kind(full, "ServiceMonitor")
     assert sm["metadata"]["labels"]["release"] == "kps"
     assert sm["spec"]["endpoints"][0]["honorLabels"] is True
+    # ... and on every ServiceMonitor the operator makes for a ModelDeployment.
+    assert "--servicemonitor-label=release=kps" in operator_args(full)
     dashboards = [c for c in by_kind(full, "ConfigMap") if "dashboard" in c["metadata"]["name"]]
     assert len(dashboards) == len(list((CHART / "dashboards").glob("*.json"))) == 2
     titles = set()
@@ -364,3 +366,9 @@ def test_runbook_section_per_alert() -> None:
 def test_notes_template_exists() -> None:
     notes = (CHART / "templates" / "NOTES.txt").read_text()
     assert "kubectl wait --for=condition=Ready modeldeployment" in notes
+
+
+def test_hf_mirror_is_passed_to_the_operator() -> None:
+    assert not [a for a in operator_args(render()) if a.startswith("--hf-endpoint")]
+    args = operator_args(render("--set", "runtime.hfEndpoint=https://hf-mirror.internal"))
+    assert "--hf-endpoint=https://hf-mirror.internal" in args

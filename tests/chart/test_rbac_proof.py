@@ -28,8 +28,56 @@ NS = "pasture-system"
 ROLE = "clusterrole/pasture-operator"
 
 
+def _owner_refs_admitted(cluster: KubeCluster, kubeconfig: Path) -> bool:
+    """Can the chart's ServiceAccount set blockOwnerDeletion to a ModelDeployment yet?
+
+    OwnerReferencesPermissionEnforcement maps the owner's kind with a discovery
+    cache the apiserver resets every 30 s: right after the CRDs are installed it
+    refuses every such reference (on OpenShift too; the operator's retries ride it
+    out). Tests start once it knows the kind.
+    """
+    probe = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": "owner-ref-probe",
+            "ownerReferences": [
+                {
+                    "apiVersion": "pasture.dev/v1alpha1",
+                    "kind": "ModelDeployment",
+                    "name": "probe",
+                    "uid": "00000000-0000-0000-0000-000000000000",
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
+    }
+    out = subprocess.run(
+        [
+            str(cluster.bin_dir / "kubectl"),
+            f"--kubeconfig={kubeconfig}",
+            "-n",
+            NS,
+            "create",
+            "-f",
+            "-",
+        ],
+        input=json.dumps(probe),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    if out.returncode != 0:
+        return False
+    cluster.kubectl("-n", NS, "delete", "configmap", "owner-ref-probe", check=False)
+    return True
+
+
 @pytest.fixture(scope="module")
-def installed(chart_cluster: KubeCluster) -> Iterator[dict[str, Any]]:
+def installed(
+    chart_cluster: KubeCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     helm(
         "upgrade",
         "--install",
@@ -46,6 +94,12 @@ def installed(chart_cluster: KubeCluster) -> Iterator[dict[str, Any]]:
     dep = json.loads(
         chart_cluster.kubectl("-n", NS, "get", "deployment/pasture-operator", "-o", "json").stdout
     )
+    sa = dep["spec"]["template"]["spec"]["serviceAccountName"]
+    kubeconfig = sa_kubeconfig(chart_cluster, NS, sa, tmp_path_factory.mktemp("sa") / "kc")
+    deadline = time.monotonic() + 90
+    while not _owner_refs_admitted(chart_cluster, kubeconfig):
+        assert time.monotonic() < deadline, "blockOwnerDeletion never admitted for the chart's SA"
+        time.sleep(2)
     # The tiny model's volume (cluster-scoped PV, applied once).
     chart_cluster.kubectl(
         "apply", "-f", str(ROOT / "examples" / "00-tiny-model-volume.yaml"), "-n", "default"
@@ -206,7 +260,8 @@ def _without(role: dict[str, Any], group: str, resource: str, verb: str) -> dict
             if rest:
                 rules.append({**rule, "resources": rest})
             verbs = [v for v in rule["verbs"] if v != verb]
-            rules.append({"apiGroups": [group], "resources": [resource], "verbs": verbs})
+            if verbs:  # an RBAC rule needs at least one verb
+                rules.append({"apiGroups": [group], "resources": [resource], "verbs": verbs})
         else:
             rules.append(rule)
     assert removed, f"the chart grants no {verb} on {group}/{resource}"
@@ -219,6 +274,8 @@ def _without(role: dict[str, Any], group: str, resource: str, verb: str) -> dict
     [
         ("apps", "deployments", "patch"),
         ("pasture.dev", "modeldeployments/status", "patch"),
+        # Children set blockOwnerDeletion (OwnerReferencesPermissionEnforcement is on).
+        ("pasture.dev", "modeldeployments/finalizers", "update"),
     ],
 )
 def test_a_missing_permission_fails(

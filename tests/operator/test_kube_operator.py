@@ -465,7 +465,7 @@ spec:
     assert jobs is not None and len(jobs["items"]) == 1
     job = jobs["items"][0]
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[:2] == ["-m", "pasture_operator.downloader"] and "--url" in args
+    assert args[:2] == ["-m", "pasture_operator.downloader"] and "--url-env" in args
     md = wait_for(
         lambda: (
             lambda b: b if condition(b, "ModelReady").get("reason") == "ModelNotReady" else None

@@ -60,7 +60,7 @@ def test_cache_children() -> None:
     assert job["kind"] == "Job"
     c = job["spec"]["template"]["spec"]["containers"][0]
     assert c["args"][:2] == ["-m", "pasture_operator.downloader"]
-    assert "--url" in c["args"]
+    assert "--url-env" in c["args"]
     assert job["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [2]
 
 

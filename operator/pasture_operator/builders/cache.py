@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pasture_operator.builders.meta import model_labels, object_meta
+from pasture_operator.builders.names import bounded
 from pasture_operator.constants import CACHE_SUBDIR, MODELS_DIR
 from pasture_operator.reconcile.resolve import ResolvedModel, cache_claim_name
 
@@ -18,7 +19,9 @@ PERMANENT_FAILURE_EXIT_CODE = 2
 def pvc(model: Mapping[str, Any], resolved: ResolvedModel) -> dict[str, Any]:
     cache = resolved.cache or {}
     spec: dict[str, Any] = {
-        "accessModes": ["ReadWriteOnce"],
+        # ReadWriteOnce binds on every StorageClass but keeps all readers on one node;
+        # ReadWriteMany (a file StorageClass) lets replicas spread (docs/operator.md).
+        "accessModes": [str(cache.get("accessMode") or "ReadWriteOnce")],
         "resources": {"requests": {"storage": str(cache.get("size"))}},
     }
     if cache.get("storageClassName"):
@@ -39,13 +42,25 @@ def source_digest(resolved: ResolvedModel) -> str:
 
 
 def job_name(resolved: ResolvedModel) -> str:
-    return f"{resolved.name}-dl-{source_digest(resolved)}"
+    # At most 63 characters: the name becomes the pods' job-name label.
+    return bounded(f"{resolved.name}-dl-{source_digest(resolved)}")
+
+
+# The URL travels in the environment, not on the command line (`ps`, container
+# runtime logs): it may carry credentials (docs/operator.md, Credentials).
+URL_ENV = "PASTURE_DOWNLOAD_URL"
+# HTTP header lines ("Name: value") from spec.source.url.headersSecret.
+HEADERS_ENV = "PASTURE_DOWNLOAD_HEADERS"
 
 
 def _download_source(resolved: ResolvedModel) -> dict[str, Any]:
     src = resolved.source
     if "url" in src:
-        return {"url": src["url"]["url"], "sha256": src["url"].get("sha256")}
+        return {
+            "url": src["url"]["url"],
+            "sha256": src["url"].get("sha256"),
+            "headersSecret": src["url"].get("headersSecret"),
+        }
     if "library" in src:
         return {"repo": _library_repo(resolved), "revision": "main"}
     hf = src["huggingFace"]
@@ -59,15 +74,28 @@ def _library_repo(resolved: ResolvedModel) -> str:
     return entry.repo if entry else ""
 
 
-def job(model: Mapping[str, Any], resolved: ResolvedModel, image: str) -> dict[str, Any]:
+def job(
+    model: Mapping[str, Any],
+    resolved: ResolvedModel,
+    image: str,
+    hf_endpoint: str | None = None,
+) -> dict[str, Any]:
     src = _download_source(resolved)
     args = ["-m", "pasture_operator.downloader", "--dest", f"{MODELS_DIR}/{CACHE_SUBDIR}"]
+    source_env: list[dict[str, Any]] = []
     if "url" in src:
-        args += ["--url", src["url"]]
+        args += ["--url-env", URL_ENV]
+        source_env.append({"name": URL_ENV, "value": src["url"]})
         if src.get("sha256"):
             args += ["--sha256", src["sha256"]]
+        if src.get("headersSecret"):
+            ref = src["headersSecret"]
+            key_ref = {"name": str(ref["name"]), "key": str(ref.get("key") or "headers")}
+            source_env.append({"name": HEADERS_ENV, "valueFrom": {"secretKeyRef": key_ref}})
     else:
         args += ["--hf-repo", src["repo"], "--revision", src["revision"]]
+        if hf_endpoint:  # a Hugging Face mirror (air-gapped clusters)
+            source_env.append({"name": "HF_ENDPOINT", "value": hf_endpoint})
     env: list[dict[str, Any]] = [
         {"name": "HOME", "value": "/tmp"},
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
@@ -75,6 +103,7 @@ def job(model: Mapping[str, Any], resolved: ResolvedModel, image: str) -> dict[s
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]
+    env.extend(source_env)
     if resolved.hf_token_secret:
         env.append(
             {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": dict(resolved.hf_token_secret)}}

@@ -57,6 +57,8 @@ def deployment(
     volumes: Sequence[Volume],
     placement: Placement,
     hf_token_secret: Mapping[str, str] | None = None,
+    hf_endpoint: str | None = None,
+    hf_offline: bool = False,
 ) -> dict[str, Any]:
     """Deployment dict for a ModelDeployment; `replicas` is decided by the plan and
     `placement` (GPUs, node selector, tolerations: spec merged with its GPU profile)
@@ -74,6 +76,10 @@ def deployment(
     ]
     if hf_token_secret:
         env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": dict(hf_token_secret)}})
+    if hf_endpoint:  # a Hugging Face mirror
+        env.append({"name": "HF_ENDPOINT", "value": hf_endpoint})
+    if hf_offline:  # weights are local: never wait on a hub an air-gapped cluster cannot reach
+        env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
     env.extend(dict(e) for e in overrides.get("env") or [])
 
     mounts: list[dict[str, Any]] = [
@@ -166,6 +172,8 @@ def deployment(
         "volumes": pod_volumes,
         "terminationGracePeriodSeconds": drain + _PRESTOP_SLEEP_SECONDS + _EXTRA_GRACE_SECONDS,
         "enableServiceLinks": False,
+        # The runtime never calls the Kubernetes API: no token to steal from a pod.
+        "automountServiceAccountToken": False,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": 1000,

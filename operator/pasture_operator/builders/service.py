@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pasture_operator.builders.meta import deployment_labels, object_meta, selector_labels
+from pasture_operator.builders.names import service_name
 from pasture_operator.constants import RUNTIME_PORT
 
 
@@ -15,7 +16,8 @@ def service_port(md: Mapping[str, Any]) -> int:
 
 def endpoint(md: Mapping[str, Any]) -> str:
     meta = md["metadata"]
-    return f"http://{meta['name']}.{meta['namespace']}.svc.cluster.local:{service_port(md)}"
+    host = service_name(str(meta["name"]))
+    return f"http://{host}.{meta['namespace']}.svc.cluster.local:{service_port(md)}"
 
 
 def service(md: Mapping[str, Any]) -> dict[str, Any]:
@@ -24,7 +26,10 @@ def service(md: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": object_meta(md, name, deployment_labels(name), svc.get("annotations")),
+        # The ModelDeployment's own name unless it is no DNS-1035 label (`qwen2.5`).
+        "metadata": object_meta(
+            md, service_name(name), deployment_labels(name), svc.get("annotations")
+        ),
         "spec": {
             "type": svc.get("type") or "ClusterIP",
             "selector": selector_labels(name),
@@ -46,12 +51,17 @@ def pdb(md: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def servicemonitor(md: Mapping[str, Any]) -> dict[str, Any]:
+def servicemonitor(
+    md: Mapping[str, Any], extra_labels: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """`extra_labels` (operator setting) are what a Prometheus' serviceMonitorSelector
+    matches, e.g. kube-prometheus-stack's `release: <its release name>`."""
     name = str(md["metadata"]["name"])
+    labels = {**(extra_labels or {}), **deployment_labels(name)}
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": object_meta(md, name, deployment_labels(name)),
+        "metadata": object_meta(md, name, labels),
         "spec": {
             "selector": {"matchLabels": selector_labels(name)},
             "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
@@ -59,8 +69,9 @@ def servicemonitor(md: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def networkpolicy(md: Mapping[str, Any]) -> dict[str, Any]:
-    """Admit the named namespaces/pods and the metrics scraper's namespace; nothing else."""
+def networkpolicy(md: Mapping[str, Any], operator_namespace: str | None = None) -> dict[str, Any]:
+    """Admit the named namespaces/pods, the metrics scraper's namespace and the
+    operator's (its autoscaler scrapes the pods); nothing else."""
     name = str(md["metadata"]["name"])
     access: Mapping[str, Any] = (md.get("spec") or {}).get("access") or {}
     peers: list[dict[str, Any]] = []
@@ -69,9 +80,8 @@ def networkpolicy(md: Mapping[str, Any]) -> dict[str, Any]:
     if access.get("podSelector"):
         peers.append({"podSelector": {"matchLabels": dict(access["podSelector"])}})
     metrics_ns = access.get("metricsNamespace") or "monitoring"
-    peers.append(
-        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": metrics_ns}}}
-    )
+    for ns in dict.fromkeys(n for n in (metrics_ns, operator_namespace) if n):
+        peers.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

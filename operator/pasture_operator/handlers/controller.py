@@ -8,9 +8,10 @@ drifted children, and writes status once if it changed.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections.abc import Hashable, Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,7 @@ from pasture_operator.kube.client import Kube, KubeError
 from pasture_operator.kube.resync import Resyncer
 from pasture_operator.kube.store import Store
 from pasture_operator.kube.workqueue import WorkQueue
-from pasture_operator.reconcile import conditions
+from pasture_operator.reconcile import conditions, ownership, pod_health
 from pasture_operator.reconcile.deployment_plan import (
     DeploymentObserved,
     Event,
@@ -36,7 +37,7 @@ from pasture_operator.reconcile.deployment_plan import (
     plan_deployment,
 )
 from pasture_operator.reconcile.drift import needs_apply
-from pasture_operator.reconcile.model_plan import ModelObserved, plan_model
+from pasture_operator.reconcile.model_plan import ModelObserved, ModelPlan, plan_model
 from pasture_operator.reconcile.resolve import cache_claim_name
 
 logger = logging.getLogger("pasture_operator")
@@ -51,6 +52,10 @@ DEPLOYMENT_CHILD_KINDS = (
 )
 # How long the "does the ServiceMonitor CRD exist" answer is trusted.
 _CAPABILITY_TTL = 60.0
+# Pods waiting on volumes change nothing we watch: look at their Events again this often.
+CREATING_RECHECK_SECONDS = 30.0
+# A refused same-named object is not watched (it lacks our labels): look again this often.
+CONFLICT_RECHECK_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,18 @@ class ControllerConfig:
     gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
     namespaces: tuple[str, ...] = ()  # empty: all namespaces
     resync_seconds: float = 300.0  # safety-net re-list period (0: only after kopf re-lists)
+    servicemonitor_labels: Mapping[str, str] = field(default_factory=dict)
+    operator_namespace: str | None = None
+    hf_endpoint: str | None = None
+
+    def plan_settings(self) -> OperatorSettings:
+        return OperatorSettings(
+            self.default_image,
+            self.gpu_profiles,
+            servicemonitor_labels=self.servicemonitor_labels,
+            operator_namespace=self.operator_namespace,
+            hf_endpoint=self.hf_endpoint,
+        )
 
 
 def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -165,6 +182,48 @@ class Controller:
             self._monitoring = (time.monotonic(), exists)
         return exists
 
+    async def _conflicts(
+        self, ns: str, objects: Sequence[Mapping[str, Any]], owner: Mapping[str, Any]
+    ) -> list[ownership.Conflict]:
+        """Objects about to be applied that exist and are not controlled by `owner`.
+
+        The store holds only labelled children (and every PVC): a user's object
+        with a child's name is looked up, once per apply, before it is created.
+        """
+        found: list[ownership.Conflict] = []
+        for obj in objects:
+            kind, name = str(obj["kind"]), str(obj["metadata"]["name"])
+            existing = self.store.get(kind, ns, name)
+            if existing is None:
+                existing = await self.kube.get(str(obj["apiVersion"]), kind, ns, name)
+            clash = ownership.conflict(existing, kind, str(owner["metadata"]["uid"]))
+            if clash is not None:
+                found.append(clash)
+        if found:
+            self.queue.add_after(
+                (str(owner["kind"]), ns, owner["metadata"]["name"]), CONFLICT_RECHECK_SECONDS
+            )
+        return found
+
+    async def _volume_events(
+        self, ns: str, name: str, pods: Sequence[Mapping[str, Any]]
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Events of pods still being created: a volume attach or mount failure
+        (Multi-Attach on a ReadWriteOnce cache) shows only there. Best effort."""
+        found: dict[str, list[dict[str, Any]]] = {}
+        for pod in pods:
+            if not pod_health.creating(pod):
+                continue
+            pod_name = str(pod["metadata"]["name"])
+            selector = f"involvedObject.kind=Pod,involvedObject.name={pod_name}"
+            try:
+                found[pod_name] = await self.kube.list("v1", "Event", ns, field_selector=selector)
+            except KubeError as e:
+                logger.warning("could not read Events of pod %s/%s: %s", ns, pod_name, e)
+        if found:
+            self.queue.add_after((DEPLOYMENT_KIND, ns, name), CREATING_RECHECK_SECONDS)
+        return found
+
     async def _apply_all(self, objects: list[dict[str, Any]]) -> None:
         for obj in objects:
             result = await self.kube.apply(obj)
@@ -226,19 +285,20 @@ class Controller:
         models = {
             n: m for n in _model_names(md) if (m := self.store.get(MODEL_KIND, ns, n)) is not None
         }
+        pods = self.store.labelled("Pod", ns, LABEL_DEPLOYMENT, name)
         observed = DeploymentObserved(
             models=models,
             children=children,
-            pods=self.store.labelled("Pod", ns, LABEL_DEPLOYMENT, name),
+            pods=pods,
             servicemonitor_crd=await self._servicemonitor_crd(),
+            pod_events=await self._volume_events(ns, name, pods),
         )
         now = conditions.now_rfc3339()
-        plan = plan_deployment(
-            md,
-            observed,
-            OperatorSettings(self.config.default_image, self.config.gpu_profiles),
-            now,
-        )
+        plan = plan_deployment(md, observed, self.config.plan_settings(), now)
+        clashes = await self._conflicts(ns, plan.apply, md)
+        if clashes:  # plan again without them: the status and Events name them
+            observed = dataclasses.replace(observed, conflicts=clashes)
+            plan = plan_deployment(md, observed, self.config.plan_settings(), now)
         _export_deployment_state(ns, name, md, plan.status)
         await self._apply_all(plan.apply)
         for api_version, kind, child in plan.delete:
@@ -259,6 +319,15 @@ class Controller:
                 [o["kind"] for o in plan.apply],
                 [e.reason for e in plan.events],
             )
+
+    def _plan_model(self, model: Mapping[str, Any], observed: ModelObserved, now: str) -> ModelPlan:
+        return plan_model(
+            model,
+            observed,
+            downloader_image=self.config.downloader_image,
+            now=now,
+            hf_endpoint=self.config.hf_endpoint,
+        )
 
     async def reconcile_model(self, ns: str, name: str) -> None:
         model = self.store.get(MODEL_KIND, ns, name)
@@ -287,13 +356,18 @@ class Controller:
             storage_classes=classes,
         )
         now = conditions.now_rfc3339()
-        plan = plan_model(model, observed, downloader_image=self.config.downloader_image, now=now)
-        metrics.set_model_phase(ns, name, plan.phase)
+        plan = self._plan_model(model, observed, now)
         drifted = [
             o
             for o in plan.apply
             if needs_apply(o, self.store.get(o["kind"], ns, o["metadata"]["name"]))
         ]
+        clashes = await self._conflicts(ns, drifted, model)
+        if clashes:  # plan again without them: nothing is applied, the status names them
+            observed = dataclasses.replace(observed, conflicts=clashes)
+            plan = self._plan_model(model, observed, now)
+            drifted = []
+        metrics.set_model_phase(ns, name, plan.phase)
         await self._apply_all(drifted)
         for api_version, kind, child in plan.delete:
             await self.kube.delete(api_version, kind, ns, child)

@@ -37,6 +37,9 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
             gpu_profiles=config.gpu_profiles,
             namespaces=tuple(config.namespaces),
             resync_seconds=config.resync_seconds,
+            servicemonitor_labels=config.servicemonitor_labels,
+            operator_namespace=config.operator_namespace,
+            hf_endpoint=config.hf_endpoint,
         ),
     )
     await ensure_peering(kube, config)

@@ -182,8 +182,13 @@ class Kube:
         kind: str,
         namespace: str | None = None,
         label_selector: str | None = None,
+        field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
-        query = {"labelSelector": label_selector} if label_selector else None
+        query = {
+            k: v
+            for k, v in (("labelSelector", label_selector), ("fieldSelector", field_selector))
+            if v
+        } or None
         out = await self.request("GET", path_for(api_version, kind, namespace), query=query)
         return list(out.get("items") or [])
 

@@ -13,10 +13,12 @@ from pasture_operator.builders import configmap as cm
 from pasture_operator.builders import deployment as dep
 from pasture_operator.builders import service as svc
 from pasture_operator.builders.meta import selector_string
+from pasture_operator.constants import MODELS_DIR
 from pasture_operator.gpu_profiles import GpuProfile
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
 from pasture_operator.reconcile.drift import needs_apply
+from pasture_operator.reconcile.ownership import CONFLICT_REASON, Conflict, refused, summary
 from pasture_operator.reconcile.placement import (
     Placement,
     placement,
@@ -42,6 +44,9 @@ FAILURE_REASONS = {
     "CreateContainerConfigError",
     "ModelNotFound",
     "ModelFailed",
+    CONFLICT_REASON,
+    "VolumeMultiAttach",
+    "VolumeMountFailed",
 }
 
 
@@ -51,6 +56,10 @@ class DeploymentObserved:
     children: Mapping[tuple[str, str], Mapping[str, Any]]  # (kind, name) -> body
     pods: Sequence[Mapping[str, Any]] = ()
     servicemonitor_crd: bool = False
+    # Events of pods still being created, by pod name (volume attach/mount failures).
+    pod_events: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
+    # Same-named objects this ModelDeployment does not control (reconcile/ownership.py).
+    conflicts: Sequence[Conflict] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,11 @@ class OperatorSettings:
     default_image: str
     # GPU profiles by name, loaded at operator start (gpu_profiles.py).
     gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
+    # Labels a Prometheus selects ServiceMonitors by (e.g. release: kube-prometheus-stack).
+    servicemonitor_labels: Mapping[str, str] = field(default_factory=dict)
+    # The operator's own namespace, admitted by NetworkPolicies (autoscaler scrapes).
+    operator_namespace: str | None = None
+    hf_endpoint: str | None = None  # a Hugging Face mirror for runtimes and download Jobs
 
 
 @dataclass(frozen=True)
@@ -116,8 +130,8 @@ def _models(spec: Mapping[str, Any], models: Mapping[str, Mapping[str, Any]]) ->
                 variants,
                 False,
                 "InvalidSpec",
-                f"variant {v.name!r} uses {v.engine_model!r}, not the base "
-                f"weights {base.engine_model!r} of {base.name!r}",
+                f"variant {v.name!r} uses {v.source_text!r}, not the base "
+                f"weights {base.source_text!r} of {base.name!r}",
                 invalid=f"variant {v.name!r} does not share base weights",
             )
     served = [m.served_name for m in resolved]
@@ -184,10 +198,13 @@ def _children(
     assert ms.base is not None
     spec = md.get("spec") or {}
     text = cm.render(cm.runtime_config(md, ms.base, ms.variants, gpus=place.gpus))
-    volumes: dict[str, Any] = {}
-    for m in (ms.base, *ms.variants):
+    # The engine reads the base's weights; variants add only their adapters (each
+    # at its own /adapters/<name>), never their own copy of the weights.
+    volumes: dict[str, Any] = {v.name: v for v in ms.base.volumes}
+    for m in ms.variants:
         for v in m.volumes:
-            volumes.setdefault(v.name, v)
+            if v.mount_path != MODELS_DIR:
+                volumes.setdefault(v.name, v)
     out = [
         cm.configmap(md, text),
         dep.deployment(
@@ -198,15 +215,17 @@ def _children(
             volumes=list(volumes.values()),
             placement=place,
             hf_token_secret=ms.base.hf_token_secret,
+            hf_endpoint=settings.hf_endpoint,
+            hf_offline=not any(m.needs_hub for m in (ms.base, *ms.variants)),
         ),
         svc.service(md),
     ]
     if int(spec.get("replicas", 1)) > 1:
         out.append(svc.pdb(md))
     if obs.servicemonitor_crd:
-        out.append(svc.servicemonitor(md))
+        out.append(svc.servicemonitor(md, settings.servicemonitor_labels))
     if spec.get("access"):
-        out.append(svc.networkpolicy(md))
+        out.append(svc.networkpolicy(md, settings.operator_namespace))
     return out
 
 
@@ -290,10 +309,12 @@ def plan_deployment(
         plan.desired = _children(md, ms, obs, settings, replicas, placed.placement)
         if kept is not None:
             plan.desired = _hold(plan.desired, kept, obs)
+        foreign = refused(obs.conflicts)
         plan.apply = [
             o
             for o in plan.desired
-            if needs_apply(o, _observed(obs, o["kind"], o["metadata"]["name"]))
+            if (o["kind"], o["metadata"]["name"]) not in foreign
+            and needs_apply(o, _observed(obs, o["kind"], o["metadata"]["name"]))
         ]
         wanted_kinds = {o["kind"] for o in plan.desired}
         plan.delete = [
@@ -303,9 +324,12 @@ def plan_deployment(
             for api in [OPTIONAL_KINDS[kind]]
         ]
         if observed_dep is None:
-            plan.events.append(
-                Event("Normal", "Created", f"created Deployment {name} with {replicas} replica(s)")
-            )
+            if ("Deployment", name) not in foreign:
+                plan.events.append(
+                    Event(
+                        "Normal", "Created", f"created Deployment {name} with {replicas} replica(s)"
+                    )
+                )
         else:
             before = int((observed_dep.get("spec") or {}).get("replicas", 0))
             if before != replicas:
@@ -327,12 +351,15 @@ def plan_deployment(
         >= int(observed_dep["metadata"].get("generation") or 0)
     )
     rolled_out = current and updated_n >= replicas and total_n == replicas
-    problem = worst_problem(obs.pods)
+    problem = worst_problem(obs.pods, obs.pod_events)
 
     previous = f"; serving the previous model revision ({ms.message})" if holding else ""
     conds: list[Condition] = []
+    clash = (CONFLICT_REASON, summary(obs.conflicts)) if obs.conflicts else None
     if blocked is not None:
         ready = Condition("Ready", "False", *blocked)
+    elif clash is not None:
+        ready = Condition("Ready", "False", *clash)
     elif not ms.ready and not holding:
         ready = Condition("Ready", "False", "ModelNotReady", ms.message)
     elif want == 0:
@@ -378,6 +405,8 @@ def plan_deployment(
 
     if blocked is not None:
         conds.append(Condition("Degraded", "True", *blocked))
+    elif clash is not None:
+        conds.append(Condition("Degraded", "True", *clash))
     elif ms.reason in ("ModelNotFound", "ModelFailed"):
         conds.append(Condition("Degraded", "True", ms.reason, ms.message))
     elif problem is not None:

@@ -15,7 +15,9 @@ from typing import Any
 from pasture_operator.builders import cache as cache_builders
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
+from pasture_operator.reconcile.ownership import CONFLICT_REASON, Conflict, summary
 from pasture_operator.reconcile.resolve import ResolvedModel, ResolveError, resolve, served_name
+from pasture_operator.redact import redact
 
 PROGRESS_ANNOTATION = "pasture.dev/download-progress"
 
@@ -27,6 +29,8 @@ class ModelObserved:
     jobs: Sequence[Mapping[str, Any]] = ()  # this Model's download Jobs
     job_pods: Sequence[Mapping[str, Any]] = ()
     storage_classes: Sequence[Mapping[str, Any]] | None = None  # None: not looked up
+    # Same-named objects this Model does not control (reconcile/ownership.py).
+    conflicts: Sequence[Conflict] = ()
 
 
 @dataclass
@@ -178,7 +182,12 @@ def _phase(resolved: ResolvedModel, obs: ModelObserved) -> _Phase:
 
 
 def plan_model(
-    model: Mapping[str, Any], obs: ModelObserved, *, downloader_image: str, now: str
+    model: Mapping[str, Any],
+    obs: ModelObserved,
+    *,
+    downloader_image: str,
+    now: str,
+    hf_endpoint: str | None = None,
 ) -> ModelPlan:
     meta = model["metadata"]
     generation = int(meta.get("generation") or 0)
@@ -189,28 +198,37 @@ def plan_model(
         resolved = None
         ph = _Phase("Failed", e.reason, e.message)
     plan = ModelPlan(resolved=resolved)
-    if resolved is not None:
+    if resolved is not None and obs.conflicts:
+        # Nothing is applied: the download Job would write into a PVC that is not ours.
+        ph = _Phase("Failed", CONFLICT_REASON, summary(obs.conflicts))
+    elif resolved is not None:
         ph = _phase(resolved, obs)
         if resolved.cache:
             plan.apply.append(cache_builders.pvc(model, resolved))
-            if ph.phase != "Ready" or any(
+            # A Job's pod template is immutable: an existing one is never re-applied (an
+            # operator upgrade that changes the template would otherwise be refused).
+            if ph.phase != "Ready" and not any(
                 j["metadata"]["name"] == cache_builders.job_name(resolved) for j in obs.jobs
             ):
-                plan.apply.append(cache_builders.job(model, resolved, downloader_image))
+                plan.apply.append(
+                    cache_builders.job(model, resolved, downloader_image, hf_endpoint)
+                )
             wanted = cache_builders.job_name(resolved)
             plan.delete.extend(
                 ("batch/v1", "Job", j["metadata"]["name"])
                 for j in obs.jobs
                 if j["metadata"]["name"] != wanted
             )
-    plan.phase, plan.reason, plan.message = ph.phase, ph.reason, ph.message
-    ready = Condition("Ready", "True" if ph.phase == "Ready" else "False", ph.reason, ph.message)
+    # Messages quote downloader errors and URLs: shown in status and Events, never
+    # with credentials.
+    plan.phase, plan.reason, plan.message = ph.phase, ph.reason, redact(ph.message)
+    ready = Condition("Ready", "True" if ph.phase == "Ready" else "False", ph.reason, plan.message)
     status: dict[str, Any] = {
         "observedGeneration": generation,
         "phase": ph.phase,
         "servedName": resolved.served_name if resolved else served_name(model),
         "source": resolved.source_text if resolved else "",
-        "message": ph.message,
+        "message": plan.message,
         "conditions": conditions.merge(old_status.get("conditions"), [ready], generation, now),
     }
     if resolved is not None:

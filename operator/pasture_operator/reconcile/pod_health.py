@@ -19,8 +19,13 @@ _PRIORITY = {
     "CrashLoopBackOff": 1,
     "ImagePullBackOff": 2,
     "CreateContainerConfigError": 3,
-    "Unschedulable": 4,
+    "VolumeMultiAttach": 4,
+    "VolumeMountFailed": 5,
+    "Unschedulable": 6,
 }
+# Pods stuck here wait on their volumes; only Events say why (pod status does not).
+CREATING = {"ContainerCreating", "PodInitializing"}
+_VOLUME_EVENTS = {"FailedAttachVolume", "FailedMount", "FailedMapVolume"}
 
 
 @dataclass(frozen=True)
@@ -83,14 +88,52 @@ def _pod_problem(pod: Mapping[str, Any]) -> PodProblem | None:
     return None
 
 
-def worst_problem(pods: Sequence[Mapping[str, Any]]) -> PodProblem | None:
-    """The most actionable problem among pods that are not being deleted."""
+def creating(pod: Mapping[str, Any]) -> bool:
+    """Is a container of `pod` still waiting to be created (volumes, image)?"""
+    return any(
+        ((cs.get("state") or {}).get("waiting") or {}).get("reason") in CREATING
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []
+    )
+
+
+def _volume_problem(
+    pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]]
+) -> PodProblem | None:
+    """The latest attach/mount failure Event of a pod still being created."""
+    if not creating(pod):
+        return None
+    failures = sorted(
+        (e for e in events if e.get("type") == "Warning" and e.get("reason") in _VOLUME_EVENTS),
+        key=lambda e: str(e.get("lastTimestamp") or e.get("eventTime") or ""),
+    )
+    multi = [e for e in failures if "Multi-Attach" in str(e.get("message") or "")]
+    name = str(pod["metadata"]["name"])
+    if multi:
+        return PodProblem(
+            "VolumeMultiAttach",
+            f"{str(multi[-1].get('message'))[:400]}: a ReadWriteOnce volume is attached to "
+            "another node; use spec.cache.accessMode ReadWriteMany (a file StorageClass) "
+            "or keep the pods on one node",
+            name,
+        )
+    if failures:
+        return PodProblem("VolumeMountFailed", str(failures[-1].get("message"))[:500], name)
+    return None
+
+
+def worst_problem(
+    pods: Sequence[Mapping[str, Any]],
+    events: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+) -> PodProblem | None:
+    """The most actionable problem among pods that are not being deleted; `events`
+    are the Events of pods still being created, by pod name."""
+    live = [pod for pod in pods if not (pod.get("metadata") or {}).get("deletionTimestamp")]
     found = [
         p
         for p in (
             _pod_problem(pod)
-            for pod in pods
-            if not (pod.get("metadata") or {}).get("deletionTimestamp")
+            or _volume_problem(pod, (events or {}).get(str(pod["metadata"]["name"])) or ())
+            for pod in live
         )
         if p is not None
     ]

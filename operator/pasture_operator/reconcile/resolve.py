@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pasture_operator import catalog, modelfile
+from pasture_operator.builders.names import dns_label
 from pasture_operator.constants import ADAPTERS_DIR, CACHE_SUBDIR, MODELS_DIR
+from pasture_operator.redact import redact_url
 
 
 class ResolveError(ValueError):
@@ -47,11 +49,29 @@ class ResolvedModel:
     entry: dict[str, Any]  # runtime config models[] entry
     volumes: tuple[Volume, ...] = field(default_factory=tuple)
     cache: dict[str, Any] | None = None
+    # The hub repo and revision for huggingFace and library sources (also when cached).
+    hub_repo: str = ""
+    hub_revision: str | None = None
 
     @property
-    def base_key(self) -> tuple[str, str | None]:
-        """Two Models share base weights when this matches."""
-        return (self.engine_model, self.revision)
+    def needs_hub(self) -> bool:
+        """Does serving this model fetch anything from the Hugging Face hub at start?"""
+        local = self.cache is not None or "pvc" in self.source
+        adapter = self.entry.get("adapter") or {}
+        hub_adapter = bool(adapter) and not str(adapter.get("path", "")).startswith(ADAPTERS_DIR)
+        return not local or hub_adapter
+
+    @property
+    def base_key(self) -> tuple[str, ...]:
+        """Two Models share base weights when this matches: the weights' source, not
+        the in-pod path (every cached Model's weights are at /models/model in its own
+        pods, whatever was downloaded there)."""
+        src = self.source
+        if "pvc" in src:
+            return ("pvc", str(src["pvc"]["claimName"]), str(src["pvc"].get("path") or ""))
+        if "url" in src:
+            return ("url", str(src["url"]["url"]), str(src["url"].get("sha256") or ""))
+        return ("hf", self.hub_repo, self.hub_revision or "main")
 
 
 def served_name(model: Mapping[str, Any]) -> str:
@@ -70,8 +90,8 @@ def _source_text(source: Mapping[str, Any]) -> str:
     if "pvc" in source:
         path = source["pvc"].get("path") or ""
         return f"pvc://{source['pvc']['claimName']}/{path}".rstrip("/")
-    if "url" in source:
-        return str(source["url"]["url"])
+    if "url" in source:  # a printer column: never with the URL's credentials
+        return redact_url(str(source["url"]["url"]))
     return f"library://{source.get('library', '')}"
 
 
@@ -84,7 +104,9 @@ def _adapter(name: str, adapters: list[Any]) -> tuple[dict[str, str] | None, lis
         first = {"name": "adapter", "source": src}
     src = first.get("source") or {}
     if "pvc" in src:
-        vol = Volume(f"adapter-{name}"[:63], src["pvc"]["claimName"], f"{ADAPTERS_DIR}/{name}")
+        vol = Volume(
+            dns_label(f"adapter-{name}"), src["pvc"]["claimName"], f"{ADAPTERS_DIR}/{name}"
+        )
         path = f"{vol.mount_path}/{src['pvc'].get('path') or ''}".rstrip("/")
         return {"path": path}, [vol]
     if "huggingFace" in src:
@@ -143,6 +165,7 @@ def resolve(model: Mapping[str, Any]) -> ResolvedModel:
     else:
         raise ResolveError("InvalidSpec", "source must set one of huggingFace, pvc, url, library")
 
+    hub = (engine_model, revision) if "huggingFace" in source or "library" in source else ("", None)
     if cache:
         # The cache replaces the remote source: pods read the downloaded copy.
         volumes = [Volume("model", cache_claim_name(name), MODELS_DIR)]
@@ -176,4 +199,6 @@ def resolve(model: Mapping[str, Any]) -> ResolvedModel:
         entry=entry,
         volumes=tuple(volumes),
         cache=dict(cache) if cache else None,
+        hub_repo=hub[0],
+        hub_revision=hub[1],
     )
