@@ -26,6 +26,7 @@ from pasture_operator.reconcile.placement import (
 )
 from pasture_operator.reconcile.pod_health import worst_problem
 from pasture_operator.reconcile.resolve import ResolvedModel, ResolveError, resolve
+from pasture_operator.redact import redact
 
 # Kinds created only in some configurations: deleted when no longer wanted.
 OPTIONAL_KINDS: dict[str, str] = {
@@ -101,7 +102,10 @@ class _ModelState:
 
 def _model_phase(body: Mapping[str, Any]) -> tuple[str, str]:
     st = body.get("status") or {}
-    return str(st.get("phase") or "Pending"), str(st.get("message") or "status not reported yet")
+    # Quoted into this object's status and Events: redacted again (a status written
+    # by an older operator may still carry URL credentials).
+    message = redact(str(st.get("message") or "status not reported yet"))
+    return str(st.get("phase") or "Pending"), message
 
 
 def _models(spec: Mapping[str, Any], models: Mapping[str, Mapping[str, Any]]) -> _ModelState:
