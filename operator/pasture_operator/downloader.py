@@ -141,6 +141,9 @@ def _flatten(dest: Path) -> None:
         inner.rmdir()
 
 
+_FULL = "the cache volume is full (No space left on device); raise spec.cache.size"
+
+
 def _free_bytes(path: Path) -> int:
     return shutil.disk_usage(path).free
 
@@ -230,9 +233,7 @@ def download_url(
         raise
     except OSError as e:
         if e.errno == errno.ENOSPC:
-            raise PermanentError(
-                "the cache volume is full (No space left on device); raise spec.cache.size"
-            ) from e
+            raise PermanentError(_FULL) from e
         raise
     else:
         shutil.rmtree(work, ignore_errors=True)
@@ -271,6 +272,10 @@ def download_hf(repo: str, revision: str, dest: Path, progress: Progress) -> Non
         raise PermanentError(
             f"{type(e).__name__} for {repo}@{revision}: {str(e).splitlines()[0]}"
         ) from e
+    except OSError as e:  # the hub gives no size up front: a full volume shows here
+        if e.errno == errno.ENOSPC:
+            raise PermanentError(_FULL) from e
+        raise
     try:
         staged = work / "staged"
         shutil.rmtree(staged / ".cache", ignore_errors=True)

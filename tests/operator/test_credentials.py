@@ -169,3 +169,12 @@ def _env(dep: dict[str, Any]) -> dict[str, Any]:
 def test_offline_when_serving_local_weights(spec: dict[str, Any], offline: bool) -> None:
     env = _env(_deployment(model("tiny", spec), OperatorSettings("img")))
     assert (env.get("HF_HUB_OFFLINE") == "1") is offline
+
+
+def test_a_model_message_quoted_by_a_deployment_is_redacted() -> None:
+    failed = model("tiny", phase="Failed")
+    failed["status"]["message"] = f"HTTP 404 Not Found from {SECRET_URL}"
+    obs = DeploymentObserved(models={"tiny": failed}, children={})
+    p = plan_deployment(md(), obs, OperatorSettings("img"), "T")
+    assert "s3cret" not in _text(p.status) and "s3cret" not in _text(p.events)
+    assert "REDACTED" in _text(p.status)

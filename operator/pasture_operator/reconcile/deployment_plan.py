@@ -27,6 +27,7 @@ from pasture_operator.reconcile.placement import (
 )
 from pasture_operator.reconcile.pod_health import worst_problem
 from pasture_operator.reconcile.resolve import ResolvedModel, ResolveError, resolve
+from pasture_operator.redact import redact
 
 # Kinds created only in some configurations: deleted when no longer wanted.
 OPTIONAL_KINDS: dict[str, str] = {
@@ -107,7 +108,10 @@ def _model_phase(body: Mapping[str, Any]) -> tuple[str, str]:
         # The phase describes the previous spec (e.g. a source edit not yet looked at):
         # acting on it would roll pods to a source nobody has checked.
         return "Pending", "its new spec is not reconciled yet"
-    return str(st.get("phase") or "Pending"), str(st.get("message") or "status not reported yet")
+    # Quoted into this object's status and Events: redacted again (a status written
+    # by an older operator may still carry URL credentials).
+    message = redact(str(st.get("message") or "status not reported yet"))
+    return str(st.get("phase") or "Pending"), message
 
 
 def _models(spec: Mapping[str, Any], models: Mapping[str, Mapping[str, Any]]) -> _ModelState:
