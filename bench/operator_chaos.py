@@ -364,6 +364,12 @@ def main() -> None:
         rest_minutes = (time.monotonic() - rest_start) / 60
         rest_writes = op.writes() - rest0
         problems = check(c, ns)  # again, after the rest: still converged?
+        steady = sum(
+            1
+            for m in c.get(ns, "modeldeployments")
+            if m["metadata"]["name"] in autoscaled
+            and ((m.get("status") or {}).get("autoscaling") or {}).get("reason") == "Steady"
+        )
         summary = {
             "count": a.count,
             "autoscaled": len(autoscaled),
@@ -377,6 +383,11 @@ def main() -> None:
             "examples": {k: v[:5] for k, v in problems.items() if v},
             "status_writes_per_min_chaos": round(chaos_writes / chaos_minutes, 1),
             "status_writes_per_md_min_rest": round(rest_writes / a.count / rest_minutes, 3),
+            "status_writes_per_autoscaled_md_min_rest": round(
+                rest_writes / max(1, len(autoscaled)) / rest_minutes, 3
+            ),
+            "autoscaled_steady_at_end": steady,
+            "scrapes_served": pods.served,
             "operator_log": str(op.log),
         }
         print(json.dumps(summary), flush=True)
