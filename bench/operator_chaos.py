@@ -178,6 +178,14 @@ class Operator:
         self.restarts += 1
 
 
+def sync_pods(c: Cluster, ns: str, pods: FakePodMetrics) -> None:
+    """Serve a fake /metrics on every pod's IP (skipped while the apiserver is away)."""
+    try:
+        pods.sync(_pod_ips(f"{c.bin_dir}/kubectl", c.env, ns))
+    except (subprocess.SubprocessError, ValueError) as e:
+        print(f"pod sync skipped: {e!r}", file=sys.stderr)
+
+
 def md_body(name: str, autoscaled: bool, replicas: int = 1) -> dict[str, Any]:
     spec: dict[str, Any] = {"modelRef": {"name": "tiny"}, "replicas": replicas}
     if autoscaled:
@@ -292,7 +300,7 @@ def main() -> None:
             start = time.monotonic()
             problems = check(c, ns)
             while time.monotonic() - start < limit:
-                pods.sync(_pod_ips(f"{bin_dir}/kubectl", c.env, ns))
+                sync_pods(c, ns, pods)
                 problems = check(c, ns)
                 if not any(problems.values()):
                     break
@@ -314,7 +322,7 @@ def main() -> None:
                     "apply", "-n", ns, "-f", "-", input=yaml.safe_dump(md_body(n, n in autoscaled))
                 )
             if now >= next_sync:
-                farm.sync(_pod_ips(f"{bin_dir}/kubectl", c.env, ns))
+                sync_pods(c, ns, pods)
                 next_sync = now + 5
             roll = rng.random()
             n = rng.choice(names)
@@ -369,7 +377,7 @@ def main() -> None:
         rest0 = op.writes()
         rest_start = time.monotonic()
         while time.monotonic() - rest_start < a.rest_seconds:
-            farm.sync(_pod_ips(f"{bin_dir}/kubectl", c.env, ns))
+            sync_pods(c, ns, pods)
             time.sleep(5)
         rest_minutes = (time.monotonic() - rest_start) / 60
         rest_writes = op.writes() - rest0
