@@ -103,10 +103,14 @@ class Resyncer:
         self.period = period
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # A standby replica (peering: paused before it ever watched) gets no
+        # listing; the timer must not make it list and act on what it finds.
+        self._listed = False
         self.passes = 0
 
     def request(self) -> None:
         """kopf is listing (an event of type None): resync once its burst is over."""
+        self._listed = True
         self._wake.set()
 
     def start(self) -> None:
