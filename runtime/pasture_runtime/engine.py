@@ -47,6 +47,10 @@ def engine_args(cfg: EngineConfig) -> AsyncEngineArgs:
         value = getattr(cfg, key)
         if value is not None:
             kwargs[key] = value
+    # No length set: the model's own maximum if the KV cache holds one such
+    # sequence, else the longest it holds (vLLM's auto-fit) rather than a
+    # failed start. Ollama picks 4k/32k/256k by VRAM instead (docs/runtime.md).
+    kwargs.setdefault("max_model_len", -1)
     kwargs.update(cfg.extra_args)
     if "structured_outputs_config" not in kwargs:
         from vllm.config import StructuredOutputsConfig

@@ -296,3 +296,15 @@ def test_long_prompts_do_not_warn_about_the_tokenizers_maximum(tiny_model_dir: P
         logging.getLogger("transformers").removeHandler(handler)
     assert len(ids) > tokenizer.model_max_length
     assert not [r for r in records if "sequence length is longer" in r.getMessage()]
+
+
+def test_default_context_is_the_models_own_capped_by_the_kv_cache(tiny_model_dir: Path) -> None:
+    """No maxModelLen/maxContext: vLLM's auto-fit (-1), the model's maximum
+    when the KV cache holds it, else the longest it holds (seen: 8 blocks of
+    128 tokens gave 896 on the tiny model, whose own maximum is 2048)."""
+    from pasture_runtime.config import EngineConfig
+    from pasture_runtime.engine import engine_args
+
+    assert engine_args(EngineConfig(model=str(tiny_model_dir))).max_model_len == -1
+    explicit = EngineConfig(model=str(tiny_model_dir), max_model_len=1024)
+    assert engine_args(explicit).max_model_len == 1024

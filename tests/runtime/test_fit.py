@@ -9,6 +9,7 @@ mockRunner.Tokenize) and template (each message's text then a space), and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -175,3 +176,62 @@ def test_token_truncation_leaves_room_to_answer() -> None:
     with pytest.raises(OllamaError) as e:
         opt.fit_prompt(list(range(100)), plan, truncate=False)
     assert e.value.status == 400 and "exceeds the context length" in e.value.message
+
+
+def chat_fit(msgs: list[Msg], tools: int, context: int, **kw: Any) -> fit.ChatPrompt:
+    """fit_chat over a stand-in template: each tool definition is 10 words."""
+
+    def render(kept: tuple[int, ...], with_tools: bool) -> str:
+        tool_text = "tool " * 10 * tools if with_tools else ""
+        return tool_text + "".join(f"{msgs[i].content} " for i in kept if msgs[i].content)
+
+    def encode(text: str) -> list[int]:
+        return list(range(len(text.split())))
+
+    return fit.fit_chat(
+        [m.role for m in msgs], [m.images for m in msgs], render, encode,
+        image_tokens=kw.pop("image_tokens", IMAGE), context_length=context,
+        num_predict=kw.pop("num_predict", None), truncate=kw.pop("truncate", True), tools=tools,
+    )  # fmt: skip
+
+
+def test_fit_chat_keeps_the_ids_of_the_longest_candidate_that_fits() -> None:
+    msgs = [SYSTEM, *HARRY, *HARRY[1:]]  # 6 + 4 + 3 + 11 + 3 + 11 words
+    # context 40, room 10 (a quarter): budget 30 keeps system + the last turn
+    # pair (6 + 11 + 3 + 11 = 31 > 30) -> system + last user message (17).
+    out = chat_fit(msgs, 0, 40)
+    assert out.kept == (0, 5) and out.dropped == 4 and len(out.ids) == 17
+    out = chat_fit(msgs, 0, 48)  # budget 36: the last two turns fit
+    assert out.kept == (0, 3, 4, 5) and len(out.ids) == 31
+    assert chat_fit(msgs, 0, 4096).dropped == 0
+
+
+def test_fit_chat_with_truncate_false_drops_nothing() -> None:
+    out = chat_fit([SYSTEM, *HARRY], 0, 8, truncate=False)
+    assert out.kept == (0, 1, 2, 3) and out.dropped == 0 and len(out.ids) == 24
+
+
+def test_fit_chat_refuses_what_cannot_leave_room_to_answer() -> None:
+    with pytest.raises(OllamaError) as e:
+        chat_fit([SYSTEM, *HARRY], 0, 20)  # budget 15 < system + last (17)
+    assert e.value.status == 400 and e.value.code == "context_length_exceeded"
+    assert e.value.message == (
+        "prompt too long: the system prompt and the last user message take 17 tokens; "
+        "the context window is 20 tokens (num_ctx) and 5 of them are kept for the reply. "
+        "Shorten the message or use a larger num_ctx"
+    )
+
+
+def test_fit_chat_names_tool_definitions_that_take_the_window() -> None:
+    with pytest.raises(OllamaError) as e:
+        chat_fit([SYSTEM, HARRY_IMAGE[2]], 36, 600)  # 360 + 17 + 768: the image is no tool
+    assert e.value.message.startswith(
+        "prompt too long: the 36 tool definitions alone take 360 tokens; the context "
+    )
+    assert "Offer fewer tools (the client's tool settings)" in e.value.message
+    # Tools that take less than half the window: the conversation is named.
+    with pytest.raises(OllamaError) as e:
+        chat_fit([SYSTEM, Msg("user", "word " * 500)], 2, 512)
+    assert "the system prompt and the last user message take 526 tokens with the tool" in (
+        e.value.message
+    )

@@ -166,13 +166,15 @@ def fit_chat(
 
     result = fit_messages(roles, cost, budget)
     if not result.fits or best is None:
-        raise _too_long(result, render, encode, tools, context_length, room)
+        images = image_tokens * sum(image_counts[i] for i in result.kept)
+        raise _too_long(result, images, render, encode, tools, context_length, room)
     kept, ids = best
     return ChatPrompt(ids, kept, result.dropped)
 
 
 def _too_long(
     smallest: MessageFit,
+    image_tokens: int,
     render: Callable[[tuple[int, ...], bool], str],
     encode: Callable[[str], list[int]],
     tools: int,
@@ -185,7 +187,8 @@ def _too_long(
         f"and {room} of them are kept for the reply"
     )
     if tools:
-        tool_tokens = smallest.tokens - len(encode(render(smallest.kept, False)))
+        without = len(encode(render(smallest.kept, False))) + image_tokens
+        tool_tokens = smallest.tokens - without
         if tool_tokens * 2 >= context_length:
             message = (
                 f"prompt too long: the {tools} tool definitions alone take {tool_tokens} "
