@@ -94,11 +94,17 @@ def _check_common(
     limit = rt.engine.max_images if rt.engine is not None else len(images)
     if limit == 0:
         raise OllamaError(400, f'"{model}" does not support images')
-    if len(images) > limit:
-        # Checked here, not by vLLM, so a streamed request gets its 400 too.
-        raise OllamaError(400, f"too many images: {len(images)}, at most {limit} per request")
+    if endpoint != "chat":  # a chat's limit counts the images its fitted prompt keeps
+        _check_image_count(rt, len(images))
     # Decoded before anything else runs: bad data is a 400 even for a load request.
     return img.decode_images(images)
+
+
+def _check_image_count(rt: Runtime, count: int) -> None:
+    # Checked here, not by vLLM, so a streamed request gets its 400 too.
+    limit = rt.engine.max_images if rt.engine is not None else count
+    if count > limit:
+        raise OllamaError(400, f"too many images: {count}, at most {limit} per request")
 
 
 def _place_images(
@@ -257,6 +263,7 @@ def prepare_chat(
     # The images of the messages kept, in order (those of dropped ones go with them).
     starts = list(itertools.accumulate(counts, initial=0))
     kept_images = [im for i in chat.kept for im in images[starts[i] : starts[i + 1]]]
+    _check_image_count(rt, len(kept_images))
     prep.images = kept_images or None
     if req.tools and rt.config.engine.tool_call_parser:
         prep.tools = req.tools
