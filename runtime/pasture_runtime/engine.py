@@ -387,9 +387,13 @@ class Engine:
                     text = completion.text
                     # A stop string cuts the text on purpose; otherwise what the
                     # detokenizer still holds (a partial UTF-8 character) is sent.
-                    if out_ids and not isinstance(completion.stop_reason, str):
+                    # A stop token (EOS or a stop id) was never detokenized.
+                    decoded = out_ids
+                    if completion.finish_reason == "stop":
+                        decoded = out_ids[:-1]
+                    if decoded and not isinstance(completion.stop_reason, str):
                         whole = self.tokenizer.decode(
-                            out_ids,
+                            decoded,
                             skip_special_tokens=params.skip_special_tokens,
                             clean_up_tokenization_spaces=False,
                         )
