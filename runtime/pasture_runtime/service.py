@@ -314,9 +314,16 @@ def _note_fitted(
     """Count and log a prompt that had to be fitted (never its text)."""
     rt.metrics.prompts_fitted.labels(model=rt.model_label, endpoint=label, how=how).inc()
     unit = "messages" if how == "messages_dropped" else "tokens"
+    fields = {
+        "endpoint": label,
+        "how": how,
+        unit: count,
+        "prompt_tokens": prompt_tokens,
+        "context_length": plan.context_length,
+    }
     log.info(
         "prompt fitted to the context: endpoint=%s how=%s %s=%d prompt_tokens=%d context=%d",
-        label, how, unit, count, prompt_tokens, plan.context_length,
+        label, how, unit, count, prompt_tokens, plan.context_length, extra={"fields": fields},
     )  # fmt: skip
 
 

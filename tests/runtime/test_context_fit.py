@@ -97,9 +97,13 @@ async def test_long_chat_drops_old_messages_and_leaves_room_to_answer(
     assert "turn 0:" not in text and "turn 1:" not in text
     # Counted twice: the HTTP request and the direct prepare_chat above.
     assert await fitted_count(noeos, "/api/chat", "messages_dropped") == before + 2
-    lines = [r.getMessage() for r in caplog.records if "prompt fitted" in r.getMessage()]
-    assert lines and "how=messages_dropped" in lines[0] and "messages=" in lines[0]
-    assert LAST not in lines[0] and "quick brown fox" not in lines[0]
+    records = [r for r in caplog.records if "prompt fitted" in r.getMessage()]
+    line = records[0].getMessage()
+    assert "how=messages_dropped" in line and "messages=" in line
+    assert LAST not in line and "quick brown fox" not in line
+    fields = records[0].fields  # type: ignore[attr-defined]  # the JSON log's keys
+    assert fields["how"] == "messages_dropped" and fields["messages"] > 0
+    assert fields["prompt_tokens"] <= WINDOW - ROOM and fields["context_length"] == WINDOW
 
 
 async def test_num_predict_is_the_room_kept_for_the_reply(noeos: Served) -> None:
