@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .config import EngineConfig
 from .template_sandbox import SANDBOX, TemplateRefused
 from .tool_parsing import ToolCallStream, parse_tool_calls
+from .translate.detokenize import held_back
 
 if TYPE_CHECKING:
     from vllm.engine.arg_utils import AsyncEngineArgs
@@ -47,6 +48,10 @@ def engine_args(cfg: EngineConfig) -> AsyncEngineArgs:
         value = getattr(cfg, key)
         if value is not None:
             kwargs[key] = value
+    # No length set: the model's own maximum if the KV cache holds one such
+    # sequence, else the longest it holds (vLLM's auto-fit) rather than a
+    # failed start. Ollama picks 4k/32k/256k by VRAM instead (docs/runtime.md).
+    kwargs.setdefault("max_model_len", -1)
     kwargs.update(cfg.extra_args)
     if "structured_outputs_config" not in kwargs:
         from vllm.config import StructuredOutputsConfig
@@ -216,9 +221,30 @@ class Engine:
         placeholder = self._model_cls.get_placeholder_str("image", index)
         return str(placeholder) if placeholder is not None else None
 
+    @functools.cached_property
+    def image_tokens(self) -> int:
+        """Prompt tokens one image may take once vLLM expands its placeholder
+        (the model's maximum), for fitting chats with images to the window;
+        Ollama's estimate (768) when vLLM cannot tell."""
+        if not self.is_multimodal:
+            return 0
+        from vllm.multimodal import MULTIMODAL_REGISTRY
+        from vllm.multimodal.encoder_budget import get_mm_max_toks_per_item
+
+        try:
+            processor = MULTIMODAL_REGISTRY.create_processor(self.llm.model_config)
+            per_item = get_mm_max_toks_per_item(processor, {"image": 1}, None)
+            return int(per_item.get("image", 768))
+        except Exception:
+            log.warning("cannot read the model's tokens per image; assuming 768", exc_info=True)
+            return 768
+
     # ---- text
     def encode(self, text: str, add_special_tokens: bool) -> list[int]:
-        ids = self.tokenizer.encode(text, add_special_tokens=add_special_tokens)
+        # verbose=False: a prompt longer than the tokenizer's model_max_length
+        # is normal here (it is fitted to the window next); transformers would
+        # log "Token indices sequence length is longer than ..." for it.
+        ids = self.tokenizer.encode(text, add_special_tokens=add_special_tokens, verbose=False)
         return [int(i) for i in ids]
 
     def decode(self, ids: list[int]) -> str:
@@ -365,15 +391,34 @@ class Engine:
                 request_id,
                 lora_request=self._lora(adapter_path),
             )
+            # The text streamed and the ids behind it, for the final flush.
+            texts: list[str] = []
+            out_ids: list[int] = []
             try:
                 async for out in stream:
                     completion = out.outputs[0]
+                    out_ids.extend(completion.token_ids)
                     if not out.finished:  # the hot path: one per token
+                        texts.append(completion.text)
                         yield Delta(completion.text, list(completion.token_ids), False, None)
                         continue
+                    text = completion.text
+                    # A stop string cuts the text on purpose; otherwise what the
+                    # detokenizer still holds (a partial UTF-8 character) is sent.
+                    # A stop token (EOS or a stop id) was never detokenized.
+                    decoded = out_ids
+                    if completion.finish_reason == "stop":
+                        decoded = out_ids[:-1]
+                    if decoded and not isinstance(completion.stop_reason, str):
+                        whole = self.tokenizer.decode(
+                            decoded,
+                            skip_special_tokens=params.skip_special_tokens,
+                            clean_up_tokenization_spaces=False,
+                        )
+                        text += held_back("".join(texts) + text, str(whole))
                     stats = getattr(out, "metrics", None)
                     yield Delta(
-                        text=completion.text,
+                        text=text,
                         token_ids=list(completion.token_ids),
                         finished=True,
                         finish_reason=completion.finish_reason,

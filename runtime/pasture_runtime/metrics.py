@@ -30,6 +30,14 @@ REJECTION_REASONS = ("queue_full", "draining")
 # and the label a drain timeout uses (it aborts whatever is left).
 GENERATION_ENDPOINTS = ("/api/generate", "/api/chat", "/v1/chat/completions", "/v1/completions")
 DRAIN_ENDPOINT = "any"
+# Prompts fitted to the context window: chat drops whole old messages,
+# completion (generate) prompts are cut from the front, token by token.
+FITTED = {
+    "/api/chat": "messages_dropped",
+    "/v1/chat/completions": "messages_dropped",
+    "/api/generate": "tokens_cut",
+    "/v1/completions": "tokens_cut",
+}
 
 
 class Metrics:
@@ -77,6 +85,12 @@ class Metrics:
             "pasture_requests_aborted", "Engine requests aborted (client gone, drain timeout).",
             ["model", "endpoint", "reason"], registry=r,
         )  # fmt: skip
+        self.prompts_fitted = Counter(
+            "pasture_prompts_fitted",
+            "Requests whose prompt was fitted to the context window (how: messages_dropped "
+            "or tokens_cut).",
+            ["model", "endpoint", "how"], registry=r,
+        )  # fmt: skip
         self.ready = Gauge(
             "pasture_ready", "1 when /readyz would answer 200.", ["model"], registry=r,
         )  # fmt: skip
@@ -95,6 +109,8 @@ class Metrics:
             # increase: a pod whose very first request hangs must have it too.
             self.output_tokens.labels(model=self.model, endpoint=endpoint)
         self.aborted.labels(model=self.model, endpoint=DRAIN_ENDPOINT, reason="drain_timeout")
+        for endpoint, how in FITTED.items() if generation else ():
+            self.prompts_fitted.labels(model=self.model, endpoint=endpoint, how=how)
 
     def bind_gauges(self, running: Callable[[], float], waiting: Callable[[], float]) -> None:
         """Gauges read live from the admission controller at scrape time."""

@@ -5,6 +5,7 @@ control, and turn engine output into Ollama chunks (with metrics)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -18,12 +19,12 @@ from .errors import MODEL_REQUIRED, RAW_CONFLICT, OllamaError, model_not_found
 from .protocol.ollama import ChatRequest, GenerateRequest
 from .state import Runtime
 from .template_sandbox import PREPARE_THREAD
+from .translate import fit, tool_calls
 from .translate import images as img
 from .translate import options as opt
 from .translate import prompt as tpl
 from .translate import responses as rsp
 from .translate import thinking as think
-from .translate import tool_calls
 from .translate.keep_alive import is_unload
 from .translate.tool_stream import Call
 
@@ -95,11 +96,17 @@ def _check_common(
     limit = rt.engine.max_images if rt.engine is not None else len(images)
     if limit == 0:
         raise OllamaError(400, f'"{model}" does not support images')
-    if len(images) > limit:
-        # Checked here, not by vLLM, so a streamed request gets its 400 too.
-        raise OllamaError(400, f"too many images: {len(images)}, at most {limit} per request")
+    if endpoint != "chat":  # a chat's limit counts the images its fitted prompt keeps
+        _check_image_count(rt, len(images))
     # Decoded before anything else runs: bad data is a 400 even for a load request.
     return img.decode_images(images)
+
+
+def _check_image_count(rt: Runtime, count: int) -> None:
+    # Checked here, not by vLLM, so a streamed request gets its 400 too.
+    limit = rt.engine.max_images if rt.engine is not None else count
+    if count > limit:
+        raise OllamaError(400, f"too many images: {count}, at most {limit} per request")
 
 
 def _place_images(
@@ -132,7 +139,12 @@ def _finish_prepare(
     engine = engine_of(rt)
     effective = opt.effective_options(entry.parameters, options)
     plan = opt.plan_sampling(effective, engine.max_model_len)
+    given = len(ids)
     ids, max_tokens = opt.fit_prompt(ids, plan, truncate is not False)
+    if len(ids) < given:
+        _note_fitted(
+            rt, label or f"/api/{endpoint}", "tokens_cut", given - len(ids), len(ids), plan
+        )
     try:
         params = engine.sampling_params(plan.kwargs, max_tokens, fmt or None)
     except EngineBadRequest as e:
@@ -242,7 +254,7 @@ def prepare_chat(
     images = _check_common(
         rt, model, "chat", req.think, [i for m in req.messages or [] for i in (m.images or [])]
     )
-    opt.effective_options(entry.parameters, req.options)
+    effective = opt.effective_options(entry.parameters, req.options)
     unload = is_unload(req.keep_alive)
     if not req.messages:
         return rsp.load_response(model, unload, chat=True)
@@ -255,27 +267,80 @@ def prepare_chat(
     # The request's messages come last (after the model's SYSTEM and MESSAGEs).
     counts = [len(m.images or []) for m in req.messages]
     counts = [0] * (len(messages) - len(counts)) + counts
-    messages = _place_images(engine, _template(rt, entry), messages, counts)
-    try:
-        text = engine.render_chat(
-            messages,
-            template=entry.template,
-            tools=req.tools,
-            **think.template_variables(req.think),
-        )
-    except EngineBadRequest as e:
-        raise OllamaError(400, str(e)) from None
-    ids = engine.encode(text, add_special_tokens=False)
+    plan = opt.plan_sampling(effective, engine.max_model_len)
+    chat = _fit_chat(rt, entry, req, messages, counts, plan)
+    ids = chat.ids
+    if chat.dropped:
+        _note_fitted(rt, label or "/api/chat", "messages_dropped", chat.dropped, len(ids), plan)
     prep = _finish_prepare(
         rt, entry, "chat", model, ids, req.options, req.format, req.stream, req.truncate,
         received, label,
     )  # fmt: skip
-    prep.images = images or None
+    # The images of the messages kept, in order (those of dropped ones go with them).
+    starts = list(itertools.accumulate(counts, initial=0))
+    kept_images = [im for i in chat.kept for im in images[starts[i] : starts[i + 1]]]
+    _check_image_count(rt, len(kept_images))
+    prep.images = kept_images or None
     if req.tools and rt.config.engine.tool_call_parser:
         prep.tools = req.tools
         prep.tool_parser = rt.config.engine.tool_call_parser
     _with_reasoning(rt, prep, req.think)
     return prep
+
+
+def _fit_chat(
+    rt: Runtime,
+    entry: ModelEntry,
+    req: ChatRequest,
+    messages: list[dict[str, Any]],
+    counts: list[int],
+    plan: opt.SamplingPlan,
+) -> fit.ChatPrompt:
+    """The conversation fitted to the window by whole messages (translate/fit.py),
+    rendered with the model's template; images are placed per candidate, so
+    numbered placeholders count only the images kept."""
+    engine = engine_of(rt)
+    template = _template(rt, entry)
+    variables = think.template_variables(req.think)
+
+    def render(kept: tuple[int, ...], with_tools: bool) -> str:
+        chosen = _place_images(
+            engine, template, [messages[i] for i in kept], [counts[i] for i in kept]
+        )
+        tools = req.tools if with_tools else None
+        return engine.render_chat(chosen, template=entry.template, tools=tools, **variables)
+
+    def encode(text: str) -> list[int]:
+        return engine.encode(text, add_special_tokens=False)
+
+    try:
+        return fit.fit_chat(
+            [m["role"] for m in messages], counts, render, encode,
+            image_tokens=engine.image_tokens if any(counts) else 0,
+            context_length=plan.context_length, num_predict=plan.num_predict,
+            truncate=req.truncate is not False, tools=len(req.tools or []),
+        )  # fmt: skip
+    except EngineBadRequest as e:
+        raise OllamaError(400, str(e)) from None
+
+
+def _note_fitted(
+    rt: Runtime, label: str, how: str, count: int, prompt_tokens: int, plan: opt.SamplingPlan
+) -> None:
+    """Count and log a prompt that had to be fitted (never its text)."""
+    rt.metrics.prompts_fitted.labels(model=rt.model_label, endpoint=label, how=how).inc()
+    unit = "messages" if how == "messages_dropped" else "tokens"
+    fields = {
+        "endpoint": label,
+        "how": how,
+        unit: count,
+        "prompt_tokens": prompt_tokens,
+        "context_length": plan.context_length,
+    }
+    log.info(
+        "prompt fitted to the context: endpoint=%s how=%s %s=%d prompt_tokens=%d context=%d",
+        label, how, unit, count, prompt_tokens, plan.context_length, extra={"fields": fields},
+    )  # fmt: skip
 
 
 def _with_reasoning(rt: Runtime, prep: Prepared, think_value: Any) -> None:

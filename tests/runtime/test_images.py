@@ -285,3 +285,37 @@ async def test_text_model_refuses_images(server: Served) -> None:
     assert e.value.status_code == 400 and e.value.error == '"tiny" does not support images'
     shown = await c.show(MODEL)
     assert "vision" not in (shown.capabilities or [])
+
+
+@pytest.mark.parametrize("model", [VISION, PLAIN])
+async def test_a_long_chat_keeps_only_the_images_of_the_messages_it_keeps(
+    vision_server: Served, model: str
+) -> None:
+    from pasture_runtime import service
+    from pasture_runtime.protocol.ollama import ChatRequest
+    from pasture_runtime.translate import fit
+
+    turn = "The quick brown fox jumps over the lazy dog. " * 6
+    history: list[dict[str, Any]] = []
+    for i in range(60):  # about six windows; the six oldest user turns carry an image
+        message: dict[str, Any] = {
+            "role": ("user", "assistant")[i % 2],
+            "content": f"turn {i}: {turn}",
+        }
+        if i % 2 == 0 and i < 12:
+            message["images"] = [b64(png((i * 20, 0, 0)))]
+        history.append(message)
+    last = {"role": "user", "content": "what is this?", "images": [b64(png())]}
+    body = {"model": model, "messages": [*history, last], "stream": False, "options": OPTIONS}
+    # Seven images in all (the limit is four per prompt): the fitted prompt keeps one.
+    prep = service.prepare_chat(vision_server.runtime, ChatRequest.model_validate(body))
+    assert not isinstance(prep, dict) and prep.images is not None and len(prep.images) == 1
+    assert "turn 0:" not in vision_server.engine.decode(prep.prompt_ids)
+    async with httpx.AsyncClient(base_url=vision_server.url, timeout=120) as http:
+        r = await http.post("/api/chat", json=body)
+    assert r.status_code == 200, r.text
+    out = r.json()
+    room = fit.reply_room(2048, OPTIONS["num_predict"])
+    assert out["eval_count"] == OPTIONS["num_predict"] or out["done_reason"] == "stop"
+    assert out["prompt_eval_count"] <= 2048 - room
+    assert vision_server.engine.image_tokens >= 16  # the model's 16 image tokens (and more)

@@ -126,7 +126,8 @@ def test_num_ctx_is_capped_by_the_engine_and_prompts_truncate_from_the_front() -
     assert plan.context_length == 100
     plan = opt.plan_sampling(opt.effective_options({}, {"num_ctx": 10, "num_predict": 4}), 100)
     ids, max_tokens = opt.fit_prompt(list(range(25)), plan, truncate=True)
-    assert ids == list(range(16, 25)) and max_tokens == 1
+    # Cut from the front, leaving num_predict's room for the reply (not one token).
+    assert ids == list(range(19, 25)) and max_tokens == 4
     with pytest.raises(OllamaError) as e:
         opt.fit_prompt(list(range(25)), plan, truncate=False)
     assert e.value.status == 400

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import OllamaError
+from . import fit
 
 INT_OPTIONS = frozenset(
     {
@@ -146,16 +147,21 @@ def plan_sampling(opts: dict[str, Any], engine_max_len: int) -> SamplingPlan:
 def fit_prompt(prompt_ids: list[int], plan: SamplingPlan, truncate: bool) -> tuple[list[int], int]:
     """Fit the prompt into the context; return (prompt ids, max new tokens).
 
-    A prompt that leaves no room for one new token is cut from the front when
-    `truncate` is true (Ollama's behaviour), otherwise it is a 400."""
+    A prompt too long to leave the reply its room (fit.reply_room) is cut
+    from the front down to the window minus that room when `truncate` is
+    true; with `truncate: false` only a prompt that leaves no room for even
+    one token is refused (a 400), as before. A prompt that fits may still
+    use the whole window: the room is a floor for the reply, not a cap."""
     ctx = plan.context_length
-    if len(prompt_ids) >= ctx:
-        if not truncate:
-            raise OllamaError(
-                400,
-                f"input length ({len(prompt_ids)} tokens) exceeds the context length ({ctx})",
-            )
-        prompt_ids = prompt_ids[len(prompt_ids) - (ctx - 1) :]
+    if len(prompt_ids) >= ctx and not truncate:
+        raise OllamaError(
+            400,
+            f"input length ({len(prompt_ids)} tokens) exceeds the context length ({ctx})",
+            code="context_length_exceeded",
+        )
+    budget = ctx - fit.reply_room(ctx, plan.num_predict)
+    if truncate and len(prompt_ids) > budget:
+        prompt_ids = prompt_ids[len(prompt_ids) - budget :]
     room = ctx - len(prompt_ids)
     max_tokens = room if plan.num_predict is None else min(plan.num_predict, room)
     return prompt_ids, max_tokens
