@@ -171,3 +171,21 @@ def test_model_that_cannot_load_leaves_its_cause(tmp_path: Path) -> None:
     print("termination message:", message)
     assert message.startswith(f"engine failed to start for {bad}"), message
     assert message.count("\n") == 1
+
+
+def test_engine_child_failure_cause_reaches_the_termination_message(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """A failure inside vLLM's own processes (here a KV cache larger than the
+    machine, as CUDA out of memory is on a GPU): the API process only sees
+    "Engine core initialization failed. See root cause above"; the plugin in
+    the worker writes the real cause first."""
+    termination_log = tmp_path / "termination-log"
+    cmd = _serve_cmd(str(tiny_model_dir), free_port(), termination_log)
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "100000"}  # GiB
+    out = subprocess.run(cmd, capture_output=True, env=env, timeout=400)
+    assert out.returncode != 0, out.stdout[-2000:]
+    message = termination_log.read_text()
+    print("termination message:", message)
+    assert "See root cause above" not in message
+    assert "kv cache" in message.lower() and "100000" in message, message
