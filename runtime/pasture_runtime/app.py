@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__, fatal
+from . import __version__, fatal, vllm_plugin
 from .admission import Admission
 from .auth import from_env
 from .config import RuntimeConfig, adapter_problems
@@ -71,6 +72,9 @@ async def _start_engine(rt: Runtime, on_fatal: Callable[[], None] | None) -> Non
         if on_fatal is not None:
             on_fatal()
         return
+    # vLLM's own processes write their fatal causes there too (vllm_plugin.py).
+    os.environ[vllm_plugin.PATH_ENV] = where
+    os.environ[vllm_plugin.MODEL_ENV] = rt.config.engine.model
     try:
         # Built in a worker thread so /healthz answers while weights load
         # (liveness must not kill a pod that is still loading; the startup

@@ -26,7 +26,7 @@ from tests.runtime.test_cli_serve import _wait_ready
 pytestmark = pytest.mark.engine
 
 STALL_S = 2  # readiness window
-LIVENESS_STALL_S = 6  # liveness window (production default: 600)
+LIVENESS_STALL_S = 8  # liveness window (production default: 600)
 
 
 def _serve_cmd(model: str, port: int, termination_log: Path, *extra: str) -> list[str]:
@@ -115,8 +115,11 @@ def test_stalled_engine_fails_liveness_and_dead_engine_exits(
                 assert httpx.get(url + "/readyz").json()["status"].startswith("stalled")
                 dead_after = _wait_status(url, "/healthz", 503, within=60)
                 assert httpx.get(url + "/healthz").json()["status"].startswith("stalled")
-                assert dead_after >= LIVENESS_STALL_S - STALL_S - 1  # not before its window
-                print(f"stall: unready after {unready:.1f} s, unlive {dead_after:.1f} s later")
+                unlive = unready + dead_after  # seconds since the suspension
+                # Not before its own window: the last token came just before the
+                # suspension (half the window is a generous margin for a busy host).
+                assert unlive >= LIVENESS_STALL_S / 2, unlive
+                print(f"stall: unready after {unready:.1f} s, unlive after {unlive:.1f} s")
 
                 # Death: the engine core is killed; the runtime exits non-zero.
                 killed_at = time.monotonic()
@@ -171,3 +174,21 @@ def test_model_that_cannot_load_leaves_its_cause(tmp_path: Path) -> None:
     print("termination message:", message)
     assert message.startswith(f"engine failed to start for {bad}"), message
     assert message.count("\n") == 1
+
+
+def test_engine_child_failure_cause_reaches_the_termination_message(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """A failure inside vLLM's own processes (here a KV cache larger than the
+    machine, as CUDA out of memory is on a GPU): the API process only sees
+    "Engine core initialization failed. See root cause above"; the plugin in
+    the worker writes the real cause first."""
+    termination_log = tmp_path / "termination-log"
+    cmd = _serve_cmd(str(tiny_model_dir), free_port(), termination_log)
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "100000"}  # GiB
+    out = subprocess.run(cmd, capture_output=True, env=env, timeout=400)
+    assert out.returncode != 0, out.stdout[-2000:]
+    message = termination_log.read_text()
+    print("termination message:", message)
+    assert "See root cause above" not in message
+    assert "kv cache" in message.lower() and "100000" in message, message

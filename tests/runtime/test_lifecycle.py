@@ -168,3 +168,36 @@ def test_termination_message_first_cause_wins_and_unwritable_is_skipped(tmp_path
 
 def test_engine_died_message_is_one_line() -> None:
     assert "\n" not in fatal.ENGINE_DIED and json.dumps(fatal.ENGINE_DIED)
+
+
+def test_vllm_plugin_writes_the_cause_vllm_logs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In vLLM's engine-core/worker processes the plugin turns the fatal error
+    vLLM logs into the termination message; other errors are left alone."""
+    import logging
+
+    from pasture_runtime import vllm_plugin
+
+    where = tmp_path / "termination-log"
+    monkeypatch.setenv(vllm_plugin.PATH_ENV, str(where))
+    monkeypatch.setenv(vllm_plugin.MODEL_ENV, "org/model")
+    vllm_plugin.register()
+    vllm_plugin.register()  # vLLM may load plugins more than once
+    logger = logging.getLogger("vllm")
+    handlers = [h for h in logger.handlers if isinstance(h, vllm_plugin.FatalCauseHandler)]
+    assert len(handlers) == 1
+    try:
+        core = logging.getLogger("vllm.v1.engine.core")
+        try:
+            raise RuntimeError("a request failed")
+        except RuntimeError:
+            core.exception("Invocation of %s method failed", "x")  # not fatal
+        assert not where.exists()
+        try:
+            raise _oom()
+        except RuntimeError:
+            core.exception("EngineCore failed to start.")
+        assert where.read_text().startswith("out of memory starting the engine for org/model")
+    finally:
+        logger.removeHandler(handlers[0])

@@ -39,12 +39,12 @@ async def test_template_bombs_get_400_and_the_server_stays_responsive(server: Se
             worst = max(worst, time.monotonic() - started)
             assert r.status_code == 200
             await asyncio.sleep(0.05)
-        for bomb in bombs:
-            r = bomb.result()
-            assert r.status_code == 400, r.text
-            assert r.json()["error"].startswith("template: ")
         # A liveness bound, not a benchmark: the loop was never held.
         assert worst < 0.5, worst
+        for bomb in bombs:
+            r = bomb.result()
+            assert r.status_code == 400, r.text[:300]
+            assert r.json()["error"].startswith("template: ")
         after_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         assert after_mb - before_mb < 500
         # A request template that is fine still renders, and nothing leaked.
