@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
-from .admission import Ticket
+from .admission import Slot
 from .config import ModelEntry
 from .engine import Engine, EngineBadRequest
 from .errors import MODEL_REQUIRED, RAW_CONFLICT, OllamaError, model_not_found
@@ -276,7 +276,7 @@ class Outcome:
 
 
 async def run(
-    rt: Runtime, prep: Prepared, ticket: Ticket, request_id: str, outcome: Outcome
+    rt: Runtime, prep: Prepared, ticket: Slot, request_id: str, outcome: Outcome
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Run one admitted request; yield Ollama chunks (streaming) or just the
     final object (non-streaming). Always releases the admission ticket; closing
