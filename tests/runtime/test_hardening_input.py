@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from pasture_runtime.drain import drain
 from pasture_runtime.engine import Engine, EngineBadRequest
 from tests.runtime.harness import MODEL, NoEosEngine, Served, serve, tiny_config, wait_until
 
@@ -395,3 +396,27 @@ async def test_tokenizing_a_huge_prompt_does_not_stall_the_server(server: Served
         f"/api/version took up to {max(latencies):.1f} s while a prompt was tokenized"
     )
     await _settled(server)
+
+
+async def test_drain_timeout_refuses_the_queue(tiny_model_dir: Path, engine: Engine) -> None:
+    """A drain that times out aborts what runs; what waited in the queue is
+    refused (503), not handed the slots the aborts free: nothing is left
+    generating afterwards, every ticket is back."""
+    cfg = tiny_config(tiny_model_dir, max_running=1, max_waiting=1)
+    long = {"model": MODEL, "prompt": "hello there", "options": {"num_predict": 1500}}
+    async with (
+        serve(cfg, NoEosEngine(engine.llm)) as s,
+        httpx.AsyncClient(base_url=s.url, timeout=120) as c,
+        c.stream("POST", "/api/generate", json=long) as running,
+    ):
+        lines = running.aiter_lines()
+        await lines.__anext__()
+        queued = asyncio.create_task(c.post("/api/generate", json={**long, "stream": False}))
+        adm = s.runtime.admission
+        assert adm is not None
+        assert await wait_until(lambda: adm.waiting == 1)
+        await drain(s.runtime, 0.5, lambda: None)
+        r = await queued
+        assert r.status_code == 503 and "shutting down" in r.json()["error"], r.text
+        assert await wait_until(lambda: s.engine.num_unfinished() == 0, within=5)
+        assert adm.in_flight == 0 and not s.engine.active
