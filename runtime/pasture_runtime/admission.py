@@ -10,10 +10,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from typing import Protocol
 
-from .errors import BUSY, OllamaError
+from .errors import BUSY, SHUTTING_DOWN, OllamaError
 
 RETRY_AFTER_SECONDS = 1
+
+
+class Slot(Protocol):
+    """What one engine request runs under: a ticket, or one borrowed from the
+    ticket of a list whose items run one after another on it."""
+
+    async def wait(self) -> None: ...
+
+    def release(self) -> None: ...
 
 
 class Ticket:
@@ -40,6 +50,22 @@ class Ticket:
             return
         self.released = True
         self._admission._leave(self)
+
+    def borrow(self) -> Borrowed:
+        """A slot for one engine request run on this ticket; the owner of the
+        ticket, not the borrower, releases it (once its last request ended)."""
+        return Borrowed(self)
+
+
+class Borrowed:
+    def __init__(self, owner: Ticket) -> None:
+        self.owner = owner
+
+    async def wait(self) -> None:
+        await self.owner.wait()
+
+    def release(self) -> None:
+        pass
 
 
 class Admission:
@@ -76,6 +102,25 @@ class Admission:
             raise OllamaError(503, BUSY, {"Retry-After": str(RETRY_AFTER_SECONDS)})
         self._idle.clear()
         return ticket
+
+    def enter_many(self, count: int) -> list[Ticket]:
+        """Admit `count` requests at once, or none (the busy 503): a list
+        request never holds part of its tickets when it is refused."""
+        free_running = self.max_running - self.running if not self._queue else 0
+        if count > max(free_running, 0) + self.max_waiting - len(self._queue):
+            raise OllamaError(503, BUSY, {"Retry-After": str(RETRY_AFTER_SECONDS)})
+        return [self.enter() for _ in range(count)]
+
+    def refuse_waiting(self) -> None:
+        """Fail every queued ticket with the shutting-down 503 (a drain that
+        timed out): aborted requests must not hand their slots to new work."""
+        while self._queue:
+            ticket = self._queue.popleft()
+            if ticket._future is not None and not ticket._future.done():
+                ticket._future.set_exception(OllamaError(503, SHUTTING_DOWN))
+                ticket._future.exception()  # retrieved: no warning if never awaited
+        if self.in_flight == 0:
+            self._idle.set()
 
     def _leave(self, ticket: Ticket) -> None:
         if ticket.running:

@@ -22,6 +22,8 @@ async def drain(rt: Runtime, grace: float, on_done: Callable[[], None]) -> None:
         if rt.admission is not None and not await rt.admission.wait_idle(grace):
             left = sorted(rt.engine.active) if rt.engine else []
             log.warning("drain timeout: aborting", extra={"fields": {"requests": len(left)}})
+            # Queued requests are refused, not handed the slots the aborts free.
+            rt.admission.refuse_waiting()
             for _ in left:
                 rt.metrics.aborted.labels(
                     model=rt.model_label, endpoint=DRAIN_ENDPOINT, reason="drain_timeout"

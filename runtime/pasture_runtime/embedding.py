@@ -4,12 +4,12 @@ under the same admission control as generation, shape the vectors."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from dataclasses import dataclass
 
-from .admission import Ticket
-from .engine import EngineBadRequest
+from . import fanout
+from .admission import Slot, Ticket
+from .engine import EngineBadRequest, Pooled
 from .errors import OllamaError
 from .service import Outcome, engine_of, resolve_model
 from .state import Runtime
@@ -80,31 +80,33 @@ def prepare(
 
 
 async def run(
-    rt: Runtime, job: EmbedJob, ticket: Ticket, request_id: str, outcome: Outcome
+    rt: Runtime, job: EmbedJob, tickets: list[Ticket], request_id: str, outcome: Outcome
 ) -> EmbedResult:
-    """Embed every input of an admitted job (concurrently: the engine batches
-    them). Cancelling this aborts the engine requests; the caller releases
-    the ticket."""
+    """Embed every input of an admitted job: one engine request per input,
+    each under a ticket (concurrently up to the tickets held: the engine
+    batches them). Cancelling this aborts the engine requests; every ticket
+    is released when this returns or raises."""
     engine = engine_of(rt)
-    await ticket.wait()
-    started = time.monotonic_ns()
+    started: list[int] = []  # when the first input got a running slot
+
+    async def one(i: int, slot: Slot) -> Pooled:
+        await slot.wait()
+        started.append(time.monotonic_ns())
+        return await engine.embed(job.inputs[i], f"{request_id}-{i}", job.adapter)
+
     try:
-        pooled = await asyncio.gather(
-            *(
-                engine.embed(ids, f"{request_id}-{i}", job.adapter)
-                for i, ids in enumerate(job.inputs)
-            )
-        )
+        pooled = await fanout.on_tickets(tickets, len(job.inputs), one)
     except EngineBadRequest as e:
         outcome.error = str(e)
         raise OllamaError(400, str(e)) from None
     vectors = [emb.shape(p.vector, job.dimensions) for p in pooled]
     tokens = sum(p.prompt_tokens for p in pooled)
     rt.metrics.prompt_tokens.labels(model=rt.model_label, endpoint=job.label).inc(tokens)
+    first = min(started, default=time.monotonic_ns())
     return EmbedResult(
         vectors=vectors,
         prompt_tokens=tokens,
         total_ns=time.monotonic_ns() - job.received_ns,
         # No model load per request: the time spent waiting for admission.
-        load_ns=started - job.received_ns,
+        load_ns=first - job.received_ns,
     )

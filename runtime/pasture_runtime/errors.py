@@ -27,6 +27,8 @@ MISSING_BODY = "missing request body"
 MODEL_REQUIRED = "model is required"
 RAW_CONFLICT = "raw mode does not support template, system, or context"
 SHUTTING_DOWN = "server is shutting down, please try again"
+# Pasture's (Ollama has no body limit).
+BODY_TOO_LARGE = "request body too large"
 
 
 def internal_failure(request_id: str | None) -> str:

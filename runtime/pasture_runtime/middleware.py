@@ -15,7 +15,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import ApiKeys
-from .errors import SHUTTING_DOWN
+from .errors import BODY_TOO_LARGE, SHUTTING_DOWN, OllamaError
 from .logs import request_id_var
 from .state import Runtime
 
@@ -29,18 +29,23 @@ ENDPOINTS = frozenset(
         "/", "/api/version", "/api/generate", "/api/chat", "/api/tags", "/api/ps",
         "/api/show", "/api/pull", "/api/push", "/api/create", "/api/copy",
         "/api/delete", "/api/embed", "/api/embeddings",
+        "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models",
     }
 )  # fmt: skip
+# Routes with a path parameter: one label each, whatever the parameter.
+PREFIXES = (("/api/blobs/", "/api/blobs"), ("/v1/models/", "/v1/models"))
+# The one label of every other path: the `endpoint` label takes values from a
+# fixed set only, so junk paths (even unauthenticated) add no series.
+OTHER = "other"
 
 
 def endpoint_label(path: str) -> str:
     if path in ENDPOINTS:
         return path
-    if path.startswith("/api/blobs/"):
-        return "/api/blobs"
-    if path.startswith("/v1/"):
-        return path
-    return "other"
+    for prefix, label in PREFIXES:
+        if path.startswith(prefix):
+            return label
+    return OTHER
 
 
 def _error_body(path: str, message: str, kind: str) -> bytes:
@@ -49,6 +54,24 @@ def _error_body(path: str, message: str, kind: str) -> bytes:
             {"error": {"message": message, "type": kind, "param": None, "code": None}}
         ).encode()
     return json.dumps({"error": message}).encode()
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    """`receive` that counts body bytes as they arrive and refuses more than
+    `limit` with the 413 (chunked bodies have no Content-Length to check
+    first): whatever reads the body holds at most `limit` bytes of it."""
+    seen = 0
+
+    async def limited() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise OllamaError(413, BODY_TOO_LARGE)
+        return message
+
+    return limited
 
 
 class PastureMiddleware:
@@ -96,7 +119,8 @@ class PastureMiddleware:
                 status, body, extra = refusal
                 await self._reply(send_wrapper, status, body, extra)
             else:
-                await self.app(scope, receive, send_wrapper)
+                limit = self.rt.config.server.max_body_bytes
+                await self.app(scope, _limited(receive, limit), send_wrapper)
         finally:
             if not probe:
                 self._record(scope, path, status_box["status"], time.monotonic() - started)
@@ -128,7 +152,7 @@ class PastureMiddleware:
             )
         length = headers.get("content-length")
         if length and length.isdigit() and int(length) > self.rt.config.server.max_body_bytes:
-            return 413, _error_body(path, "request body too large", "invalid_request_error"), []
+            return 413, _error_body(path, BODY_TOO_LARGE, "invalid_request_error"), []
         return None
 
     def _record(self, scope: Scope, path: str, status: int, seconds: float) -> None:

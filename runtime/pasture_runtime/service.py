@@ -12,10 +12,11 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
-from .admission import Ticket
+from .admission import Slot
 from .config import ModelEntry
 from .engine import Engine, EngineBadRequest
 from .errors import MODEL_REQUIRED, RAW_CONFLICT, OllamaError, model_not_found
+from .offload import off_loop
 from .protocol.ollama import ChatRequest, GenerateRequest
 from .state import Runtime
 from .template_sandbox import PREPARE_THREAD
@@ -242,7 +243,8 @@ async def prepare_generate_off_loop(
     if req.template and tpl.is_jinja(req.template):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(PREPARE_THREAD, prepare_generate, rt, req, label)
-    return prepare_generate(rt, req, label)
+    # Tokenizing, images and schemas: the prepare pool (offload.py).
+    return await off_loop(prepare_generate, rt, req, label)
 
 
 def prepare_chat(
@@ -357,7 +359,7 @@ class Outcome:
 
 
 async def run(
-    rt: Runtime, prep: Prepared, ticket: Ticket, request_id: str, outcome: Outcome
+    rt: Runtime, prep: Prepared, ticket: Slot, request_id: str, outcome: Outcome
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Run one admitted request; yield Ollama chunks (streaming) or just the
     final object (non-streaming). Always releases the admission ticket; closing

@@ -290,3 +290,12 @@ def test_variant_with_other_weights_is_invalid() -> None:
     p = plan(md(variants=["other"]), models={"tiny": model(), "other": other})
     assert cond(p, "Ready")["reason"] == "InvalidSpec"
     assert p.apply == []
+
+
+def test_readiness_does_not_flap_under_load() -> None:
+    """/readyz asks the engine for its health with a 5 s budget and answers
+    from an event loop busy with streams: the probe waits longer than that
+    budget (Kubernetes' default is 1 s) and one slow answer is not unready."""
+    probe = plan(md()).apply[1]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    assert probe.get("timeoutSeconds", 1) > 5
+    assert probe.get("failureThreshold", 3) >= 3

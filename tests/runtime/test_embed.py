@@ -175,3 +175,43 @@ async def test_embed_on_a_generation_model(tiny_model_dir: Path, pooling: Engine
         async with httpx.AsyncClient(base_url=s.url) as h:
             shown = (await h.post("/api/show", json={"model": EMBED})).json()
         assert "embedding" not in shown["capabilities"]
+
+
+class _CountingEngine(Engine):
+    """The pooling engine, counting how many embeddings run at once."""
+
+    def __init__(self, llm: Any) -> None:
+        super().__init__(llm)
+        self.now = self.most = 0
+
+    async def embed(self, *args: Any, **kwargs: Any) -> Any:
+        self.now += 1
+        self.most = max(self.most, self.now)
+        try:
+            return await super().embed(*args, **kwargs)
+        finally:
+            self.now -= 1
+
+
+@pytest.mark.parametrize("max_running", [1, 2])
+async def test_each_embedding_input_holds_its_own_ticket(
+    tiny_model_dir: Path, vllm_pooling_engine: Any, max_running: int
+) -> None:
+    """One engine request <=> one admission ticket: a batch of inputs never
+    runs more engine requests at once than the running slots, and a batch
+    larger than the slots still completes, every ticket released."""
+    counting = _CountingEngine(vllm_pooling_engine)
+    cfg = _config(tiny_model_dir, "pooling")
+    cfg.server.max_running, cfg.server.max_waiting = max_running, 1
+    texts = [f"input number {i}" for i in range(5)]
+    async with serve(cfg, counting) as s, httpx.AsyncClient(base_url=s.url, timeout=60) as c:
+        r = await c.post("/api/embed", json={"model": EMBED, "input": texts})
+        assert r.status_code == 200 and len(r.json()["embeddings"]) == 5
+        r = await c.post("/v1/embeddings", json={"model": EMBED, "input": texts})
+        assert r.status_code == 200 and len(r.json()["data"]) == 5
+        assert counting.most == max_running
+        adm = s.runtime.admission
+        assert adm is not None and adm.in_flight == 0
+        metrics = (await c.get("/metrics")).text
+        assert 'pasture_requests_running{model="tiny-embed:latest"} 0.0' in metrics
+        assert 'pasture_requests_waiting{model="tiny-embed:latest"} 0.0' in metrics

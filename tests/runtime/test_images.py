@@ -20,6 +20,7 @@ from pasture_runtime.config import RuntimeConfig
 from pasture_runtime.engine import Engine, build_engine
 from pasture_runtime.translate.images import NOT_AN_IMAGE
 from tests.fixtures.engine import TINY_VISION, tiny_vision_engine_config
+from tests.runtime.bombs import png_bomb
 from tests.runtime.harness import MODEL, Served, serve
 
 pytestmark = pytest.mark.engine
@@ -319,3 +320,30 @@ async def test_a_long_chat_keeps_only_the_images_of_the_messages_it_keeps(
     assert out["eval_count"] == OPTIONS["num_predict"] or out["done_reason"] == "stop"
     assert out["prompt_eval_count"] <= 2048 - room
     assert vision_server.engine.image_tokens >= 16  # the model's 16 image tokens (and more)
+
+
+@pytest.mark.parametrize("size", [(8000, 8000), (30000, 30000)])
+async def test_decompression_bombs_are_400s(vision_server: Served, size: tuple[int, int]) -> None:
+    """A few kB of PNG that decode to 64 M or 900 M pixels: refused with a 400
+    naming the size before anything is decoded, and the server serves on."""
+    bomb = b64(png_bomb(*size))
+    async with httpx.AsyncClient(base_url=vision_server.url, timeout=120) as http:
+        r = await http.post(
+            "/api/chat",
+            json={
+                "model": VISION,
+                "messages": [{"role": "user", "content": "x", "images": [bomb]}],
+            },
+        )
+        assert r.status_code == 400, r.text
+        assert r.json()["error"].startswith("image too large: ")
+        part = image_part("data:image/png;base64," + bomb)
+        messages = [{"role": "user", "content": [part]}]
+        r = await http.post("/v1/chat/completions", json={"model": VISION, "messages": messages})
+        assert r.status_code == 400 and "image too large" in r.json()["error"]["message"]
+        adm = vision_server.runtime.admission
+        assert adm is not None and adm.in_flight == 0
+    ok = await ollama_client(vision_server).generate(
+        model=VISION, prompt="x", images=[png()], options=OPTIONS
+    )
+    assert ok.done

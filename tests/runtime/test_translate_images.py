@@ -13,6 +13,7 @@ from pasture_runtime.errors import OllamaError
 from pasture_runtime.protocol import openai as o
 from pasture_runtime.translate import images as img
 from pasture_runtime.translate import openai as tr
+from tests.runtime.bombs import png_bomb
 
 
 def png(mode: str = "RGB", size: tuple[int, int] = (8, 6), color: Any = (200, 10, 10)) -> bytes:
@@ -165,3 +166,20 @@ def test_raw_prompts_need_a_placeholder_per_image() -> None:
     assert e.value.message.startswith("the raw prompt has 1 image placeholder(s) <image> for 2")
     with pytest.raises(OllamaError):
         img.check_placeholders("<image_1> only", 2, _mark)
+
+
+@pytest.mark.parametrize("size", [(7100, 7100), (30000, 30000), (12000, 5000)])
+def test_images_over_the_pixel_cap_are_400_before_decoding(size: tuple[int, int]) -> None:
+    """Decompression bombs: the header's size is checked before any pixel is
+    decoded (PIL's own guard lets ~179 M pixels through, some 0.5 GB as RGB)."""
+    with pytest.raises(OllamaError) as e:
+        img.decode_images([b64(png_bomb(*size))])
+    assert e.value.status == 400
+    assert e.value.message.startswith("image too large: ")
+    if size[0] * size[1] < 2 * Image.MAX_IMAGE_PIXELS:  # above, PIL's own guard refuses it
+        assert e.value.message.startswith(f"image too large: {size[0]}x{size[1]} pixels")
+
+
+def test_images_up_to_the_pixel_cap_decode() -> None:
+    [image] = img.decode_images([b64(png_bomb(4000, 3000))])
+    assert image.size == (4000, 3000)

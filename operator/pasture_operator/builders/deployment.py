@@ -133,10 +133,13 @@ def deployment(
             "periodSeconds": _STARTUP_PERIOD_SECONDS,
             "failureThreshold": max(1, math.ceil(startup / _STARTUP_PERIOD_SECONDS)),
         },
+        # /readyz waits up to 5 s for the engine's health: a longer timeout,
+        # and three misses, so a loop busy with streams is not called unready.
         "readinessProbe": {
             "httpGet": {"path": "/readyz", "port": "http"},
             "periodSeconds": 5,
-            "failureThreshold": 2,
+            "timeoutSeconds": 10,
+            "failureThreshold": 3,
         },
         "livenessProbe": {
             "httpGet": {"path": "/healthz", "port": "http"},

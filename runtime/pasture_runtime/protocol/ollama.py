@@ -3,7 +3,7 @@ is accepted anywhere, as Ollama's Go decoder does; empty strings mean unset."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -13,6 +13,9 @@ KeepAlive = float | str | None
 Format = str | dict[str, Any] | None
 # think: a boolean or an effort level ("low" | "medium" | "high").
 Think = bool | str | None
+# A token id of `context`: what the engine can hold (a huge or negative id
+# is the client's error here, not the engine's).
+TokenId = Annotated[int, Field(ge=0, lt=2**31)]
 
 
 class _Body(BaseModel):
@@ -50,7 +53,7 @@ class GenerateRequest(_Body):
     suffix: str | None = None
     system: str | None = None
     template: str | None = None
-    context: list[int] | None = None
+    context: list[TokenId] | None = None
     stream: bool | None = None
     raw: bool | None = None
     format: Format = None

@@ -1,17 +1,22 @@
 """OpenAI request bodies (chat completions, completions, embeddings).
 
 Only the fields Pasture acts on are typed; unknown fields are ignored (SDKs
-add new ones every release) and `null` is accepted, as for the Ollama bodies."""
+add new ones every release) and `null` is accepted, as for the Ollama bodies.
+Numbers are bounded as vLLM's server bounds them: no NaN or Infinity, integers
+within int64 (`seed` is a torch int64 there), token ids non-negative int32s."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+TokenId = Annotated[int, Field(ge=0, lt=2**31)]
+
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
 
 class StreamOptions(_Body):
@@ -38,15 +43,15 @@ class _Sampling(_Body):
     model: str | None = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = None
+    max_tokens: Int64 | None = None
     temperature: float | None = None
     top_p: float | None = None
-    top_k: int | None = None  # vLLM/Ollama extension
+    top_k: Int64 | None = None  # vLLM/Ollama extension
     min_p: float | None = None  # vLLM extension
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
     repetition_penalty: float | None = None  # vLLM extension
-    seed: int | None = None
+    seed: Int64 | None = None
     stop: str | list[str] | None = None
     n: int | None = Field(default=None, ge=1)
     user: str | None = None
@@ -54,7 +59,7 @@ class _Sampling(_Body):
 
 class ChatCompletionRequest(_Sampling):
     messages: list[ChatMessage] | None = None
-    max_completion_tokens: int | None = None
+    max_completion_tokens: Int64 | None = None
     response_format: ResponseFormat | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
@@ -62,14 +67,14 @@ class ChatCompletionRequest(_Sampling):
 
 
 class CompletionRequest(_Sampling):
-    prompt: str | list[str] | list[int] | list[list[int]] | None = None
+    prompt: str | list[str] | list[TokenId] | list[list[TokenId]] | None = None
     suffix: str | None = None
     echo: bool | None = None
 
 
 class EmbeddingRequest(_Body):
     model: str | None = None
-    input: str | list[str] | list[int] | list[list[int]] | None = None
+    input: str | list[str] | list[TokenId] | list[list[TokenId]] | None = None
     encoding_format: str | None = None  # float | base64
     dimensions: int | None = Field(default=None, gt=0)
     user: str | None = None

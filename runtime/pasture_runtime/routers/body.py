@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ValidationError
 
-from ..errors import MISSING_BODY, OllamaError
+from ..errors import BODY_TOO_LARGE, MISSING_BODY, OllamaError
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -63,11 +63,20 @@ def _describe(e: ValidationError, model: type[BaseModel]) -> str:
     return f"invalid value for {loc or 'body'}: {err['msg']}"
 
 
+async def _read(request: Request, max_bytes: int) -> bytearray:
+    """The body, read as it arrives and refused (413) as soon as it is over
+    `max_bytes`: a chunked body has no Content-Length to check first."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > max_bytes:
+            raise OllamaError(413, BODY_TOO_LARGE)
+    return raw  # json.loads reads a bytearray as it is: no copy
+
+
 async def read_body(request: Request, model: type[M], max_bytes: int) -> M:
-    raw = await request.body()
-    if len(raw) > max_bytes:
-        raise OllamaError(413, "request body too large")
-    if not raw.strip():
+    raw = await _read(request, max_bytes)
+    if not raw or raw.isspace():
         raise OllamaError(400, MISSING_BODY)
     try:
         data = json.loads(raw)

@@ -12,8 +12,8 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from .. import embedding, service
-from ..admission import Ticket
+from .. import embedding, fanout, service
+from ..admission import Slot, Ticket
 from ..errors import OllamaError
 from ..state import Runtime
 from .body import ClientGone, until_disconnect
@@ -23,16 +23,31 @@ Chunks = AsyncGenerator[dict[str, Any], None]
 
 class TicketStreamingResponse(StreamingResponse):
     """A stream that always releases its admission tickets, even when the
-    client leaves before the first byte (the generator may never start)."""
+    client leaves before the first byte (the generator may never start).
+    `chunks` (the engine-side stream the content reads) is closed first, so
+    its engine request has ended when its ticket is released."""
 
-    def __init__(self, content: AsyncIterator[bytes], tickets: list[Ticket], media_type: str):
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        tickets: list[Ticket],
+        media_type: str,
+        chunks: Chunks | None = None,
+    ):
         super().__init__(content, media_type=media_type)
         self.tickets = tickets
+        self.chunks = chunks
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
+            # Close the streams first (their engine requests end), then release.
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                await aclose()
+            if self.chunks is not None:
+                await self.chunks.aclose()
             for ticket in self.tickets:
                 ticket.release()
 
@@ -42,27 +57,46 @@ def runtime(request: Request) -> Runtime:
     return rt
 
 
-def enter(request: Request) -> tuple[Ticket, str, service.Outcome]:
-    """Take an admission ticket (or raise the busy 503); with it the engine
-    request id and the outcome the access log reads."""
+def take(request: Request, count: int = 1) -> tuple[list[Ticket], service.Outcome]:
+    """Take `count` admission tickets at once (or raise the busy 503, holding
+    none); with them the outcome the access log reads."""
     rt = runtime(request)
     if rt.admission is None:
         raise OllamaError(503, "model is still loading, please try again")
     try:
-        ticket = rt.admission.enter()
+        tickets = rt.admission.enter_many(count)
     except OllamaError:
         rt.metrics.rejected.labels(model=rt.model_label, reason="queue_full").inc()
         raise
     outcome = getattr(request.state, "outcome", None) or service.Outcome()
     request.state.outcome = outcome
-    rid = rt.engine.new_request_id(request.state.request_id) if rt.engine else "none"
-    return ticket, rid, outcome
+    return tickets, outcome
+
+
+def request_id(request: Request) -> str:
+    """A new engine request id (one per engine request, even within a list)."""
+    rt = runtime(request)
+    return rt.engine.new_request_id(request.state.request_id) if rt.engine else "none"
+
+
+def list_width(request: Request, count: int) -> int:
+    rt = runtime(request)
+    if rt.admission is None:
+        raise OllamaError(503, "model is still loading, please try again")
+    return fanout.width(rt.admission, count)
 
 
 def admit(request: Request, prepared: service.Prepared) -> tuple[Ticket, Chunks]:
     """Admit one request (or raise the busy 503) and return its chunk stream."""
-    ticket, rid, outcome = enter(request)
-    return ticket, service.run(runtime(request), prepared, ticket, rid, outcome)
+    [ticket], outcome = take(request)
+    return ticket, service.run(runtime(request), prepared, ticket, request_id(request), outcome)
+
+
+def chunks_on(request: Request, prepared: service.Prepared, slot: Slot) -> Chunks:
+    """The chunk stream of one prompt of a list, run on `slot` (a ticket the
+    list already holds: see take)."""
+    outcome: service.Outcome = request.state.outcome
+    return service.run(runtime(request), prepared, slot, request_id(request), outcome)
 
 
 async def final_chunk(chunks: Chunks) -> dict[str, Any]:
@@ -88,10 +122,27 @@ async def collect(request: Request, work: Any, tickets: list[Ticket]) -> Any | N
             ticket.release()
 
 
+async def finals(request: Request, preps: list[service.Prepared]) -> list[dict[str, Any]] | None:
+    """The final chunks of a list of prompts, not streamed: as many tickets
+    as prompts can run at once (all or none: the busy 503), each running the
+    list's prompts one after another; the first failure aborts the others.
+    None when the client went away first."""
+    tickets, _ = take(request, list_width(request, len(preps)))
+
+    async def one(i: int, slot: Slot) -> dict[str, Any]:
+        return await final_chunk(chunks_on(request, preps[i], slot))
+
+    result: list[dict[str, Any]] | None = await collect(
+        request, fanout.on_tickets(tickets, len(preps), one), tickets
+    )
+    return result
+
+
 async def embed(request: Request, job: embedding.EmbedJob) -> embedding.EmbedResult | None:
-    """Run an embedding job under admission control, as generation runs;
-    None when the client went away first (the caller answers 499)."""
-    ticket, rid, outcome = enter(request)
-    work = embedding.run(runtime(request), job, ticket, rid, outcome)
-    result: embedding.EmbedResult | None = await collect(request, work, [ticket])
+    """Run an embedding job under admission control, one ticket per engine
+    request as for generation; None when the client went away first (the
+    caller answers 499)."""
+    tickets, outcome = take(request, list_width(request, len(job.inputs)))
+    work = embedding.run(runtime(request), job, tickets, request_id(request), outcome)
+    result: embedding.EmbedResult | None = await collect(request, work, tickets)
     return result

@@ -15,6 +15,7 @@ from ..encoders import JSON, NDJSON, ndjson_line
 from ..errors import MODEL_REQUIRED, OllamaError, internal_failure
 from ..logs import request_id_var
 from ..names import display_name
+from ..offload import off_loop
 from ..protocol import ollama as p
 from ..state import Runtime
 from ..translate import embed as emb
@@ -65,7 +66,7 @@ async def _generation(request: Request, prepared: service.Prepared | dict[str, A
         return JSONResponse(prepared, media_type=JSON)
     ticket, chunks = gen.admit(request, prepared)
     if prepared.stream:
-        return gen.TicketStreamingResponse(_lines(chunks), [ticket], NDJSON)
+        return gen.TicketStreamingResponse(_lines(chunks), [ticket], NDJSON, chunks)
     final = await gen.collect(request, gen.final_chunk(chunks), [ticket])
     if final is None:
         return Response(status_code=499)
@@ -94,16 +95,17 @@ async def generate(request: Request) -> Response:
 @router.post("/api/chat", openapi_extra=_body_doc(p.ChatRequest))
 async def chat(request: Request) -> Response:
     req = await _body(request, p.ChatRequest)
-    return await _generation(request, service.prepare_chat(_rt(request), req))
+    return await _generation(request, await off_loop(service.prepare_chat, _rt(request), req))
 
 
 @router.post("/api/embed", openapi_extra=_body_doc(p.EmbedRequest))
 async def embed(request: Request) -> Response:
     req = await _body(request, p.EmbedRequest)
     inputs = emb.ollama_inputs(req.input)
-    job = embedding.prepare(
-        _rt(request), req.model, inputs, req.truncate, req.dimensions, req.options, "/api/embed"
-    )
+    job = await off_loop(
+        embedding.prepare,
+        _rt(request), req.model, inputs, req.truncate, req.dimensions, req.options, "/api/embed",
+    )  # fmt: skip
     if not job.inputs:  # Ollama answers an empty input (a load request) with no vectors
         return JSONResponse({"model": job.model, "embeddings": []})
     result = await gen.embed(request, job)
@@ -120,8 +122,15 @@ async def embeddings(request: Request) -> Response:
     """The legacy endpoint: one prompt, `{"embedding": [...]}`."""
     req = await _body(request, p.EmbeddingRequest)
     inputs: list[emb.EmbedInput] = [req.prompt] if req.prompt else []
-    job = embedding.prepare(
-        _rt(request), req.model, inputs, None, None, req.options, "/api/embeddings"
+    job = await off_loop(
+        embedding.prepare,
+        _rt(request),
+        req.model,
+        inputs,
+        None,
+        None,
+        req.options,
+        "/api/embeddings",
     )
     if not job.inputs:
         return JSONResponse({"embedding": []})

@@ -4,7 +4,7 @@ names, variants, parameters, admission and metrics are the Ollama side's."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,8 +17,10 @@ from ..encoders import SSE, SSE_DONE, sse_event
 from ..errors import OllamaError, internal_failure
 from ..logs import request_id_var
 from ..names import display_name
+from ..offload import off_loop
 from ..protocol import ollama as p
 from ..protocol import openai as o
+from ..state import Runtime
 from ..translate import embed as emb
 from ..translate import openai as tr
 from . import generation as gen
@@ -62,7 +64,7 @@ async def chat_completions(request: Request) -> Response:
     rt = gen.runtime(request)
     req = await _body(request, o.ChatCompletionRequest)
     body = p.ChatRequest.model_validate(tr.chat_request(req))
-    prep = _prepared(service.prepare_chat(rt, body, label="/v1/chat/completions"))
+    prep = _prepared(await off_loop(service.prepare_chat, rt, body, "/v1/chat/completions"))
     model, ident, created = req.model or "", tr.new_id("chatcmpl"), tr.now()
     ticket, chunks = gen.admit(request, prep)
     if not prep.stream:
@@ -89,43 +91,48 @@ async def chat_completions(request: Request) -> Response:
                 use = tr.usage(chunk)
                 yield tr.usage_chunk(ident, "chat.completion.chunk", model, created, use)
 
-    return gen.TicketStreamingResponse(_sse(events()), [ticket], SSE)
+    return gen.TicketStreamingResponse(_sse(events()), [ticket], SSE, chunks)
+
+
+def _prepare_completions(rt: Runtime, req: o.CompletionRequest) -> list[service.Prepared]:
+    """Every prompt of the list prepared (tokenized) before any is admitted."""
+    preps = []
+    for prompt in tr.completion_prompts(req):
+        body = p.GenerateRequest.model_validate(tr.generate_request(req, prompt))
+        preps.append(_prepared(service.prepare_generate(rt, body, label="/v1/completions")))
+    return preps
 
 
 @router.post("/completions", openapi_extra=_doc(o.CompletionRequest))
 async def completions(request: Request) -> Response:
     rt = gen.runtime(request)
     req = await _body(request, o.CompletionRequest)
-    preps = []
-    for prompt in tr.completion_prompts(req):
-        body = p.GenerateRequest.model_validate(tr.generate_request(req, prompt))
-        preps.append(_prepared(service.prepare_generate(rt, body, label="/v1/completions")))
+    preps = await off_loop(_prepare_completions, rt, req)
     model, ident, created = req.model or "", tr.new_id("cmpl"), tr.now()
     if not req.stream:
-        runs = [gen.admit(request, prep) for prep in preps]
-        work = asyncio.gather(*(gen.final_chunk(chunks) for _, chunks in runs))
-        finals = await gen.collect(request, work, [t for t, _ in runs])
+        finals = await gen.finals(request, preps)
         if finals is None:
             return Response(status_code=499)
-        return JSONResponse(tr.text_completion(ident, model, created, list(finals)))
+        return JSONResponse(tr.text_completion(ident, model, created, finals))
     usage = bool(req.stream_options and req.stream_options.include_usage)
-    # Prompts of a list stream one after the other, each under its own ticket
-    # (admitted when its turn comes, so a long list cannot hog the queue).
-    tickets: list[Any] = []
+    # Prompts of a list stream one after the other on one ticket, taken now:
+    # a busy server answers 503 before the stream starts, never half-way.
+    tickets, _ = gen.take(request)
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         totals = []
         for index, prep in enumerate(preps):
-            ticket, chunks = gen.admit(request, prep)
-            tickets.append(ticket)
-            async for chunk in chunks:
-                done = bool(chunk.get("done"))
-                finish = tr.finish_reason(chunk.get("done_reason"), False) if done else None
-                text = chunk.get("response") or ""
-                if text or done:
-                    yield tr.text_chunk(ident, model, created, index, text, finish, usage)
-                if done:
-                    totals.append(tr.usage(chunk))
+            async with contextlib.aclosing(
+                gen.chunks_on(request, prep, tickets[0].borrow())
+            ) as chunks:
+                async for chunk in chunks:
+                    done = bool(chunk.get("done"))
+                    finish = tr.finish_reason(chunk.get("done_reason"), False) if done else None
+                    text = chunk.get("response") or ""
+                    if text or done:
+                        yield tr.text_chunk(ident, model, created, index, text, finish, usage)
+                    if done:
+                        totals.append(tr.usage(chunk))
         if usage:
             yield tr.usage_chunk(ident, "text_completion", model, created, tr.sum_usage(totals))
 
@@ -141,7 +148,9 @@ async def embeddings(request: Request) -> Response:
     service.resolve_model(rt, req.model)
     embedding.check_embedding_model(rt, req.model or "")
     inputs = emb.openai_inputs(req)
-    job = embedding.prepare(rt, req.model, inputs, True, req.dimensions, None, "/v1/embeddings")
+    job = await off_loop(
+        embedding.prepare, rt, req.model, inputs, True, req.dimensions, None, "/v1/embeddings"
+    )
     result = await gen.embed(request, job)
     if result is None:
         return Response(status_code=499)

@@ -32,6 +32,18 @@ REMOTE_URL = (
 )
 NOT_DATA_URL = "invalid image_url: only data URLs (data:image/<type>;base64,<data>) are accepted"
 NOT_AN_IMAGE = "invalid image data: not an image in a format the server can read (PNG, JPEG, ...)"
+# Largest image decoded, in pixels (50 M: a 48 MP phone photo, an 8K frame;
+# 150 MB as RGB). Checked from the header before any pixel is decoded: a few
+# kB of PNG can claim gigapixels, and PIL's own guard (MAX_IMAGE_PIXELS) only
+# refuses above ~179 M pixels. vLLM's processors shrink images to far less.
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+def too_large(size: str | None) -> OllamaError:
+    limit = f"at most {MAX_IMAGE_PIXELS:,} pixels per image"
+    return OllamaError(
+        400, f"image too large: {size} pixels, {limit}" if size else f"image too large: {limit}"
+    )
 
 
 def _bad_base64_offset(data: str) -> int:
@@ -74,9 +86,18 @@ def open_image(raw: bytes) -> Image:
     from PIL import Image as PILImage
 
     try:
-        img = PILImage.open(io.BytesIO(raw))
+        img = PILImage.open(io.BytesIO(raw))  # reads the header only
+    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning):
+        # PIL's own guard, for sizes far above ours: it does not say which.
+        raise too_large(None) from None
+    except Exception:  # PIL raises OSError, SyntaxError, ValueError...
+        raise OllamaError(400, NOT_AN_IMAGE) from None
+    width, height = img.size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise too_large(f"{width}x{height}")
+    try:
         img.load()
-    except Exception:  # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError...
+    except Exception:
         raise OllamaError(400, NOT_AN_IMAGE) from None
     if img.mode == "RGB":
         return img

@@ -4,10 +4,16 @@ Type checks follow Ollama's `Options.FromMap` (api/types.go): integers accept
 any JSON number (truncated), floats any JSON number, booleans only booleans,
 `stop` an array of strings (a lone string is accepted too, as clients send
 one). Unknown keys are ignored; a wrong type is a 400 naming the option.
+
+Python's JSON reader also takes what Go's refuses: NaN, Infinity, and
+integers of any size (1e400 is a float infinity). A non-finite number, or an
+integer option outside int64 (Go's int, and vLLM's bound for `seed`), is a
+400 naming the option, never a 500 from `int(inf)` or a crash in the engine.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,8 +58,36 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _int_option(key: str, value: Any) -> int:
+    if not _is_number(value):
+        raise OllamaError(400, f'option "{key}" must be of type integer')
+    if isinstance(value, float) and not math.isfinite(value):
+        raise OllamaError(400, f'option "{key}" must be a finite number')
+    number = int(value)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise OllamaError(
+            400, f'option "{key}" is out of range: {INT64_MIN} to {INT64_MAX} allowed'
+        )
+    return number
+
+
+def _float_option(key: str, value: Any) -> float:
+    if not _is_number(value):
+        raise OllamaError(400, f'option "{key}" must be of type float32')
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too big for a float
+        number = math.inf
+    if not math.isfinite(number):
+        raise OllamaError(400, f'option "{key}" must be a finite number')
+    return number
 
 
 def validate_options(raw: dict[str, Any] | None) -> dict[str, Any]:
@@ -63,13 +97,9 @@ def validate_options(raw: dict[str, Any] | None) -> dict[str, Any]:
         if value is None:
             continue
         if key in INT_OPTIONS:
-            if not _is_number(value):
-                raise OllamaError(400, f'option "{key}" must be of type integer')
-            out[key] = int(value)
+            out[key] = _int_option(key, value)
         elif key in FLOAT_OPTIONS:
-            if not _is_number(value):
-                raise OllamaError(400, f'option "{key}" must be of type float32')
-            out[key] = float(value)
+            out[key] = _float_option(key, value)
         elif key in BOOL_OPTIONS:
             if not isinstance(value, bool):
                 raise OllamaError(400, f'option "{key}" must be of type boolean')
