@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 
-from . import fatal
+from . import cpu_features, fatal
 
 # Set by the runtime (app.py) before it builds the engine; children inherit them.
 PATH_ENV = "PASTURE_TERMINATION_MESSAGE_PATH"
@@ -46,6 +46,7 @@ class FatalCauseHandler(logging.Handler):
 
 def register() -> None:
     """vLLM's plugin entry point: called once per vLLM process."""
+    cpu_features.allow_amx()
     path = os.environ.get(PATH_ENV)
     if not path:  # not started by the runtime (tests, plain vLLM): nothing to do
         return
