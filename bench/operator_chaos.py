@@ -20,15 +20,18 @@ for --minutes, it keeps doing at random, about --rate actions a second:
   kwok, whose informers back off for long after an outage; their recovery is
   not what this measures).
 
-Then it stops the chaos and waits (--settle seconds at most) for:
+Two kwok nodes are added to hack/cluster's two (110 pods each), so that pods
+fit. Then it stops the chaos and waits (--settle seconds at most) for:
 - every ModelDeployment `Ready=True` with `observedGeneration == generation`;
 - no missing child: each has ConfigMap `X-runtime`, Deployment `X`, Service
   `X` (and PodDisruptionBudget `X` with replicas > 1), each owned by the
   ModelDeployment's current UID, the Deployment's replicas equal to the spec's;
 - no orphan: every object labelled `pasture.dev/deployment` in the namespace
   belongs to a ModelDeployment that exists, by UID.
-Status writes are counted across operator processes: per minute during the
-chaos, and per ModelDeployment per minute at rest (--rest-seconds) after it.
+Status writes are counted across operator processes (its own counter): per
+minute during the chaos, and per ModelDeployment per minute at rest
+(--rest-seconds) after it; at rest also apiserver-side, from a watch of the
+ModelDeployments (changes per ModelDeployment per minute, autoscaled or not).
 Prints one JSON summary line and exits 1 if any check failed.
 """
 
@@ -178,6 +181,68 @@ class Operator:
         self.restarts += 1
 
 
+def add_nodes(c: Cluster, count: int) -> None:
+    """More kwok nodes like kwok-cpu-0 (110 pods each): hack/cluster's two hold 220
+    pods, fewer than 200 ModelDeployments with edits to 2 replicas and rollout surges."""
+    base = json.loads(c.kubectl("get", "node", "kwok-cpu-0", "-o", "json", check=True).stdout)
+    nodes = []
+    for i in range(1, count + 1):
+        name = f"kwok-cpu-{i}"
+        meta = base["metadata"]
+        nodes.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": name,
+                    "labels": {**meta["labels"], "kubernetes.io/hostname": name},
+                    "annotations": {
+                        k: v for k, v in (meta.get("annotations") or {}).items() if "kwok" in k
+                    },
+                },
+                "spec": {k: v for k, v in base["spec"].items() if k != "podCIDR"},
+                "status": {
+                    "capacity": base["status"]["capacity"],
+                    "allocatable": base["status"]["allocatable"],
+                },
+            }
+        )
+    c.kubectl(
+        "apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List", "items": nodes})
+    )
+
+
+class WriteCounter:
+    """Counts each ModelDeployment's changes as the apiserver's watch reports them
+    (each status write or spec change is one MODIFIED event)."""
+
+    def __init__(self, c: Cluster, ns: str) -> None:
+        self.proc = subprocess.Popen(
+            [
+                f"{c.bin_dir}/kubectl",
+                "get",
+                "modeldeployments",
+                "-n",
+                ns,
+                "--watch-only",
+                "-o",
+                "jsonpath={.metadata.name}{'\\n'}",
+            ],
+            env=c.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def stop(self) -> dict[str, int]:
+        self.proc.terminate()
+        out, _ = self.proc.communicate(timeout=30)
+        counts: dict[str, int] = {}
+        for name in out.split():
+            counts[name] = counts.get(name, 0) + 1
+        return counts
+
+
 def sync_pods(c: Cluster, ns: str, pods: FakePodMetrics) -> None:
     """Serve a fake /metrics on every pod's IP (skipped while the apiserver is away)."""
     try:
@@ -221,7 +286,10 @@ def check(c: Cluster, ns: str) -> dict[str, list[str]]:
             x["type"] == "Ready" and x["status"] == "True" for x in st.get("conditions") or []
         )
         if not ready or st.get("observedGeneration") != md["metadata"].get("generation"):
-            not_ready.append(name)
+            reason = next(
+                (x.get("reason") for x in st.get("conditions") or [] if x["type"] == "Ready"), "-"
+            )
+            not_ready.append(f"{name} ({reason})")
         replicas = int(md["spec"].get("replicas", 1))
         wanted = [("configmap", f"{name}-runtime"), ("deployment", name), ("service", name)]
         if replicas > 1:
@@ -270,6 +338,7 @@ def main() -> None:
     try:
         c.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"), check=True)
         c.kubectl("create", "namespace", ns, check=True)
+        add_nodes(c, 2)
         config = yaml.safe_load(Path(c.kubeconfig).read_text())
         server = urlsplit(config["clusters"][0]["cluster"]["server"])
         assert server.hostname and server.port
@@ -375,12 +444,16 @@ def main() -> None:
         settle, problems = converge(a.settle)
         time.sleep(10)  # the last transitions' writes land
         rest0 = op.writes()
+        counter = WriteCounter(c, ns)
         rest_start = time.monotonic()
         while time.monotonic() - rest_start < a.rest_seconds:
             sync_pods(c, ns, pods)
             time.sleep(5)
         rest_minutes = (time.monotonic() - rest_start) / 60
         rest_writes = op.writes() - rest0
+        per_md = counter.stop()
+        scaled_counts = [per_md.get(n, 0) / rest_minutes for n in autoscaled]
+        other_counts = [per_md.get(n, 0) / rest_minutes for n in names if n not in autoscaled]
         problems = check(c, ns)  # again, after the rest: still converged?
         steady = sum(
             1
@@ -401,9 +474,15 @@ def main() -> None:
             "examples": {k: v[:5] for k, v in problems.items() if v},
             "status_writes_per_min_chaos": round(chaos_writes / chaos_minutes, 1),
             "status_writes_per_md_min_rest": round(rest_writes / a.count / rest_minutes, 3),
-            "status_writes_per_autoscaled_md_min_rest": round(
-                rest_writes / max(1, len(autoscaled)) / rest_minutes, 3
+            # Apiserver-side, from a watch: changes per ModelDeployment per minute at rest.
+            "rest_changes_per_min_autoscaled_mean": round(
+                sum(scaled_counts) / max(1, len(scaled_counts)), 3
             ),
+            "rest_changes_per_min_autoscaled_max": round(max(scaled_counts, default=0), 3),
+            "rest_changes_per_min_other_mean": round(
+                sum(other_counts) / max(1, len(other_counts)), 3
+            ),
+            "rest_changes_per_min_other_max": round(max(other_counts, default=0), 3),
             "autoscaled_steady_at_end": steady,
             "scrapes_served": pods.served,
             "operator_log": str(op.log),

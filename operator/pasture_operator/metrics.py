@@ -55,7 +55,8 @@ AUTOSCALER_SCALES = Counter(
     ["direction"],
 )
 AUTOSCALER_ERRORS = Counter(
-    "pasture_operator_autoscaler_errors_total", "Autoscaler ticks that failed (apiserver errors)"
+    "pasture_operator_autoscaler_errors_total",
+    "Autoscaler ticks that failed (apiserver or other errors)",
 )
 
 # Per-object state for the dashboards and alert rules, set by each reconcile

@@ -77,7 +77,7 @@ def test_never_served_waits_with_zero_replicas() -> None:
 
 def test_a_ready_phase_of_an_older_spec_is_not_ready() -> None:
     """Right after a source edit the Model's status still says Ready (for the old spec)."""
-    children, dep = serving(2)
+    children, _dep = serving(2)
     edited = model(spec=WEIGHTS_V2)
     edited["metadata"]["generation"] = 2
     edited["status"]["observedGeneration"] = 1
