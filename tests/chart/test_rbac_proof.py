@@ -203,6 +203,14 @@ def _apply_examples(cluster: KubeCluster) -> str:
     return ns
 
 
+def _remove_examples(cluster: KubeCluster, ns: str | None) -> None:
+    """Give back what _apply_examples took: the chart cluster's kwok node has 8
+    GPUs, two per example, and later tests on this cluster need theirs."""
+    if ns is not None:
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        cluster.kubectl("delete", "pv", f"pasture-tiny-{ns}", "--wait=false", check=False)
+
+
 def _ready(cluster: KubeCluster, ns: str, timeout: int) -> bool:
     out = cluster.kubectl(
         "-n",
@@ -222,6 +230,7 @@ def test_operator_reconciles_examples_with_chart_serviceaccount(
     chart_cluster: KubeCluster, installed: dict[str, Any], tmp_path: Path
 ) -> None:
     op = Operator(chart_cluster, installed, tmp_path)
+    ns = None
     try:
         ns = _apply_examples(chart_cluster)
         assert _ready(chart_cluster, ns, 90), op.text()[-3000:]
@@ -245,6 +254,7 @@ def test_operator_reconciles_examples_with_chart_serviceaccount(
         assert "403" not in log and "orbidden" not in log, log[-3000:]
     finally:
         op.stop()
+        _remove_examples(chart_cluster, ns)
 
 
 def _without(role: dict[str, Any], group: str, resource: str, verb: str) -> dict[str, Any]:
@@ -291,6 +301,7 @@ def test_a_missing_permission_fails(
         "replace", "-f", "-", input=json.dumps(_without(original, group, resource, verb))
     )
     op = Operator(chart_cluster, installed, tmp_path)
+    ns = None
     try:
         ns = _apply_examples(chart_cluster)
         assert not _ready(chart_cluster, ns, 25), "reconciled fully without the permission"
@@ -298,6 +309,7 @@ def test_a_missing_permission_fails(
         assert "403" in log or "orbidden" in log, log[-3000:]
     finally:
         op.stop()
+        _remove_examples(chart_cluster, ns)
         restored = copy.deepcopy(original)
         for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
             restored["metadata"].pop(key, None)

@@ -243,7 +243,12 @@ def stack(
         )
         prom = f"http://127.0.0.1:{prom_port}"
         _wait_http(f"{prom}/-/ready", 60, procs[-1], prom_log)
-        assert _ready(chart_cluster, ns, 90), op_log.read_text()[-3000:]
+        if not _ready(chart_cluster, ns, 90):
+            pods = chart_cluster.kubectl("get", "pods", "-A", "-o", "wide", check=False).stdout
+            md = chart_cluster.kubectl(
+                "-n", ns, "get", "modeldeployment/tiny", "-o", "yaml", check=False
+            ).stdout
+            pytest.fail(f"{op_log.read_text()[-3000:]}\n{pods}\n{md}")
         _wait_http(f"http://127.0.0.1:{rt_port}/readyz", 300, procs[0], rt_log)
         asyncio.run(_load(f"http://127.0.0.1:{rt_port}"))
         time.sleep(4)  # a few scrapes after the load

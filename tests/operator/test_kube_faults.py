@@ -52,14 +52,15 @@ def _serviceaccount_made(cluster: KubeCluster, timeout: int) -> bool:
         cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
+@pytest.fixture(autouse=True)
 def control_plane_recovers(kube_cluster: KubeCluster) -> Iterator[None]:
     """Leave the session's cluster as fresh as we found it.
 
     After a kube-apiserver outage the controller-manager's and kwok's informers
     reconnect with long backoffs (a later test saw PVC binding and Ready pods
     stall for over a minute); their recovery is not what these tests are about,
-    so restart both and check a new namespace gets its ServiceAccount.
+    so restart both after each test (each restarts the apiserver: the next
+    test's namespace needs its ServiceAccount) and check a new namespace gets one.
     """
     yield
     for component in ("kube-controller-manager", "kwok"):
