@@ -56,14 +56,14 @@ def _serviceaccount_made(cluster: KubeCluster, timeout: int) -> bool:
 def control_plane_recovers(kube_cluster: KubeCluster) -> Iterator[None]:
     """Leave the session's cluster as fresh as we found it.
 
-    After a kube-apiserver outage the controller-manager's and kwok's informers
+    After a kube-apiserver outage the controller-manager's, the scheduler's and kwok's informers
     reconnect with long backoffs (a later test saw PVC binding and Ready pods
     stall for over a minute); their recovery is not what these tests are about,
-    so restart both after each test (each restarts the apiserver: the next
+    so restart them after each test (each restarts the apiserver: the next
     test's namespace needs its ServiceAccount) and check a new namespace gets one.
     """
     yield
-    for component in ("kube-controller-manager", "kwok"):
+    for component in ("kube-controller-manager", "kube-scheduler", "kwok"):
         hack_cluster(kube_cluster, "restart", component)
     assert _serviceaccount_made(kube_cluster, 60)
 
