@@ -20,6 +20,8 @@ from pasture_operator.reconcile.deployment_plan import (
 )
 from pasture_operator.reconcile.placement import Placement, placement
 from pasture_operator.reconcile.resolve import resolve
+from pasture_operator.spec.deployment import DeploymentSpec
+from pasture_operator.spec.owner import Owner
 from tests.operator.helpers import md, model
 
 GPU_TAINT = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
@@ -299,13 +301,13 @@ MERGE: list[tuple[str, dict[str, Any], GpuProfile | None, Placement]] = [
 def test_merge(
     label: str, spec: dict[str, Any], profile: GpuProfile | None, want: Placement
 ) -> None:
-    assert placement(spec, profile) == want
+    assert placement(DeploymentSpec.from_spec(spec), profile) == want
 
 
 def test_merge_leaves_its_inputs_alone() -> None:
     spec = {"resources": {"profile": "a100"}, "tolerations": [{"key": "spot"}]}
     before = yaml.safe_dump(spec)
-    place = placement(spec, A100)
+    place = placement(DeploymentSpec.from_spec(spec), A100)
     assert yaml.safe_dump(spec) == before
     assert A100.tolerations == (GPU_TAINT, DEDICATED)
     assert place.tolerations[0] is not GPU_TAINT  # copies, never the profile's own dicts
@@ -359,9 +361,16 @@ def test_builder_output(
     label: str, spec: dict[str, Any], profile: GpuProfile | None, want: dict[str, Any]
 ) -> None:
     body = md(**spec)
-    place = placement(body["spec"], profile)
+    parsed = DeploymentSpec.from_object(body)
+    place = placement(parsed, profile)
     d = dep.deployment(
-        body, image="rt:test", replicas=1, config_hash="h", volumes=[], placement=place
+        Owner.from_object(body),
+        parsed,
+        image="rt:test",
+        replicas=1,
+        config_hash="h",
+        volumes=[],
+        placement=place,
     )
     pod_spec = d["spec"]["template"]["spec"]
     resources = pod_spec["containers"][0]["resources"]
@@ -369,7 +378,7 @@ def test_builder_output(
     assert resources.get("limits") == want.get("limits")
     assert pod_spec.get("nodeSelector") == want["nodeSelector"]
     assert pod_spec.get("tolerations") == want["tolerations"]
-    cfg = cm.runtime_config(body, resolve(model()), (), gpus=place.gpus)
+    cfg = cm.runtime_config(parsed, resolve(model()), (), gpus=place.gpus)
     assert cfg["engine"]["tensor_parallel_size"] == want["tp"]
 
 

@@ -4,33 +4,33 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from pasture_operator.builders.meta import model_labels, object_meta
 from pasture_operator.builders.names import bounded
 from pasture_operator.constants import CACHE_SUBDIR, MODELS_DIR
-from pasture_operator.reconcile.resolve import ResolvedModel, cache_claim_name
+from pasture_operator.spec.model import cache_claim_name
+from pasture_operator.spec.owner import Owner
+from pasture_operator.spec.resolved import ResolvedModel
 
 # Exit code the downloader uses for errors a retry cannot fix (401/403/404, bad archive).
 PERMANENT_FAILURE_EXIT_CODE = 2
 
 
-def pvc(model: Mapping[str, Any], resolved: ResolvedModel) -> dict[str, Any]:
-    cache = resolved.cache or {}
+def pvc(owner: Owner, resolved: ResolvedModel) -> dict[str, Any]:
+    cache = resolved.cache
+    assert cache is not None, "only a cached Model has a cache PVC"
     spec: dict[str, Any] = {
-        # ReadWriteOnce binds on every StorageClass but keeps all readers on one node;
-        # ReadWriteMany (a file StorageClass) lets replicas spread (docs/operator.md).
-        "accessModes": [str(cache.get("accessMode") or "ReadWriteOnce")],
-        "resources": {"requests": {"storage": str(cache.get("size"))}},
+        "accessModes": [cache.access_mode],
+        "resources": {"requests": {"storage": cache.size}},
     }
-    if cache.get("storageClassName"):
-        spec["storageClassName"] = cache["storageClassName"]
+    if cache.storage_class_name:
+        spec["storageClassName"] = cache.storage_class_name
     return {
         "apiVersion": "v1",
         "kind": "PersistentVolumeClaim",
         "metadata": object_meta(
-            model, cache_claim_name(resolved.name), model_labels(resolved.name, "cache")
+            owner, cache_claim_name(resolved.name), model_labels(resolved.name, "cache")
         ),
         "spec": spec,
     }
@@ -74,12 +74,10 @@ def _library_repo(resolved: ResolvedModel) -> str:
     return entry.repo if entry else ""
 
 
-def job(
-    model: Mapping[str, Any],
-    resolved: ResolvedModel,
-    image: str,
-    hf_endpoint: str | None = None,
-) -> dict[str, Any]:
+def _args_env(
+    resolved: ResolvedModel, hf_endpoint: str | None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The downloader's arguments and environment for what to download."""
     src = _download_source(resolved)
     args = ["-m", "pasture_operator.downloader", "--dest", f"{MODELS_DIR}/{CACHE_SUBDIR}"]
     source_env: list[dict[str, Any]] = []
@@ -108,11 +106,61 @@ def job(
         env.append(
             {"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": dict(resolved.hf_token_secret)}}
         )
+    return args, env
+
+
+def _pod_spec(
+    resolved: ResolvedModel, image: str, args: list[str], env: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "restartPolicy": "Never",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": 1000,
+            "fsGroup": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [
+            {
+                "name": "download",
+                "image": image,
+                "command": ["python"],
+                "args": args,
+                "env": env,
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+                "volumeMounts": [
+                    {"name": "cache", "mountPath": MODELS_DIR},
+                    {"name": "tmp", "mountPath": "/tmp"},
+                ],
+                "securityContext": {
+                    "allowPrivilegeEscalation": False,
+                    "readOnlyRootFilesystem": True,
+                    "capabilities": {"drop": ["ALL"]},
+                },
+            }
+        ],
+        "volumes": [
+            {
+                "name": "cache",
+                "persistentVolumeClaim": {"claimName": cache_claim_name(resolved.name)},
+            },
+            {"name": "tmp", "emptyDir": {}},
+        ],
+    }
+
+
+def job(
+    owner: Owner,
+    resolved: ResolvedModel,
+    image: str,
+    hf_endpoint: str | None = None,
+) -> dict[str, Any]:
+    args, env = _args_env(resolved, hf_endpoint)
     labels = model_labels(resolved.name, "download")
     return {
         "apiVersion": "batch/v1",
         "kind": "Job",
-        "metadata": object_meta(model, job_name(resolved), labels),
+        "metadata": object_meta(owner, job_name(resolved), labels),
         "spec": {
             "backoffLimit": 3,
             "podFailurePolicy": {
@@ -131,41 +179,7 @@ def job(
             },
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": 1000,
-                        "fsGroup": 1000,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [
-                        {
-                            "name": "download",
-                            "image": image,
-                            "command": ["python"],
-                            "args": args,
-                            "env": env,
-                            "terminationMessagePolicy": "FallbackToLogsOnError",
-                            "volumeMounts": [
-                                {"name": "cache", "mountPath": MODELS_DIR},
-                                {"name": "tmp", "mountPath": "/tmp"},
-                            ],
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
-                                "readOnlyRootFilesystem": True,
-                                "capabilities": {"drop": ["ALL"]},
-                            },
-                        }
-                    ],
-                    "volumes": [
-                        {
-                            "name": "cache",
-                            "persistentVolumeClaim": {"claimName": cache_claim_name(resolved.name)},
-                        },
-                        {"name": "tmp", "emptyDir": {}},
-                    ],
-                },
+                "spec": _pod_spec(resolved, image, args, env),
             },
         },
     }

@@ -15,8 +15,10 @@ from pasture_operator.constants import (
     CONFIG_PATH,
     RUNTIME_PORT,
 )
-from pasture_operator.reconcile.placement import Placement
-from pasture_operator.reconcile.resolve import Volume
+from pasture_operator.spec.deployment import DeploymentSpec, Resources
+from pasture_operator.spec.owner import Owner
+from pasture_operator.spec.placement import Placement
+from pasture_operator.spec.resolved import Volume
 
 # Grace beyond the runtime's own drain timeout for the preStop pause and exit.
 _EXTRA_GRACE_SECONDS = 15
@@ -25,19 +27,15 @@ _PRESTOP_SLEEP_SECONDS = 5
 _STARTUP_PERIOD_SECONDS = 10
 
 
-def _quantity(value: Any) -> str:
-    return str(value)
-
-
-def _resources(res: Mapping[str, Any], place: Placement) -> dict[str, Any]:
+def _resources(res: Resources, place: Placement) -> dict[str, Any]:
     requests: dict[str, str] = {}
     limits: dict[str, str] = {}
-    if res.get("cpu") is not None:
-        requests["cpu"] = _quantity(res["cpu"])
-    if res.get("memory") is not None:
+    if res.cpu is not None:
+        requests["cpu"] = str(res.cpu)
+    if res.memory is not None:
         # Memory limit = request: an engine over its budget should be OOMKilled
         # visibly rather than squeeze its neighbours.
-        requests["memory"] = limits["memory"] = _quantity(res["memory"])
+        requests["memory"] = limits["memory"] = str(res.memory)
     if place.gpus > 0:
         requests[place.resource_name] = limits[place.resource_name] = str(place.gpus)
     out: dict[str, Any] = {}
@@ -48,27 +46,12 @@ def _resources(res: Mapping[str, Any], place: Placement) -> dict[str, Any]:
     return out
 
 
-def deployment(
-    md: Mapping[str, Any],
-    *,
-    image: str,
-    replicas: int,
-    config_hash: str,
-    volumes: Sequence[Volume],
-    placement: Placement,
-    hf_token_secret: Mapping[str, str] | None = None,
-    hf_endpoint: str | None = None,
-    hf_offline: bool = False,
-) -> dict[str, Any]:
-    """Deployment dict for a ModelDeployment; `replicas` is decided by the plan and
-    `placement` (GPUs, node selector, tolerations: spec merged with its GPU profile)
-    by reconcile/placement.py."""
-    name = str(md["metadata"]["name"])
-    spec: Mapping[str, Any] = md.get("spec") or {}
-    overrides: Mapping[str, Any] = spec.get("podTemplate") or {}
-    drain = int((spec.get("server") or {}).get("drainTimeoutSeconds", 30))
-    startup = int(spec.get("startupTimeoutSeconds") or 1800)
-
+def _env(
+    spec: DeploymentSpec,
+    hf_token_secret: Mapping[str, str] | None,
+    hf_endpoint: str | None,
+    hf_offline: bool,
+) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "HOME", "value": "/tmp"},
         {"name": "HF_HOME", "value": "/cache/huggingface"},
@@ -80,8 +63,14 @@ def deployment(
         env.append({"name": "HF_ENDPOINT", "value": hf_endpoint})
     if hf_offline:  # weights are local: never wait on a hub an air-gapped cluster cannot reach
         env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
-    env.extend(dict(e) for e in overrides.get("env") or [])
+    env.extend(dict(e) for e in spec.pod_overrides.env)
+    return env
 
+
+def _volumes(
+    name: str, spec: DeploymentSpec, volumes: Sequence[Volume]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The runtime container's mounts and the pod's volumes."""
     mounts: list[dict[str, Any]] = [
         {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
         {"name": "dshm", "mountPath": "/dev/shm"},
@@ -90,13 +79,7 @@ def deployment(
     ]
     pod_volumes: list[dict[str, Any]] = [
         {"name": "config", "configMap": {"name": configmap_name(name)}},
-        {
-            "name": "dshm",
-            "emptyDir": {
-                "medium": "Memory",
-                "sizeLimit": str((spec.get("resources") or {}).get("shmSize") or "2Gi"),
-            },
-        },
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": spec.resources.shm_size}},
         {"name": "tmp", "emptyDir": {}},
         {"name": "cache", "emptyDir": {}},
     ]
@@ -108,22 +91,16 @@ def deployment(
                 "persistentVolumeClaim": {"claimName": vol.claim_name, "readOnly": True},
             }
         )
-    key_ref = spec.get("apiKeySecretRef")
-    if key_ref:
+    if spec.api_key_secret is not None:
         mounts.append({"name": "api-keys", "mountPath": API_KEYS_DIR, "readOnly": True})
-        pod_volumes.append({"name": "api-keys", "secret": {"secretName": key_ref["name"]}})
-    mounts.extend(dict(m) for m in overrides.get("volumeMounts") or [])
-    pod_volumes.extend(dict(v) for v in overrides.get("volumes") or [])
+        pod_volumes.append({"name": "api-keys", "secret": {"secretName": spec.api_key_secret.name}})
+    mounts.extend(dict(m) for m in spec.pod_overrides.volume_mounts)
+    pod_volumes.extend(dict(v) for v in spec.pod_overrides.volumes)
+    return mounts, pod_volumes
 
-    container: dict[str, Any] = {
-        "name": "runtime",
-        "image": image,
-        "args": ["serve", "--config", CONFIG_PATH],
-        "command": ["pasture-runtime"],
-        "ports": [{"name": "http", "containerPort": RUNTIME_PORT, "protocol": "TCP"}],
-        "env": env,
-        "volumeMounts": mounts,
-        "resources": _resources(spec.get("resources") or {}, placement),
+
+def _probes(startup_timeout: int) -> dict[str, Any]:
+    return {
         # Loading big weights can take many minutes: the startup probe holds
         # liveness off for the whole startup budget, and it probes /startupz,
         # which answers 200 only once the engine is up, so the budget bounds
@@ -131,7 +108,7 @@ def deployment(
         "startupProbe": {
             "httpGet": {"path": "/startupz", "port": "http"},
             "periodSeconds": _STARTUP_PERIOD_SECONDS,
-            "failureThreshold": max(1, math.ceil(startup / _STARTUP_PERIOD_SECONDS)),
+            "failureThreshold": max(1, math.ceil(startup_timeout / _STARTUP_PERIOD_SECONDS)),
         },
         # /readyz waits up to 5 s for the engine's health: a longer timeout,
         # and three misses, so a loop busy with streams is not called unready.
@@ -147,6 +124,26 @@ def deployment(
             "failureThreshold": 3,
             "timeoutSeconds": 5,
         },
+    }
+
+
+def _container(
+    spec: DeploymentSpec,
+    image: str,
+    env: list[dict[str, Any]],
+    mounts: list[dict[str, Any]],
+    placement: Placement,
+) -> dict[str, Any]:
+    container: dict[str, Any] = {
+        "name": "runtime",
+        "image": image,
+        "args": ["serve", "--config", CONFIG_PATH],
+        "command": ["pasture-runtime"],
+        "ports": [{"name": "http", "containerPort": RUNTIME_PORT, "protocol": "TCP"}],
+        "env": env,
+        "volumeMounts": mounts,
+        "resources": _resources(spec.resources, placement),
+        **_probes(spec.startup_timeout_seconds),
         "lifecycle": {"preStop": {"sleep": {"seconds": _PRESTOP_SLEEP_SECONDS}}},
         # The runtime writes a fatal error's cause to /dev/termination-log; if
         # it could not (killed, crashed early), the log's tail stands in. Either
@@ -159,17 +156,18 @@ def deployment(
             "capabilities": {"drop": ["ALL"]},
         },
     }
-    if spec.get("imagePullPolicy"):
-        container["imagePullPolicy"] = spec["imagePullPolicy"]
+    if spec.image_pull_policy:
+        container["imagePullPolicy"] = spec.image_pull_policy
+    return container
 
-    template_labels = {**(overrides.get("labels") or {}), **deployment_labels(name)}
-    template_annotations = {
-        **(overrides.get("annotations") or {}),
-        ANNOTATION_CONFIG_HASH: config_hash,
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(RUNTIME_PORT),
-        "prometheus.io/path": "/metrics",
-    }
+
+def _pod_spec(
+    spec: DeploymentSpec,
+    container: dict[str, Any],
+    pod_volumes: list[dict[str, Any]],
+    placement: Placement,
+) -> dict[str, Any]:
+    drain = spec.server.drain_timeout_seconds
     pod_spec: dict[str, Any] = {
         "containers": [container],
         "volumes": pod_volumes,
@@ -189,15 +187,44 @@ def deployment(
         pod_spec["tolerations"] = [dict(t) for t in placement.tolerations]
     if placement.node_selector:
         pod_spec["nodeSelector"] = dict(placement.node_selector)
-    if spec.get("affinity"):
-        pod_spec["affinity"] = dict(spec["affinity"])
-    if spec.get("priorityClassName"):
-        pod_spec["priorityClassName"] = spec["priorityClassName"]
+    if spec.affinity:
+        pod_spec["affinity"] = dict(spec.affinity)
+    if spec.priority_class_name:
+        pod_spec["priorityClassName"] = spec.priority_class_name
+    return pod_spec
 
+
+def deployment(
+    owner: Owner,
+    spec: DeploymentSpec,
+    *,
+    image: str,
+    replicas: int,
+    config_hash: str,
+    volumes: Sequence[Volume],
+    placement: Placement,
+    hf_token_secret: Mapping[str, str] | None = None,
+    hf_endpoint: str | None = None,
+    hf_offline: bool = False,
+) -> dict[str, Any]:
+    """Deployment dict for a ModelDeployment; `replicas` is decided by the plan and
+    `placement` (GPUs, node selector, tolerations: spec merged with its GPU profile)
+    by reconcile/placement.py."""
+    name = owner.name
+    env = _env(spec, hf_token_secret, hf_endpoint, hf_offline)
+    mounts, pod_volumes = _volumes(name, spec, volumes)
+    container = _container(spec, image, env, mounts, placement)
+    template_annotations = {
+        **spec.pod_overrides.annotations,
+        ANNOTATION_CONFIG_HASH: config_hash,
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(RUNTIME_PORT),
+        "prometheus.io/path": "/metrics",
+    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": object_meta(md, name, deployment_labels(name)),
+        "metadata": object_meta(owner, name, deployment_labels(name)),
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": selector_labels(name)},
@@ -206,11 +233,14 @@ def deployment(
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
             },
-            "progressDeadlineSeconds": startup + 600,
+            "progressDeadlineSeconds": spec.startup_timeout_seconds + 600,
             "revisionHistoryLimit": 3,
             "template": {
-                "metadata": {"labels": template_labels, "annotations": template_annotations},
-                "spec": pod_spec,
+                "metadata": {
+                    "labels": {**spec.pod_overrides.labels, **deployment_labels(name)},
+                    "annotations": template_annotations,
+                },
+                "spec": _pod_spec(spec, container, pod_volumes, placement),
             },
         },
     }

@@ -15,6 +15,7 @@ from pasture_operator.constants import (
     MANAGED_BY,
     RUNTIME_APP,
 )
+from pasture_operator.spec.owner import Owner
 
 
 def selector_labels(deployment_name: str) -> dict[str, str]:
@@ -45,28 +46,27 @@ def model_labels(model_name: str, component: str) -> dict[str, str]:
     }
 
 
-def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:
+def owner_reference(owner: Owner) -> dict[str, Any]:
     """Controller owner reference: the garbage collector deletes the child with its owner."""
-    meta = owner["metadata"]
     return {
-        "apiVersion": owner["apiVersion"],
-        "kind": owner["kind"],
-        "name": meta["name"],
-        "uid": meta["uid"],
+        "apiVersion": owner.api_version,
+        "kind": owner.kind,
+        "name": owner.name,
+        "uid": owner.uid,
         "controller": True,
         "blockOwnerDeletion": True,
     }
 
 
 def object_meta(
-    owner: Mapping[str, Any],
+    owner: Owner,
     name: str,
     labels: Mapping[str, str],
     annotations: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "name": name,
-        "namespace": owner["metadata"]["namespace"],
+        "namespace": owner.namespace,
         "labels": dict(labels),
         "ownerReferences": [owner_reference(owner)],
     }

@@ -8,60 +8,53 @@ from typing import Any
 from pasture_operator.builders.meta import deployment_labels, object_meta, selector_labels
 from pasture_operator.builders.names import service_name
 from pasture_operator.constants import RUNTIME_PORT
+from pasture_operator.spec.deployment import Access, DeploymentSpec
+from pasture_operator.spec.owner import Owner
 
 
-def service_port(md: Mapping[str, Any]) -> int:
-    return int(((md.get("spec") or {}).get("service") or {}).get("port") or RUNTIME_PORT)
+def endpoint(owner: Owner, spec: DeploymentSpec) -> str:
+    host = service_name(owner.name)
+    return f"http://{host}.{owner.namespace}.svc.cluster.local:{spec.service.port}"
 
 
-def endpoint(md: Mapping[str, Any]) -> str:
-    meta = md["metadata"]
-    host = service_name(str(meta["name"]))
-    return f"http://{host}.{meta['namespace']}.svc.cluster.local:{service_port(md)}"
-
-
-def service(md: Mapping[str, Any]) -> dict[str, Any]:
-    name = str(md["metadata"]["name"])
-    svc: Mapping[str, Any] = (md.get("spec") or {}).get("service") or {}
+def service(owner: Owner, spec: DeploymentSpec) -> dict[str, Any]:
+    name = owner.name
+    svc = spec.service
     return {
         "apiVersion": "v1",
         "kind": "Service",
         # The ModelDeployment's own name unless it is no DNS-1035 label (`qwen2.5`).
         "metadata": object_meta(
-            md, service_name(name), deployment_labels(name), svc.get("annotations")
+            owner, service_name(name), deployment_labels(name), svc.annotations
         ),
         "spec": {
-            "type": svc.get("type") or "ClusterIP",
+            "type": svc.type,
             "selector": selector_labels(name),
-            "ports": [
-                {"name": "http", "port": service_port(md), "targetPort": "http", "protocol": "TCP"}
-            ],
+            "ports": [{"name": "http", "port": svc.port, "targetPort": "http", "protocol": "TCP"}],
         },
     }
 
 
-def pdb(md: Mapping[str, Any]) -> dict[str, Any]:
+def pdb(owner: Owner) -> dict[str, Any]:
     """Keep all but one pod through voluntary disruptions (drains, upgrades)."""
-    name = str(md["metadata"]["name"])
+    name = owner.name
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": object_meta(md, name, deployment_labels(name)),
+        "metadata": object_meta(owner, name, deployment_labels(name)),
         "spec": {"maxUnavailable": 1, "selector": {"matchLabels": selector_labels(name)}},
     }
 
 
-def servicemonitor(
-    md: Mapping[str, Any], extra_labels: Mapping[str, str] | None = None
-) -> dict[str, Any]:
+def servicemonitor(owner: Owner, extra_labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     """`extra_labels` (operator setting) are what a Prometheus' serviceMonitorSelector
     matches, e.g. kube-prometheus-stack's `release: <its release name>`."""
-    name = str(md["metadata"]["name"])
+    name = owner.name
     labels = {**(extra_labels or {}), **deployment_labels(name)}
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "ServiceMonitor",
-        "metadata": object_meta(md, name, labels),
+        "metadata": object_meta(owner, name, labels),
         "spec": {
             "selector": {"matchLabels": selector_labels(name)},
             "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}],
@@ -69,23 +62,23 @@ def servicemonitor(
     }
 
 
-def networkpolicy(md: Mapping[str, Any], operator_namespace: str | None = None) -> dict[str, Any]:
+def networkpolicy(
+    owner: Owner, access: Access, operator_namespace: str | None = None
+) -> dict[str, Any]:
     """Admit the named namespaces/pods, the metrics scraper's namespace and the
     operator's (its autoscaler scrapes the pods); nothing else."""
-    name = str(md["metadata"]["name"])
-    access: Mapping[str, Any] = (md.get("spec") or {}).get("access") or {}
+    name = owner.name
     peers: list[dict[str, Any]] = []
-    for ns in access.get("namespaces") or []:
+    for ns in access.namespaces:
         peers.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}})
-    if access.get("podSelector"):
-        peers.append({"podSelector": {"matchLabels": dict(access["podSelector"])}})
-    metrics_ns = access.get("metricsNamespace") or "monitoring"
-    for ns in dict.fromkeys(n for n in (metrics_ns, operator_namespace) if n):
+    if access.pod_selector:
+        peers.append({"podSelector": {"matchLabels": dict(access.pod_selector)}})
+    for ns in dict.fromkeys(n for n in (access.metrics_namespace, operator_namespace) if n):
         peers.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": object_meta(md, name, deployment_labels(name)),
+        "metadata": object_meta(owner, name, deployment_labels(name)),
         "spec": {
             "podSelector": {"matchLabels": selector_labels(name)},
             "policyTypes": ["Ingress"],

@@ -32,13 +32,14 @@ from pasture_operator.kube.workqueue import WorkQueue
 from pasture_operator.reconcile import conditions, ownership, pod_health
 from pasture_operator.reconcile.deployment_plan import (
     DeploymentObserved,
-    Event,
     OperatorSettings,
     plan_deployment,
 )
-from pasture_operator.reconcile.drift import needs_apply
 from pasture_operator.reconcile.model_plan import ModelObserved, ModelPlan, plan_model
-from pasture_operator.reconcile.resolve import cache_claim_name
+from pasture_operator.reconcile.status import Event
+from pasture_operator.reconcile.status import status_patch as status_patch  # re-exported
+from pasture_operator.spec.deployment import DeploymentSpec
+from pasture_operator.spec.model import ModelSpec
 
 logger = logging.getLogger("pasture_operator")
 
@@ -80,26 +81,6 @@ class ControllerConfig:
         )
 
 
-def status_patch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The merge patch turning `old` into `new` (None when equal); absent keys are nulled.
-
-    Nested objects (status.autoscaling) are diffed the same way: a merge patch
-    merges them, so a key dropped from `new` must be nulled explicitly.
-    """
-    old = old or {}
-    patch: dict[str, Any] = {}
-    for k, v in new.items():
-        before = old.get(k)
-        if before == v:
-            continue
-        if isinstance(before, Mapping) and isinstance(v, Mapping):
-            patch[k] = status_patch(before, v)
-        else:
-            patch[k] = v
-    patch.update({k: None for k in old if k not in new})
-    return patch or None
-
-
 class Controller:
     def __init__(self, kube: Kube, config: ControllerConfig) -> None:
         self.kube = kube
@@ -138,7 +119,7 @@ class Controller:
         elif kind == MODEL_KIND:
             self.queue.add((MODEL_KIND, ns, name))
             for md in self.store.in_namespace(DEPLOYMENT_KIND, ns):
-                if name in _model_names(md):
+                if name in DeploymentSpec.from_object(md).model_names:
                     self.queue.add((DEPLOYMENT_KIND, ns, md["metadata"]["name"]))
         if labels.get(LABEL_DEPLOYMENT):
             self.queue.add((DEPLOYMENT_KIND, ns, labels[LABEL_DEPLOYMENT]))
@@ -146,8 +127,7 @@ class Controller:
             self.queue.add((MODEL_KIND, ns, labels[LABEL_MODEL]))
         if kind == "PersistentVolumeClaim":  # a user's PVC a Model reads from
             for model in self.store.in_namespace(MODEL_KIND, ns):
-                src = ((model.get("spec") or {}).get("source") or {}).get("pvc") or {}
-                if src.get("claimName") == name:
+                if ModelSpec.from_object(model).source_claim == name:
                     self.queue.add((MODEL_KIND, ns, model["metadata"]["name"]))
         metrics.MANAGED.labels(DEPLOYMENT_KIND).set(self.store.count(DEPLOYMENT_KIND))
         metrics.MANAGED.labels(MODEL_KIND).set(self.store.count(MODEL_KIND))
@@ -231,10 +211,9 @@ class Controller:
             self.store.put(obj["kind"], result)
 
     async def _write_status(
-        self, kind: str, body: Mapping[str, Any], status: Mapping[str, Any]
+        self, kind: str, body: Mapping[str, Any], patch: Mapping[str, Any] | None
     ) -> None:
-        patch = status_patch(body.get("status"), status)
-        if patch is None:
+        if patch is None:  # the status is already as planned
             return
         meta = body["metadata"]
         try:
@@ -261,18 +240,25 @@ class Controller:
             body.setdefault("kind", kind)
             self.store.put(kind, body)
 
-    async def reconcile_deployment(self, ns: str, name: str) -> None:
-        md = self.store.get(DEPLOYMENT_KIND, ns, name)
-        if md is None or md["metadata"].get("deletionTimestamp"):
-            metrics.remove_deployment_state(ns, name)
-            return  # children go with their owner (garbage collector)
+    async def _apply_plan(
+        self, ns: str, apply: list[dict[str, Any]], delete: Sequence[tuple[str, str, str]]
+    ) -> None:
+        await self._apply_all(apply)
+        for api_version, kind, child in delete:
+            await self.kube.delete(api_version, kind, ns, child)
+            self.store.remove(kind, ns, child)
+
+    async def _observe_deployment(
+        self, md: Mapping[str, Any], spec: DeploymentSpec
+    ) -> DeploymentObserved:
+        ns, name = str(md["metadata"]["namespace"]), str(md["metadata"]["name"])
         if self.store.get("Deployment", ns, name) is None:
             # Missing from the store: deleted, never made, or the watch's initial
             # listing has not reached it yet (operator start). Ask the apiserver so a
             # cold store never flips a Ready status.
             await self._refresh(ns, "apps/v1", "Deployment", name)
             await self._refresh(ns, "v1", "Pod", name)
-        for n in _model_names(md):
+        for n in spec.model_names:
             if n and self.store.get(MODEL_KIND, ns, n) is None:
                 found = await self.kube.get(API_VERSION, MODEL_KIND, ns, n)
                 if found is not None:
@@ -283,32 +269,35 @@ class Controller:
             for b in self.store.labelled(k, ns, LABEL_DEPLOYMENT, name)
         }
         models = {
-            n: m for n in _model_names(md) if (m := self.store.get(MODEL_KIND, ns, n)) is not None
+            n: m for n in spec.model_names if (m := self.store.get(MODEL_KIND, ns, n)) is not None
         }
         pods = self.store.labelled("Pod", ns, LABEL_DEPLOYMENT, name)
-        observed = DeploymentObserved(
+        return DeploymentObserved(
             models=models,
             children=children,
             pods=pods,
             servicemonitor_crd=await self._servicemonitor_crd(),
             pod_events=await self._volume_events(ns, name, pods),
+            autoscaling=self.autoscaler.status_for(md),
         )
+
+    async def reconcile_deployment(self, ns: str, name: str) -> None:
+        md = self.store.get(DEPLOYMENT_KIND, ns, name)
+        if md is None or md["metadata"].get("deletionTimestamp"):
+            metrics.remove_deployment_state(ns, name)
+            return  # children go with their owner (garbage collector)
+        spec = DeploymentSpec.from_object(md)
+        observed = await self._observe_deployment(md, spec)
         now = conditions.now_rfc3339()
-        plan = plan_deployment(md, observed, self.config.plan_settings(), now)
+        settings = self.config.plan_settings()
+        plan = plan_deployment(md, observed, settings, now, spec)
         clashes = await self._conflicts(ns, plan.apply, md)
         if clashes:  # plan again without them: the status and Events name them
             observed = dataclasses.replace(observed, conflicts=clashes)
-            plan = plan_deployment(md, observed, self.config.plan_settings(), now)
-        _export_deployment_state(ns, name, md, plan.status)
-        await self._apply_all(plan.apply)
-        for api_version, kind, child in plan.delete:
-            await self.kube.delete(api_version, kind, ns, child)
-            self.store.remove(kind, ns, child)
-        status = plan.status
-        autoscaling = self.autoscaler.status_for(md)
-        if autoscaling is not None:
-            status = {**status, "autoscaling": autoscaling}
-        await self._write_status(DEPLOYMENT_KIND, md, status)
+            plan = plan_deployment(md, observed, settings, now, spec)
+        _export_deployment_state(ns, name, spec, plan.status)
+        await self._apply_plan(ns, plan.apply, plan.delete)
+        await self._write_status(DEPLOYMENT_KIND, md, plan.status_patch)
         await self._post_events(md, plan.events, now)
         self.autoscaler.ensure(md)
         if plan.apply or plan.events:
@@ -320,26 +309,22 @@ class Controller:
                 [e.reason for e in plan.events],
             )
 
-    def _plan_model(self, model: Mapping[str, Any], observed: ModelObserved, now: str) -> ModelPlan:
+    def _plan_model(
+        self, model: Mapping[str, Any], spec: ModelSpec, observed: ModelObserved, now: str
+    ) -> ModelPlan:
         return plan_model(
             model,
             observed,
             downloader_image=self.config.downloader_image,
             now=now,
             hf_endpoint=self.config.hf_endpoint,
+            spec=spec,
         )
 
-    async def reconcile_model(self, ns: str, name: str) -> None:
-        model = self.store.get(MODEL_KIND, ns, name)
-        if model is None or model["metadata"].get("deletionTimestamp"):
-            metrics.remove_model_phase(ns, name)
-            return
-        spec = model.get("spec") or {}
-        source_claim = ((spec.get("source") or {}).get("pvc") or {}).get("claimName")
-        cache_pvc = self.store.get("PersistentVolumeClaim", ns, cache_claim_name(name))
-        source_pvc = (
-            self.store.get("PersistentVolumeClaim", ns, source_claim) if source_claim else None
-        )
+    async def _observe_model(self, ns: str, spec: ModelSpec) -> ModelObserved:
+        cache_pvc = self.store.get("PersistentVolumeClaim", ns, spec.cache_claim)
+        claim = spec.source_claim
+        source_pvc = self.store.get("PersistentVolumeClaim", ns, claim) if claim else None
         classes = None
         pending = [
             p
@@ -348,41 +333,35 @@ class Controller:
         ]
         if pending:  # only then does the root cause depend on StorageClasses
             classes = await self.kube.list("storage.k8s.io/v1", "StorageClass")
-        observed = ModelObserved(
+        return ModelObserved(
             source_pvc=source_pvc,
             cache_pvc=cache_pvc,
-            jobs=self.store.labelled("Job", ns, LABEL_MODEL, name),
-            job_pods=self.store.labelled("Pod", ns, LABEL_MODEL, name),
+            jobs=self.store.labelled("Job", ns, LABEL_MODEL, spec.name),
+            job_pods=self.store.labelled("Pod", ns, LABEL_MODEL, spec.name),
             storage_classes=classes,
         )
+
+    async def reconcile_model(self, ns: str, name: str) -> None:
+        model = self.store.get(MODEL_KIND, ns, name)
+        if model is None or model["metadata"].get("deletionTimestamp"):
+            metrics.remove_model_phase(ns, name)
+            return
+        spec = ModelSpec.from_object(model)
+        observed = await self._observe_model(ns, spec)
         now = conditions.now_rfc3339()
-        plan = self._plan_model(model, observed, now)
-        drifted = [
-            o
-            for o in plan.apply
-            if needs_apply(o, self.store.get(o["kind"], ns, o["metadata"]["name"]))
-        ]
-        clashes = await self._conflicts(ns, drifted, model)
+        plan = self._plan_model(model, spec, observed, now)
+        clashes = await self._conflicts(ns, plan.apply, model)
         if clashes:  # plan again without them: nothing is applied, the status names them
             observed = dataclasses.replace(observed, conflicts=clashes)
-            plan = self._plan_model(model, observed, now)
-            drifted = []
+            plan = self._plan_model(model, spec, observed, now)
         metrics.set_model_phase(ns, name, plan.phase)
-        await self._apply_all(drifted)
-        for api_version, kind, child in plan.delete:
-            await self.kube.delete(api_version, kind, ns, child)
-            self.store.remove(kind, ns, child)
-        old_phase = (model.get("status") or {}).get("phase")
-        await self._write_status(MODEL_KIND, model, plan.status)
-        if old_phase != plan.phase:
-            etype = "Warning" if plan.phase == "Failed" else "Normal"
-            await self._post_events(
-                model, [Event(etype, plan.reason or plan.phase, plan.message)], now
-            )
+        await self._apply_plan(ns, plan.apply, plan.delete)
+        await self._write_status(MODEL_KIND, model, plan.status_patch)
+        await self._post_events(model, plan.events, now)
 
 
 def _export_deployment_state(
-    ns: str, name: str, md: Mapping[str, Any], status: Mapping[str, Any]
+    ns: str, name: str, spec: DeploymentSpec, status: Mapping[str, Any]
 ) -> None:
     """The dashboards' per-deployment gauges, from the status this pass derived."""
     ready = any(
@@ -392,15 +371,7 @@ def _export_deployment_state(
     metrics.set_deployment_state(
         ns,
         name,
-        desired=int((md.get("spec") or {}).get("replicas", 1)),
+        desired=spec.replicas,
         ready_replicas=int(status.get("readyReplicas") or 0),
         ready=ready,
     )
-
-
-def _model_names(md: Mapping[str, Any]) -> list[str]:
-    spec = md.get("spec") or {}
-    return [
-        str((spec.get("modelRef") or {}).get("name") or ""),
-        *[str(v) for v in spec.get("variants") or []],
-    ]

@@ -16,38 +16,36 @@ from pasture_operator.builders.meta import selector_string
 from pasture_operator.constants import MODELS_DIR
 from pasture_operator.gpu_profiles import GpuProfile
 from pasture_operator.reconcile import conditions
-from pasture_operator.reconcile.conditions import Condition
-from pasture_operator.reconcile.drift import needs_apply
-from pasture_operator.reconcile.ownership import CONFLICT_REASON, Conflict, refused, summary
-from pasture_operator.reconcile.placement import (
-    Placement,
-    placement,
-    profile_name,
-    unknown_profile_message,
+from pasture_operator.reconcile.deployment_status import (
+    Rollout,
+    Situation,
+    condition_events,
+    deployment_conditions,
 )
+from pasture_operator.reconcile.drift import needs_apply
+from pasture_operator.reconcile.model_state import ModelState, model_state
+from pasture_operator.reconcile.ownership import CONFLICT_REASON, Conflict, refused, summary
+from pasture_operator.reconcile.placement import placement, unknown_profile_message
 from pasture_operator.reconcile.pod_health import worst_problem
-from pasture_operator.reconcile.resolve import ResolvedModel, ResolveError, resolve
-from pasture_operator.redact import redact
+from pasture_operator.reconcile.status import Event, status_patch
+from pasture_operator.spec.deployment import DeploymentSpec
+from pasture_operator.spec.owner import Owner
+from pasture_operator.spec.placement import Placement
+
+__all__ = [
+    "OPTIONAL_KINDS",
+    "DeploymentObserved",
+    "DeploymentPlan",
+    "Event",
+    "OperatorSettings",
+    "plan_deployment",
+]
 
 # Kinds created only in some configurations: deleted when no longer wanted.
 OPTIONAL_KINDS: dict[str, str] = {
     "PodDisruptionBudget": "policy/v1",
     "ServiceMonitor": "monitoring.coreos.com/v1",
     "NetworkPolicy": "networking.k8s.io/v1",
-}
-FAILURE_REASONS = {
-    "Unschedulable",
-    "CrashLoopBackOff",
-    "ImagePullBackOff",
-    "OOMKilled",
-    "InvalidSpec",
-    "UnknownGPUProfile",
-    "CreateContainerConfigError",
-    "ModelNotFound",
-    "ModelFailed",
-    CONFLICT_REASON,
-    "VolumeMultiAttach",
-    "VolumeMountFailed",
 }
 
 
@@ -61,6 +59,8 @@ class DeploymentObserved:
     pod_events: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     # Same-named objects this ModelDeployment does not control (reconcile/ownership.py).
     conflicts: Sequence[Conflict] = ()
+    # The autoscaler's status.autoscaling (handlers/autoscaler.py), written with ours.
+    autoscaling: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -75,89 +75,14 @@ class OperatorSettings:
     hf_endpoint: str | None = None  # a Hugging Face mirror for runtimes and download Jobs
 
 
-@dataclass(frozen=True)
-class Event:
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-
-
 @dataclass
 class DeploymentPlan:
     apply: list[dict[str, Any]] = field(default_factory=list)
     delete: list[tuple[str, str, str]] = field(default_factory=list)  # apiVersion, kind, name
     status: dict[str, Any] = field(default_factory=dict)
+    status_patch: dict[str, Any] | None = None  # None: the status is already as planned
     events: list[Event] = field(default_factory=list)
     desired: list[dict[str, Any]] = field(default_factory=list)  # every child, drifted or not
-
-
-@dataclass(frozen=True)
-class _ModelState:
-    base: ResolvedModel | None
-    variants: tuple[ResolvedModel, ...]
-    ready: bool
-    reason: str
-    message: str
-    invalid: str | None = None  # an InvalidSpec message about this ModelDeployment
-
-
-def _model_phase(body: Mapping[str, Any]) -> tuple[str, str]:
-    st = body.get("status") or {}
-    seen, generation = st.get("observedGeneration"), (body.get("metadata") or {}).get("generation")
-    if seen is not None and generation is not None and int(seen) < int(generation):
-        # The phase describes the previous spec (e.g. a source edit not yet looked at):
-        # acting on it would roll pods to a source nobody has checked.
-        return "Pending", "its new spec is not reconciled yet"
-    # Quoted into this object's status and Events: redacted again (a status written
-    # by an older operator may still carry URL credentials).
-    message = redact(str(st.get("message") or "status not reported yet"))
-    return str(st.get("phase") or "Pending"), message
-
-
-def _models(spec: Mapping[str, Any], models: Mapping[str, Mapping[str, Any]]) -> _ModelState:
-    base_name = str((spec.get("modelRef") or {}).get("name") or "")
-    names = [base_name, *[str(v) for v in spec.get("variants") or []]]
-    resolved: list[ResolvedModel] = []
-    for n in names:
-        body = models.get(n)
-        if body is None:
-            return _ModelState(None, (), False, "ModelNotFound", f"Model {n!r} does not exist")
-        try:
-            resolved.append(resolve(body))
-        except ResolveError as e:
-            return _ModelState(None, (), False, "ModelFailed", f"Model {n!r}: {e.message}")
-    base, variants = resolved[0], tuple(resolved[1:])
-    for v in variants:
-        if v.base_key != base.base_key:
-            return _ModelState(
-                base,
-                variants,
-                False,
-                "InvalidSpec",
-                f"variant {v.name!r} uses {v.source_text!r}, not the base "
-                f"weights {base.source_text!r} of {base.name!r}",
-                invalid=f"variant {v.name!r} does not share base weights",
-            )
-    served = [m.served_name for m in resolved]
-    if len(set(served)) != len(served):
-        return _ModelState(
-            base,
-            variants,
-            False,
-            "InvalidSpec",
-            f"served names collide: {', '.join(served)}",
-            invalid="two models have the same served name",
-        )
-    for n in names:
-        phase, msg = _model_phase(models[n])
-        if phase == "Failed":
-            return _ModelState(base, variants, False, "ModelFailed", f"Model {n!r}: {msg}")
-        if phase != "Ready":
-            return _ModelState(
-                base, variants, False, "ModelNotReady", f"Model {n!r} is {phase}: {msg}"
-            )
-    extra = f" with {len(variants)} variant(s)" if variants else ""
-    return _ModelState(base, variants, True, "ModelReady", f"Model {base.name!r}{extra} is ready")
 
 
 @dataclass(frozen=True)
@@ -167,9 +92,9 @@ class _Placed:
     message: str = ""
 
 
-def _placement(spec: Mapping[str, Any], settings: OperatorSettings) -> _Placed:
+def _placement(spec: DeploymentSpec, settings: OperatorSettings) -> _Placed:
     """The spec merged with its GPU profile, or why the pods cannot be built."""
-    name = profile_name(spec)
+    name = spec.resources.profile
     profile = None
     if name is not None:
         profile = settings.gpu_profiles.get(name)
@@ -180,56 +105,63 @@ def _placement(spec: Mapping[str, Any], settings: OperatorSettings) -> _Placed:
     place = placement(spec, profile)
     # The CRD checks tensorParallelSize against an explicit resources.gpus; a
     # count that comes from a profile is checked here.
-    tp = (spec.get("engine") or {}).get("tensorParallelSize")
-    if tp is not None and place.gpus > 0 and int(tp) > place.gpus:
+    tp = spec.engine.tensor_parallel_size
+    if tp is not None and place.gpus > 0 and tp > place.gpus:
         return _Placed(
             place,
             "InvalidSpec",
-            f"engine.tensorParallelSize {int(tp)} exceeds the {place.gpus} GPU(s) per pod"
+            f"engine.tensorParallelSize {tp} exceeds the {place.gpus} GPU(s) per pod"
             + (f" of GPU profile {place.profile!r}" if place.profile else ""),
         )
     return _Placed(place)
 
 
+@dataclass(frozen=True)
+class _Target:
+    """What the children are built from."""
+
+    owner: Owner
+    spec: DeploymentSpec
+    models: ModelState
+    placement: Placement
+    replicas: int
+
+
 def _children(
-    md: Mapping[str, Any],
-    ms: _ModelState,
-    obs: DeploymentObserved,
-    settings: OperatorSettings,
-    replicas: int,
-    place: Placement,
+    t: _Target, obs: DeploymentObserved, settings: OperatorSettings
 ) -> list[dict[str, Any]]:
-    assert ms.base is not None
-    spec = md.get("spec") or {}
-    text = cm.render(cm.runtime_config(md, ms.base, ms.variants, gpus=place.gpus))
+    base, variants, place, spec = t.models.base, t.models.variants, t.placement, t.spec
+    assert base is not None
+    text = cm.render(cm.runtime_config(spec, base, variants, gpus=place.gpus))
     # The engine reads the base's weights; variants add only their adapters (each
     # at its own /adapters/<name>), never their own copy of the weights.
-    volumes: dict[str, Any] = {v.name: v for v in ms.base.volumes}
-    for m in ms.variants:
+    volumes: dict[str, Any] = {v.name: v for v in base.volumes}
+    for m in variants:
         for v in m.volumes:
             if v.mount_path != MODELS_DIR:
                 volumes.setdefault(v.name, v)
     out = [
-        cm.configmap(md, text),
+        cm.configmap(t.owner, text),
         dep.deployment(
-            md,
-            image=str(spec.get("image") or settings.default_image),
-            replicas=replicas,
+            t.owner,
+            spec,
+            image=spec.image or settings.default_image,
+            replicas=t.replicas,
             config_hash=cm.config_hash(text),
             volumes=list(volumes.values()),
             placement=place,
-            hf_token_secret=ms.base.hf_token_secret,
+            hf_token_secret=base.hf_token_secret,
             hf_endpoint=settings.hf_endpoint,
-            hf_offline=not any(m.needs_hub for m in (ms.base, *ms.variants)),
+            hf_offline=not any(m.needs_hub for m in (base, *variants)),
         ),
-        svc.service(md),
+        svc.service(t.owner, spec),
     ]
-    if int(spec.get("replicas", 1)) > 1:
-        out.append(svc.pdb(md))
+    if spec.replicas > 1:
+        out.append(svc.pdb(t.owner))
     if obs.servicemonitor_crd:
-        out.append(svc.servicemonitor(md, settings.servicemonitor_labels))
-    if spec.get("access"):
-        out.append(svc.networkpolicy(md, settings.operator_namespace))
+        out.append(svc.servicemonitor(t.owner, settings.servicemonitor_labels))
+    if spec.access is not None:
+        out.append(svc.networkpolicy(t.owner, spec.access, settings.operator_namespace))
     return out
 
 
@@ -262,175 +194,115 @@ def _observed(obs: DeploymentObserved, kind: str, name: str) -> dict[str, Any] |
     return dict(found) if found is not None else None
 
 
-def _events(old: Sequence[Mapping[str, Any]] | None, new: Sequence[Condition]) -> list[Event]:
-    events: list[Event] = []
-    for cond in new:
-        if cond.type not in ("Ready", "Degraded"):
-            continue
-        before = conditions.find(old, cond.type)
-        same = (
-            before is not None
-            and before.get("status") == cond.status
-            and before.get("reason") == cond.reason
-        )
-        if same:
-            continue
-        if cond.type == "Ready" and cond.status == "True":
-            events.append(Event("Normal", "Ready", cond.message))
-        elif cond.type == "Degraded" and cond.status == "True" and cond.reason in FAILURE_REASONS:
-            events.append(Event("Warning", cond.reason, cond.message))
-    return events
+def _replica_events(
+    name: str, observed_dep: Mapping[str, Any] | None, replicas: int
+) -> list[Event]:
+    if observed_dep is None:
+        return [Event("Normal", "Created", f"created Deployment {name} with {replicas} replica(s)")]
+    before = int((observed_dep.get("spec") or {}).get("replicas", 0))
+    if before != replicas:
+        return [Event("Normal", "Scaled", f"scaled Deployment {name} from {before} to {replicas}")]
+    return []
+
+
+def _fill_children(
+    plan: DeploymentPlan,
+    t: _Target,
+    kept: Mapping[str, Any] | None,
+    obs: DeploymentObserved,
+    settings: OperatorSettings,
+) -> None:
+    """The desired children, the drifted ones to apply, the optional ones to delete."""
+    plan.desired = _children(t, obs, settings)
+    if kept is not None:
+        plan.desired = _hold(plan.desired, kept, obs)
+    foreign = refused(obs.conflicts)
+    plan.apply = [
+        o
+        for o in plan.desired
+        if (o["kind"], o["metadata"]["name"]) not in foreign
+        and needs_apply(o, _observed(obs, o["kind"], o["metadata"]["name"]))
+    ]
+    wanted_kinds = {o["kind"] for o in plan.desired}
+    plan.delete = [
+        (OPTIONAL_KINDS[kind], kind, n)
+        for (kind, n) in obs.children
+        if kind in OPTIONAL_KINDS and kind not in wanted_kinds
+    ]
+    name = t.owner.name
+    observed_dep = obs.children.get(("Deployment", name))
+    if observed_dep is None and ("Deployment", name) in foreign:
+        return  # someone else's Deployment: we created nothing
+    plan.events.extend(_replica_events(name, observed_dep, t.replicas))
+
+
+def _blocked(placed: _Placed, ms: ModelState) -> tuple[str, str] | None:
+    """A spec problem blocks every child: nothing is created or changed until it is
+    fixed. The GPU profile is checked first: it does not depend on the Models existing."""
+    if placed.reason:
+        return placed.reason, placed.message
+    if ms.invalid is not None:
+        return "InvalidSpec", ms.message
+    return None
+
+
+def _status(
+    md: Mapping[str, Any], owner: Owner, spec: DeploymentSpec, s: Situation, now: str
+) -> tuple[dict[str, Any], list[Event]]:
+    old_conditions = (md.get("status") or {}).get("conditions")
+    conds = deployment_conditions(s)
+    r = s.rollout
+    status = {
+        "observedGeneration": owner.generation,
+        "replicas": r.total,
+        "readyReplicas": r.ready,
+        "updatedReplicas": r.updated,
+        "ready": f"{r.ready}/{s.want}",
+        "selector": selector_string(owner.name),
+        "endpoint": svc.endpoint(owner, spec),
+        "servedNames": s.models.served_names,
+        "conditions": conditions.merge(old_conditions, conds, owner.generation, now),
+    }
+    return status, condition_events(old_conditions, conds)
 
 
 def plan_deployment(
-    md: Mapping[str, Any], obs: DeploymentObserved, settings: OperatorSettings, now: str
+    md: Mapping[str, Any],
+    obs: DeploymentObserved,
+    settings: OperatorSettings,
+    now: str,
+    spec: DeploymentSpec | None = None,
 ) -> DeploymentPlan:
-    meta = md["metadata"]
-    name = str(meta["name"])
-    generation = int(meta.get("generation") or 0)
-    spec: Mapping[str, Any] = md.get("spec") or {}
-    old_status: Mapping[str, Any] = md.get("status") or {}
-    want = int(spec.get("replicas", 1))
-    ms = _models(spec, obs.models)
+    """`spec`: the parsed view when the caller already has it (parsed once per pass)."""
+    owner = Owner.from_object(md)
+    spec = spec if spec is not None else DeploymentSpec.from_object(md)
+    ms = model_state(spec, obs.models)
     placed = _placement(spec, settings)
-    # A spec problem blocks every child: nothing is created or changed until it is fixed.
-    # The GPU profile is checked first: it does not depend on the Models existing.
-    blocked: tuple[str, str] | None = None
-    if placed.reason:
-        blocked = (placed.reason, placed.message)
-    elif ms.invalid is not None:
-        blocked = ("InvalidSpec", ms.message)
+    blocked = _blocked(placed, ms)
     plan = DeploymentPlan()
-
     # Pods start only once every model they serve is Ready (e.g. its cache is filled).
     # A Model that leaves Ready later (re-download, edit, failure) never takes
     # serving pods down: they keep the last served revision until the new one is Ready.
-    observed_dep = obs.children.get(("Deployment", name))
+    observed_dep = obs.children.get(("Deployment", owner.name))
     kept = None if ms.ready or ms.base is None else _served_template(observed_dep)
     holding = kept is not None and blocked is None
-    replicas = want if ms.ready or holding else 0
+    replicas = spec.replicas if ms.ready or holding else 0
     if ms.base is not None and blocked is None and placed.placement is not None:
-        plan.desired = _children(md, ms, obs, settings, replicas, placed.placement)
-        if kept is not None:
-            plan.desired = _hold(plan.desired, kept, obs)
-        foreign = refused(obs.conflicts)
-        plan.apply = [
-            o
-            for o in plan.desired
-            if (o["kind"], o["metadata"]["name"]) not in foreign
-            and needs_apply(o, _observed(obs, o["kind"], o["metadata"]["name"]))
-        ]
-        wanted_kinds = {o["kind"] for o in plan.desired}
-        plan.delete = [
-            (api, kind, n)
-            for (kind, n) in obs.children
-            if kind in OPTIONAL_KINDS and kind not in wanted_kinds
-            for api in [OPTIONAL_KINDS[kind]]
-        ]
-        if observed_dep is None:
-            if ("Deployment", name) not in foreign:
-                plan.events.append(
-                    Event(
-                        "Normal", "Created", f"created Deployment {name} with {replicas} replica(s)"
-                    )
-                )
-        else:
-            before = int((observed_dep.get("spec") or {}).get("replicas", 0))
-            if before != replicas:
-                plan.events.append(
-                    Event(
-                        "Normal", "Scaled", f"scaled Deployment {name} from {before} to {replicas}"
-                    )
-                )
-
-    applying_dep = any(o["kind"] == "Deployment" for o in plan.apply)
-    dstat: Mapping[str, Any] = (observed_dep or {}).get("status") or {}
-    ready_n = int(dstat.get("readyReplicas") or 0)
-    updated_n = int(dstat.get("updatedReplicas") or 0)
-    total_n = int(dstat.get("replicas") or 0)
-    current = (
-        observed_dep is not None
-        and not applying_dep
-        and int(dstat.get("observedGeneration") or 0)
-        >= int(observed_dep["metadata"].get("generation") or 0)
+        target = _Target(owner, spec, ms, placed.placement, replicas)
+        _fill_children(plan, target, kept, obs, settings)
+    situation = Situation(
+        models=ms,
+        blocked=blocked,
+        clash=(CONFLICT_REASON, summary(obs.conflicts)) if obs.conflicts else None,
+        holding=holding,
+        want=spec.replicas,
+        replicas=replicas,
+        rollout=Rollout.of(observed_dep, any(o["kind"] == "Deployment" for o in plan.apply)),
+        problem=worst_problem(obs.pods, obs.pod_events),
     )
-    rolled_out = current and updated_n >= replicas and total_n == replicas
-    problem = worst_problem(obs.pods, obs.pod_events)
-
-    previous = f"; serving the previous model revision ({ms.message})" if holding else ""
-    conds: list[Condition] = []
-    clash = (CONFLICT_REASON, summary(obs.conflicts)) if obs.conflicts else None
-    if blocked is not None:
-        ready = Condition("Ready", "False", *blocked)
-    elif clash is not None:
-        ready = Condition("Ready", "False", *clash)
-    elif not ms.ready and not holding:
-        ready = Condition("Ready", "False", "ModelNotReady", ms.message)
-    elif want == 0:
-        ready = Condition("Ready", "True", "ScaledToZero", "0 replicas requested" + previous)
-    elif current and ready_n >= want:
-        ready = Condition(
-            "Ready", "True", "Available", f"{ready_n}/{want} replicas ready{previous}"
-        )
-    elif problem is not None:
-        ready = Condition("Ready", "False", problem.reason, problem.message)
-    else:
-        ready = Condition("Ready", "False", "Starting", f"{ready_n}/{want} replicas ready")
-    conds.append(ready)
-
-    if blocked is not None:
-        conds.append(Condition("Progressing", "False", *blocked))
-    elif ms.base is None:
-        conds.append(Condition("Progressing", "False", ms.reason, ms.message))
-    elif holding:  # the new revision rolls out once the Model is Ready; a Failed one never
-        waiting = ms.reason != "ModelFailed"
-        conds.append(
-            Condition(
-                "Progressing",
-                "True" if waiting else "False",
-                ms.reason,
-                f"serving the previous model revision; {ms.message}",
-            )
-        )
-    elif rolled_out:
-        conds.append(
-            Condition(
-                "Progressing", "False", "Complete", f"{updated_n}/{replicas} replicas up to date"
-            )
-        )
-    elif problem is not None:
-        conds.append(Condition("Progressing", "False", problem.reason, problem.message))
-    else:
-        conds.append(
-            Condition(
-                "Progressing", "True", "RollingOut", f"{updated_n}/{replicas} replicas up to date"
-            )
-        )
-
-    if blocked is not None:
-        conds.append(Condition("Degraded", "True", *blocked))
-    elif clash is not None:
-        conds.append(Condition("Degraded", "True", *clash))
-    elif ms.reason in ("ModelNotFound", "ModelFailed"):
-        conds.append(Condition("Degraded", "True", ms.reason, ms.message))
-    elif problem is not None:
-        conds.append(Condition("Degraded", "True", problem.reason, problem.message))
-    else:
-        conds.append(Condition("Degraded", "False", "AsExpected", "no failures observed"))
-
-    conds.append(Condition("ModelReady", "True" if ms.ready else "False", ms.reason, ms.message))
-    plan.events.extend(_events(old_status.get("conditions"), conds))
-
-    served = [m.served_name for m in ((ms.base, *ms.variants) if ms.base else ())]
-    plan.status = {
-        "observedGeneration": generation,
-        "replicas": total_n,
-        "readyReplicas": ready_n,
-        "updatedReplicas": updated_n,
-        "ready": f"{ready_n}/{want}",
-        "selector": selector_string(name),
-        "endpoint": svc.endpoint(md),
-        "servedNames": served,
-        "conditions": conditions.merge(old_status.get("conditions"), conds, generation, now),
-    }
+    plan.status, events = _status(md, owner, spec, situation, now)
+    plan.events.extend(events)
+    if obs.autoscaling is not None:
+        plan.status["autoscaling"] = dict(obs.autoscaling)
+    plan.status_patch = status_patch(md.get("status"), plan.status)
     return plan

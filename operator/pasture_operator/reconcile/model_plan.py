@@ -1,8 +1,9 @@
-"""Plan for one Model: its cache children (PVC + download Job) and its status.
+"""Plan for one Model: its cache children (PVC + download Job), its status and Events.
 
 The status is derived from what was observed: the source PVC for pvc sources;
 for cached models the cache PVC, the download Job and its pods (progress
-annotation, termination message, OOMKilled).
+annotation, termination message, OOMKilled). Children already as wanted are
+not applied again (reconcile/drift.py), as for ModelDeployments.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ from typing import Any
 from pasture_operator.builders import cache as cache_builders
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
+from pasture_operator.reconcile.drift import needs_apply
 from pasture_operator.reconcile.ownership import CONFLICT_REASON, Conflict, summary
-from pasture_operator.reconcile.resolve import ResolvedModel, ResolveError, resolve, served_name
+from pasture_operator.reconcile.resolve import ResolveError, resolve_spec
+from pasture_operator.reconcile.status import Event, status_patch
 from pasture_operator.redact import redact
+from pasture_operator.spec.model import ModelSpec
+from pasture_operator.spec.owner import Owner
+from pasture_operator.spec.resolved import ResolvedModel
 
 PROGRESS_ANNOTATION = "pasture.dev/download-progress"
 
@@ -36,9 +42,12 @@ class ModelObserved:
 @dataclass
 class ModelPlan:
     resolved: ResolvedModel | None
-    apply: list[dict[str, Any]] = field(default_factory=list)
+    apply: list[dict[str, Any]] = field(default_factory=list)  # drifted children only
     delete: list[tuple[str, str, str]] = field(default_factory=list)  # apiVersion, kind, name
     status: dict[str, Any] = field(default_factory=dict)
+    status_patch: dict[str, Any] | None = None  # None: the status is already as planned
+    events: list[Event] = field(default_factory=list)
+    desired: list[dict[str, Any]] = field(default_factory=list)  # every child, drifted or not
     phase: str = "Pending"
     reason: str = ""
     message: str = ""
@@ -181,6 +190,70 @@ def _phase(resolved: ResolvedModel, obs: ModelObserved) -> _Phase:
     return _Phase("Ready", "Resolved", f"served from {resolved.source_text}")
 
 
+def _children(
+    owner: Owner,
+    resolved: ResolvedModel,
+    ph: _Phase,
+    obs: ModelObserved,
+    downloader_image: str,
+    hf_endpoint: str | None,
+) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
+    """The cache PVC and (until Ready) the download Job; the Jobs of older sources go."""
+    if not resolved.cache:
+        return [], []
+    wanted = cache_builders.job_name(resolved)
+    desired = [cache_builders.pvc(owner, resolved)]
+    # A Job's pod template is immutable: an existing one is never re-applied (an
+    # operator upgrade that changes the template would otherwise be refused).
+    if ph.phase != "Ready" and not any(j["metadata"]["name"] == wanted for j in obs.jobs):
+        desired.append(cache_builders.job(owner, resolved, downloader_image, hf_endpoint))
+    delete = [
+        ("batch/v1", "Job", j["metadata"]["name"])
+        for j in obs.jobs
+        if j["metadata"]["name"] != wanted
+    ]
+    return desired, delete
+
+
+def _observed(obs: ModelObserved, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    if obj["kind"] == "PersistentVolumeClaim":
+        found = obs.cache_pvc
+    else:
+        name = obj["metadata"]["name"]
+        found = next((j for j in obs.jobs if j["metadata"]["name"] == name), None)
+    return dict(found) if found is not None else None
+
+
+def _status(
+    model: Mapping[str, Any], spec: ModelSpec, resolved: ResolvedModel | None, ph: _Phase, now: str
+) -> dict[str, Any]:
+    generation = int(model["metadata"].get("generation") or 0)
+    old_status: Mapping[str, Any] = model.get("status") or {}
+    # Messages quote downloader errors and URLs: shown in status and Events, never
+    # with credentials.
+    message = redact(ph.message)
+    ready = Condition("Ready", "True" if ph.phase == "Ready" else "False", ph.reason, message)
+    status: dict[str, Any] = {
+        "observedGeneration": generation,
+        "phase": ph.phase,
+        "servedName": resolved.served_name if resolved else spec.served_name,
+        "source": resolved.source_text if resolved else "",
+        "message": message,
+        "conditions": conditions.merge(old_status.get("conditions"), [ready], generation, now),
+    }
+    if resolved is not None:
+        status["enginePath"] = resolved.engine_model
+        if resolved.cache:
+            status["size"] = resolved.cache.size
+    if ph.bytes_done is not None:
+        status["bytesDone"] = ph.bytes_done
+    if ph.bytes_total is not None:
+        status["bytesTotal"] = ph.bytes_total
+        if "size" not in status:
+            status["size"] = f"{ph.bytes_total / 2**30:.1f}Gi"
+    return status
+
+
 def plan_model(
     model: Mapping[str, Any],
     obs: ModelObserved,
@@ -188,12 +261,12 @@ def plan_model(
     downloader_image: str,
     now: str,
     hf_endpoint: str | None = None,
+    spec: ModelSpec | None = None,
 ) -> ModelPlan:
-    meta = model["metadata"]
-    generation = int(meta.get("generation") or 0)
-    old_status: Mapping[str, Any] = model.get("status") or {}
+    """`spec`: the parsed view when the caller already has it (parsed once per pass)."""
+    spec = spec if spec is not None else ModelSpec.from_object(model)
     try:
-        resolved: ResolvedModel | None = resolve(model)
+        resolved: ResolvedModel | None = resolve_spec(spec)
     except ResolveError as e:
         resolved = None
         ph = _Phase("Failed", e.reason, e.message)
@@ -203,43 +276,14 @@ def plan_model(
         ph = _Phase("Failed", CONFLICT_REASON, summary(obs.conflicts))
     elif resolved is not None:
         ph = _phase(resolved, obs)
-        if resolved.cache:
-            plan.apply.append(cache_builders.pvc(model, resolved))
-            # A Job's pod template is immutable: an existing one is never re-applied (an
-            # operator upgrade that changes the template would otherwise be refused).
-            if ph.phase != "Ready" and not any(
-                j["metadata"]["name"] == cache_builders.job_name(resolved) for j in obs.jobs
-            ):
-                plan.apply.append(
-                    cache_builders.job(model, resolved, downloader_image, hf_endpoint)
-                )
-            wanted = cache_builders.job_name(resolved)
-            plan.delete.extend(
-                ("batch/v1", "Job", j["metadata"]["name"])
-                for j in obs.jobs
-                if j["metadata"]["name"] != wanted
-            )
-    # Messages quote downloader errors and URLs: shown in status and Events, never
-    # with credentials.
-    plan.phase, plan.reason, plan.message = ph.phase, ph.reason, redact(ph.message)
-    ready = Condition("Ready", "True" if ph.phase == "Ready" else "False", ph.reason, plan.message)
-    status: dict[str, Any] = {
-        "observedGeneration": generation,
-        "phase": ph.phase,
-        "servedName": resolved.served_name if resolved else served_name(model),
-        "source": resolved.source_text if resolved else "",
-        "message": plan.message,
-        "conditions": conditions.merge(old_status.get("conditions"), [ready], generation, now),
-    }
-    if resolved is not None:
-        status["enginePath"] = resolved.engine_model
-        if resolved.cache:
-            status["size"] = str(resolved.cache.get("size"))
-    if ph.bytes_done is not None:
-        status["bytesDone"] = ph.bytes_done
-    if ph.bytes_total is not None:
-        status["bytesTotal"] = ph.bytes_total
-        if "size" not in status:
-            status["size"] = f"{ph.bytes_total / 2**30:.1f}Gi"
-    plan.status = status
+        plan.desired, plan.delete = _children(
+            Owner.from_object(model), resolved, ph, obs, downloader_image, hf_endpoint
+        )
+        plan.apply = [o for o in plan.desired if needs_apply(o, _observed(obs, o))]
+    plan.status = _status(model, spec, resolved, ph, now)
+    plan.phase, plan.reason, plan.message = ph.phase, ph.reason, plan.status["message"]
+    plan.status_patch = status_patch(model.get("status"), plan.status)
+    if (model.get("status") or {}).get("phase") != plan.phase:
+        etype = "Warning" if plan.phase == "Failed" else "Normal"
+        plan.events.append(Event(etype, plan.reason or plan.phase, plan.message))
     return plan

@@ -26,28 +26,14 @@ Pure: spec and profile in, Placement out.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from pasture_operator.constants import DEFAULT_GPU_RESOURCE
 from pasture_operator.gpu_profiles import GpuProfile
+from pasture_operator.spec.deployment import DeploymentSpec
+from pasture_operator.spec.placement import Placement
 
-
-@dataclass(frozen=True)
-class Placement:
-    """What the pod template gets: GPU request, node selector and tolerations."""
-
-    gpus: int
-    resource_name: str = DEFAULT_GPU_RESOURCE
-    node_selector: Mapping[str, str] = field(default_factory=dict)
-    tolerations: tuple[Mapping[str, Any], ...] = ()
-    profile: str | None = None  # the profile merged in, if any
-
-
-def profile_name(spec: Mapping[str, Any]) -> str | None:
-    """The GPU profile a ModelDeployment spec names, or None."""
-    name = (spec.get("resources") or {}).get("profile")
-    return str(name) if name else None
+__all__ = ["Placement", "merge_tolerations", "placement", "unknown_profile_message"]
 
 
 def unknown_profile_message(name: str, known: Iterable[str]) -> str:
@@ -86,27 +72,24 @@ def merge_tolerations(
     return out
 
 
-def placement(spec: Mapping[str, Any], profile: GpuProfile | None) -> Placement:
+def placement(spec: DeploymentSpec, profile: GpuProfile | None) -> Placement:
     """The effective GPU request and placement of a ModelDeployment (rule: module doc)."""
-    res: Mapping[str, Any] = spec.get("resources") or {}
-    if res.get("gpuResourceName"):
-        resource = str(res["gpuResourceName"])
+    res = spec.resources
+    if res.gpu_resource_name:
+        resource = res.gpu_resource_name
     elif profile is not None:
         resource = profile.resource_name
     else:
         resource = DEFAULT_GPU_RESOURCE
-    if res.get("gpus") is not None:
-        gpus = int(res["gpus"])
+    if res.gpus is not None:
+        gpus = res.gpus
     elif profile is not None:
         gpus = profile.gpus
     else:
         gpus = 0
-    selector = {
-        **(profile.node_selector if profile is not None else {}),
-        **(spec.get("nodeSelector") or {}),
-    }
+    selector = {**(profile.node_selector if profile is not None else {}), **spec.node_selector}
     tolerations = merge_tolerations(
-        profile.tolerations if profile is not None else (), spec.get("tolerations") or ()
+        profile.tolerations if profile is not None else (), spec.tolerations
     )
     if gpus > 0 and not any(t.get("key") == resource for t in tolerations):
         tolerations.append({"key": resource, "operator": "Exists", "effect": "NoSchedule"})

@@ -8,13 +8,17 @@ only when `spec.source` is absent. Pure: spec in, ResolvedModel or error out.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pasture_operator import catalog, modelfile
 from pasture_operator.builders.names import dns_label
 from pasture_operator.constants import ADAPTERS_DIR, CACHE_SUBDIR, MODELS_DIR
 from pasture_operator.redact import redact_url
+from pasture_operator.spec.model import ModelSpec, cache_claim_name
+from pasture_operator.spec.resolved import ResolvedModel, Volume
+
+__all__ = ["ResolveError", "ResolvedModel", "Volume", "resolve", "resolve_spec"]
 
 
 class ResolveError(ValueError):
@@ -24,64 +28,6 @@ class ResolveError(ValueError):
         super().__init__(message)
         self.reason = reason
         self.message = message
-
-
-@dataclass(frozen=True)
-class Volume:
-    """A PVC the runtime pods mount read-only."""
-
-    name: str
-    claim_name: str
-    mount_path: str
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    name: str  # the Model object's name
-    served_name: str
-    source: dict[str, Any]  # the effective spec.source (after Modelfile FROM)
-    source_text: str  # short human form for printer columns
-    engine_model: str  # local dir or Hugging Face repo id
-    revision: str | None
-    hf_token_secret: dict[str, str] | None
-    kind: str  # generation | embedding
-    engine: dict[str, Any]
-    entry: dict[str, Any]  # runtime config models[] entry
-    volumes: tuple[Volume, ...] = field(default_factory=tuple)
-    cache: dict[str, Any] | None = None
-    # The hub repo and revision for huggingFace and library sources (also when cached).
-    hub_repo: str = ""
-    hub_revision: str | None = None
-
-    @property
-    def needs_hub(self) -> bool:
-        """Does serving this model fetch anything from the Hugging Face hub at start?"""
-        local = self.cache is not None or "pvc" in self.source
-        adapter = self.entry.get("adapter") or {}
-        hub_adapter = bool(adapter) and not str(adapter.get("path", "")).startswith(ADAPTERS_DIR)
-        return not local or hub_adapter
-
-    @property
-    def base_key(self) -> tuple[str, ...]:
-        """Two Models share base weights when this matches: the weights' source, not
-        the in-pod path (every cached Model's weights are at /models/model in its own
-        pods, whatever was downloaded there)."""
-        src = self.source
-        if "pvc" in src:
-            return ("pvc", str(src["pvc"]["claimName"]), str(src["pvc"].get("path") or ""))
-        if "url" in src:
-            return ("url", str(src["url"]["url"]), str(src["url"].get("sha256") or ""))
-        return ("hf", self.hub_repo, self.hub_revision or "main")
-
-
-def served_name(model: Mapping[str, Any]) -> str:
-    spec = model.get("spec") or {}
-    name = str(spec.get("servedName") or model["metadata"]["name"])
-    return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-
-
-def cache_claim_name(model_name: str) -> str:
-    return f"{model_name}-cache"
 
 
 def _source_text(source: Mapping[str, Any]) -> str:
@@ -114,91 +60,116 @@ def _adapter(name: str, adapters: list[Any]) -> tuple[dict[str, str] | None, lis
     raise ResolveError("InvalidAdapter", "adapter source must be huggingFace or pvc")
 
 
-def resolve(model: Mapping[str, Any]) -> ResolvedModel:
-    """Resolve one Model; raises ResolveError with a condition reason."""
-    meta = model["metadata"]
-    name = str(meta["name"])
-    spec: Mapping[str, Any] = model.get("spec") or {}
-    parsed = modelfile.Modelfile()
-    if spec.get("modelfile"):
-        try:
-            parsed = modelfile.parse(str(spec["modelfile"]))
-        except modelfile.ModelfileError as e:
-            raise ResolveError("InvalidModelfile", f"modelfile {e}") from e
+@dataclass(frozen=True)
+class _Weights:
+    """Where the engine finds the base weights (before a cache replaces the source)."""
 
-    source: dict[str, Any] = dict(spec.get("source") or {})
+    engine_model: str
+    revision: str | None = None
+    token: dict[str, str] | None = None
+    volumes: tuple[Volume, ...] = ()
+
+
+def _library_weights(library: str) -> _Weights:
+    found = catalog.resolve(library)
+    if found is None:
+        raise ResolveError(
+            "UnknownLibraryModel",
+            f"{library!r} is not in the built-in catalog; name a huggingFace "
+            "repo instead (see docs/operator.md for the catalog)",
+        )
+    return _Weights(found.repo, found.revision)
+
+
+def _hf_weights(hf: Mapping[str, Any]) -> _Weights:
+    token = None
+    if hf.get("tokenSecret"):
+        token = {
+            "name": str(hf["tokenSecret"]["name"]),
+            "key": str(hf["tokenSecret"].get("key") or "token"),
+        }
+    return _Weights(str(hf["repo"]), str(hf.get("revision") or "main"), token)
+
+
+def _weights(source: Mapping[str, Any], cached: bool) -> _Weights:
+    if "library" in source:
+        return _library_weights(str(source["library"]))
+    if "huggingFace" in source:
+        return _hf_weights(source["huggingFace"])
+    if "pvc" in source:
+        pvc = source["pvc"]
+        path = f"{MODELS_DIR}/{pvc.get('path') or ''}".rstrip("/")
+        return _Weights(path, volumes=(Volume("model", str(pvc["claimName"]), MODELS_DIR),))
+    if "url" in source:
+        if not cached:
+            raise ResolveError("InvalidSpec", "a url source needs spec.cache")
+        return _Weights("")
+    raise ResolveError("InvalidSpec", "source must set one of huggingFace, pvc, url, library")
+
+
+def _modelfile(spec: ModelSpec) -> modelfile.Modelfile:
+    if not spec.modelfile:
+        return modelfile.Modelfile()
+    try:
+        return modelfile.parse(spec.modelfile)
+    except modelfile.ModelfileError as e:
+        raise ResolveError("InvalidModelfile", f"modelfile {e}") from e
+
+
+def _entry(spec: ModelSpec, parsed: modelfile.Modelfile, adapter: Any) -> dict[str, Any]:
+    """The runtime config's models[] entry: the spec's fields over the Modelfile's."""
+    params: dict[str, Any] = dict(parsed.parameters)
+    params.update(spec.parameters or {})
+
+    def pick(value: Any, fallback: Any) -> Any:
+        return value if value is not None else fallback
+
+    return {
+        "name": spec.served_name,
+        "aliases": list(spec.aliases),
+        "system": pick(spec.system, parsed.system),
+        "template": pick(spec.template, parsed.template),
+        "parameters": params,
+        "messages": [dict(m) for m in (spec.messages or parsed.messages)],
+        "license": pick(spec.license, parsed.license),
+        "adapter": adapter,
+    }
+
+
+def resolve(model: Mapping[str, Any]) -> ResolvedModel:
+    """Resolve one Model object; raises ResolveError with a condition reason."""
+    return resolve_spec(ModelSpec.from_object(model))
+
+
+def resolve_spec(spec: ModelSpec) -> ResolvedModel:
+    """Resolve one parsed Model spec; raises ResolveError with a condition reason."""
+    parsed = _modelfile(spec)
+    source: dict[str, Any] = dict(spec.source)
     if not source:
         if not parsed.from_:
             raise ResolveError("InvalidSpec", "spec.source is required without a modelfile FROM")
         source = modelfile.source_from(parsed.from_)
-
-    revision: str | None = None
-    token: dict[str, str] | None = None
-    volumes: list[Volume] = []
-    cache = spec.get("cache")
-    if "library" in source:
-        entry_ = catalog.resolve(str(source["library"]))
-        if entry_ is None:
-            raise ResolveError(
-                "UnknownLibraryModel",
-                f"{source['library']!r} is not in the built-in catalog; name a huggingFace "
-                "repo instead (see docs/operator.md for the catalog)",
-            )
-        engine_model, revision = entry_.repo, entry_.revision
-    elif "huggingFace" in source:
-        hf = source["huggingFace"]
-        engine_model, revision = str(hf["repo"]), str(hf.get("revision") or "main")
-        if hf.get("tokenSecret"):
-            token = {
-                "name": str(hf["tokenSecret"]["name"]),
-                "key": str(hf["tokenSecret"].get("key") or "token"),
-            }
-    elif "pvc" in source:
-        pvc = source["pvc"]
-        vol = Volume("model", str(pvc["claimName"]), MODELS_DIR)
-        volumes.append(vol)
-        engine_model = f"{MODELS_DIR}/{pvc.get('path') or ''}".rstrip("/")
-    elif "url" in source:
-        if not cache:
-            raise ResolveError("InvalidSpec", "a url source needs spec.cache")
-        engine_model = ""
-    else:
-        raise ResolveError("InvalidSpec", "source must set one of huggingFace, pvc, url, library")
-
-    hub = (engine_model, revision) if "huggingFace" in source or "library" in source else ("", None)
-    if cache:
+    weights = _weights(source, spec.cache is not None)
+    hub = "huggingFace" in source or "library" in source
+    engine_model, revision, volumes = weights.engine_model, weights.revision, [*weights.volumes]
+    if spec.cache is not None:
         # The cache replaces the remote source: pods read the downloaded copy.
-        volumes = [Volume("model", cache_claim_name(name), MODELS_DIR)]
+        volumes = [Volume("model", cache_claim_name(spec.name), MODELS_DIR)]
         engine_model, revision = f"{MODELS_DIR}/{CACHE_SUBDIR}", None
-
-    adapter, adapter_vols = _adapter(name, list(spec.get("adapters") or parsed.adapters))
-    volumes.extend(adapter_vols)
-
-    params: dict[str, Any] = dict(parsed.parameters)
-    params.update(spec.get("parameters") or {})
-    entry: dict[str, Any] = {
-        "name": served_name(model),
-        "aliases": list(spec.get("aliases") or []),
-        "system": spec.get("system", parsed.system),
-        "template": spec.get("template", parsed.template),
-        "parameters": params,
-        "messages": [dict(m) for m in (spec.get("messages") or parsed.messages)],
-        "license": spec.get("license", parsed.license),
-        "adapter": adapter,
-    }
+    adapter, adapter_vols = _adapter(spec.name, list(spec.adapters or parsed.adapters))
     return ResolvedModel(
-        name=name,
-        served_name=entry["name"],
+        name=spec.name,
+        served_name=spec.served_name,
         source=source,
         source_text=_source_text(source),
         engine_model=engine_model,
         revision=revision,
-        hf_token_secret=token,
-        kind=str(spec.get("kind") or "generation"),
-        engine=dict(spec.get("engine") or {}),
-        entry=entry,
-        volumes=tuple(volumes),
-        cache=dict(cache) if cache else None,
-        hub_repo=hub[0],
-        hub_revision=hub[1],
+        hf_token_secret=weights.token,
+        kind=spec.kind,
+        engine=dict(spec.engine or {}),
+        entry=_entry(spec, parsed, adapter),
+        volumes=(*volumes, *adapter_vols),
+        cache=spec.cache,
+        hub_repo=weights.engine_model if hub else "",
+        hub_revision=weights.revision if hub else None,
     )
