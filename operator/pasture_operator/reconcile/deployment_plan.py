@@ -31,6 +31,7 @@ from pasture_operator.reconcile.status import Event, status_patch
 from pasture_operator.spec.deployment import DeploymentSpec
 from pasture_operator.spec.owner import Owner
 from pasture_operator.spec.placement import Placement
+from pasture_operator.spec.resolved import Volume
 
 __all__ = [
     "OPTIONAL_KINDS",
@@ -135,7 +136,7 @@ def _children(
     text = cm.render(cm.runtime_config(spec, base, variants, gpus=place.gpus))
     # The engine reads the base's weights; variants add only their adapters (each
     # at its own /adapters/<name>), never their own copy of the weights.
-    volumes: dict[str, Any] = {v.name: v for v in base.volumes}
+    volumes: dict[str, Volume] = {v.name: v for v in base.volumes}
     for m in variants:
         for v in m.volumes:
             if v.mount_path != MODELS_DIR:
