@@ -290,11 +290,11 @@ class Controller:
         observed = await self._observe_deployment(md, spec)
         now = conditions.now_rfc3339()
         settings = self.config.plan_settings()
-        plan = plan_deployment(md, observed, settings, now, spec)
+        plan = plan_deployment(md, observed, settings, now, spec=spec)
         clashes = await self._conflicts(ns, plan.apply, md)
         if clashes:  # plan again without them: the status and Events name them
             observed = dataclasses.replace(observed, conflicts=clashes)
-            plan = plan_deployment(md, observed, settings, now, spec)
+            plan = plan_deployment(md, observed, settings, now, spec=spec)
         _export_deployment_state(ns, name, spec, plan.status)
         await self._apply_plan(ns, plan.apply, plan.delete)
         await self._write_status(DEPLOYMENT_KIND, md, plan.status_patch)

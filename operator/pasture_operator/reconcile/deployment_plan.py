@@ -272,6 +272,7 @@ def plan_deployment(
     obs: DeploymentObserved,
     settings: OperatorSettings,
     now: str,
+    *,
     spec: DeploymentSpec | None = None,
 ) -> DeploymentPlan:
     """`spec`: the parsed view when the caller already has it (parsed once per pass)."""
