@@ -28,13 +28,10 @@ from pasture_operator.reconcile.placement import (
 from pasture_operator.reconcile.pod_health import worst_problem
 from pasture_operator.reconcile.resolve import ResolvedModel, ResolveError, resolve
 from pasture_operator.redact import redact
+from pasture_operator.spec import child_kinds
 
 # Kinds created only in some configurations: deleted when no longer wanted.
-OPTIONAL_KINDS: dict[str, str] = {
-    "PodDisruptionBudget": "policy/v1",
-    "ServiceMonitor": "monitoring.coreos.com/v1",
-    "NetworkPolicy": "networking.k8s.io/v1",
-}
+OPTIONAL_KINDS: dict[str, str] = child_kinds.optional_children()
 FAILURE_REASONS = {
     "Unschedulable",
     "CrashLoopBackOff",

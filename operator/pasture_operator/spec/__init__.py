@@ -1,0 +1,1 @@
+"""Typed, frozen views of the custom resources' specs, and the value types the pure layers share."""
