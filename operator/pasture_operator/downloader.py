@@ -208,22 +208,9 @@ def download_url(
             shown=shown,
         )
         if sha256:
-            digest = hashlib.sha256()
-            with blob.open("rb") as f:
-                while chunk := f.read(_CHUNK):
-                    digest.update(chunk)
-            if digest.hexdigest() != sha256:
-                raise PermanentError(f"sha256 mismatch for {shown}: got {digest.hexdigest()}")
+            _verify_sha256(blob, sha256, shown)
         staged.mkdir()
-        if kind is not None:
-            check_space(work, _unpacked_size(blob, kind), free_space, "unpack the archive")
-        if kind == "tar":
-            _safe_extract_tar(blob, staged)
-        elif kind == "zip":
-            _safe_extract_zip(blob, staged)
-        else:
-            shutil.move(str(blob), staged / name)
-        blob.unlink(missing_ok=True)
+        _unpack(blob, kind, staged / name, free_space)
         _flatten(staged)
         _replace(staged, dest)
         progress.total = progress.total if progress.total is not None else progress.done
@@ -238,6 +225,30 @@ def download_url(
     else:
         shutil.rmtree(work, ignore_errors=True)
     # Any other failure keeps `work`: the next attempt resumes from its partial file.
+
+
+def _verify_sha256(blob: Path, sha256: str, shown: str) -> None:
+    digest = hashlib.sha256()
+    with blob.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        raise PermanentError(f"sha256 mismatch for {shown}: got {digest.hexdigest()}")
+
+
+def _unpack(blob: Path, kind: str | None, single: Path, free_space: FreeSpace) -> None:
+    """Unpack an archive into `single`'s directory, or move a single file to `single`;
+    the downloaded blob is gone afterwards."""
+    staged = single.parent
+    if kind is not None:
+        check_space(blob.parent, _unpacked_size(blob, kind), free_space, "unpack the archive")
+    if kind == "tar":
+        _safe_extract_tar(blob, staged)
+    elif kind == "zip":
+        _safe_extract_zip(blob, staged)
+    else:
+        shutil.move(str(blob), single)
+    blob.unlink(missing_ok=True)
 
 
 def _replace(staged: Path, dest: Path) -> None:

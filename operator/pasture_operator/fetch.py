@@ -70,57 +70,76 @@ def fetch(
     """
     validator = blob.with_name(blob.name + ".validator")
     have = blob.stat().st_size if blob.exists() else 0
+    request = _request_headers(headers, have, validator)
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60, headers=request) as resp:
+            if resp.status_code != 416 or not have:
+                _check_status(resp, shown)
+                mode, start, total = _resume_point(resp, have, blob, validator, shown)
+                _remember_validator(resp, validator)
+                progress.done, progress.total = start, total
+                progress.report()
+                if total is not None:
+                    check_space(
+                        blob.parent,
+                        total - start + reserve(total),
+                        free_space,
+                        "download the model",
+                    )
+                _write_body(resp, blob, mode, progress)
+                return
+            # 416: nothing left past our offset: start over, once (from byte 0 it cannot recur).
+            blob.unlink()
+            validator.unlink(missing_ok=True)
+    except httpx.HTTPError as e:
+        raise RuntimeError(f"download of {shown} failed: {e}") from e
+    fetch(url, blob, progress, headers=headers, free_space=free_space, reserve=reserve, shown=shown)
+
+
+def _request_headers(headers: dict[str, str] | None, have: int, validator: Path) -> dict[str, str]:
+    """The caller's headers, plus a Range for the rest of a partial file."""
     request = dict(headers or {})
     if have:
         request["Range"] = f"bytes={have}-"
         if validator.exists():
             request["If-Range"] = validator.read_text()
-    try:
-        with httpx.stream("GET", url, follow_redirects=True, timeout=60, headers=request) as resp:
-            status = resp.status_code
-            if status == 416 and have:  # nothing left past our offset: start over, once
-                blob.unlink()
-                validator.unlink(missing_ok=True)
-                return fetch(
-                    url,
-                    blob,
-                    progress,
-                    headers=headers,
-                    free_space=free_space,
-                    reserve=reserve,
-                    shown=shown,
-                )
-            if status in (401, 403, 404, 410):
-                raise PermanentError(f"HTTP {status} {resp.reason_phrase} from {shown}")
-            if status >= 400:
-                raise RuntimeError(f"HTTP {status} {resp.reason_phrase} from {shown}")
-            found = _CONTENT_RANGE.fullmatch(resp.headers.get("content-range", ""))
-            if status == 206 and (found is None or int(found.group(1)) != have):
-                blob.unlink(missing_ok=True)  # not the range we asked for: start over
-                validator.unlink(missing_ok=True)
-                raise RuntimeError(f"unexpected Content-Range from {shown}; restarting")
-            if status == 206 and found:
-                mode, start = "ab", have
-                total = int(found.group(3)) if found.group(3) != "*" else None
-            else:  # the whole object (no range support, or it changed): from byte 0
-                mode, start = "wb", 0
-                length = resp.headers.get("content-length", "")
-                total = int(length) if length.isdigit() else None
-            tag = resp.headers.get("etag") or resp.headers.get("last-modified") or ""
-            if tag and not tag.startswith("W/"):  # If-Range needs a strong validator
-                validator.write_text(tag)
-            else:
-                validator.unlink(missing_ok=True)
-            progress.done, progress.total = start, total
-            progress.report()
-            if total is not None:
-                check_space(
-                    blob.parent, total - start + reserve(total), free_space, "download the model"
-                )
-            with blob.open(mode) as out:
-                for chunk in resp.iter_bytes(CHUNK):
-                    out.write(chunk)
-                    progress.add(len(chunk))
-    except httpx.HTTPError as e:
-        raise RuntimeError(f"download of {shown} failed: {e}") from e
-    return None
+    return request
+
+
+def _check_status(resp: httpx.Response, shown: str) -> None:
+    status = resp.status_code
+    if status in (401, 403, 404, 410):
+        raise PermanentError(f"HTTP {status} {resp.reason_phrase} from {shown}")
+    if status >= 400:
+        raise RuntimeError(f"HTTP {status} {resp.reason_phrase} from {shown}")
+
+
+def _resume_point(
+    resp: httpx.Response, have: int, blob: Path, validator: Path, shown: str
+) -> tuple[str, int, int | None]:
+    """(file mode, first byte the body holds, total size if known) of a 200 or 206."""
+    found = _CONTENT_RANGE.fullmatch(resp.headers.get("content-range", ""))
+    if resp.status_code == 206 and (found is None or int(found.group(1)) != have):
+        blob.unlink(missing_ok=True)  # not the range we asked for: start over
+        validator.unlink(missing_ok=True)
+        raise RuntimeError(f"unexpected Content-Range from {shown}; restarting")
+    if resp.status_code == 206 and found:
+        return "ab", have, int(found.group(3)) if found.group(3) != "*" else None
+    # The whole object (no range support, or it changed): from byte 0.
+    length = resp.headers.get("content-length", "")
+    return "wb", 0, int(length) if length.isdigit() else None
+
+
+def _remember_validator(resp: httpx.Response, validator: Path) -> None:
+    tag = resp.headers.get("etag") or resp.headers.get("last-modified") or ""
+    if tag and not tag.startswith("W/"):  # If-Range needs a strong validator
+        validator.write_text(tag)
+    else:
+        validator.unlink(missing_ok=True)
+
+
+def _write_body(resp: httpx.Response, blob: Path, mode: str, progress: Sink) -> None:
+    with blob.open(mode) as out:
+        for chunk in resp.iter_bytes(CHUNK):
+            out.write(chunk)
+            progress.add(len(chunk))

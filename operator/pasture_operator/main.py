@@ -1,5 +1,7 @@
 """kopf wiring only: each handler hands its event to the controller (handlers/).
 
+The watches are registered from one table, spec/child_kinds.py.
+
 Console script: `pasture-operator run ...` (see settings.py for the options).
 """
 
@@ -12,18 +14,9 @@ from typing import Any
 import kopf
 
 from pasture_operator import settings as run_settings
-from pasture_operator.constants import (
-    DEPLOYMENT_KIND,
-    GROUP,
-    LABEL_MANAGED_BY,
-    MANAGED_BY,
-    MODEL_KIND,
-    VERSION,
-)
 from pasture_operator.gpu_profiles import GpuProfileError
 from pasture_operator.handlers import lifecycle
-
-MANAGED = {LABEL_MANAGED_BY: MANAGED_BY}
+from pasture_operator.spec import child_kinds
 
 
 @kopf.on.startup()
@@ -41,66 +34,25 @@ def queue_probe(memo: kopf.Memo, **_: Any) -> int:
     return lifecycle.queue_depth(memo)
 
 
-@kopf.on.event(GROUP, VERSION, "modeldeployments")
-async def on_modeldeployment(
-    event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
+async def on_watched(
+    event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, param: str = "", **_: Any
 ) -> None:
-    lifecycle.observe(memo, DEPLOYMENT_KIND, event, body)
+    """A watch event of the kind `param` (one registration per watched row below)."""
+    lifecycle.observe(memo, param, event, body)
 
 
-@kopf.on.event(GROUP, VERSION, "models")
-async def on_model(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    lifecycle.observe(memo, MODEL_KIND, event, body)
+def _register_watches() -> None:
+    for row, watch in child_kinds.watches():
+        kopf.on.event(
+            row.api_version,  # kopf reads "group/version" as the two
+            row.plural,
+            id=f"watch-{row.plural}",
+            param=row.kind,
+            labels=dict(watch.labels) or None,
+        )(on_watched)
 
 
-@kopf.on.event("apps", "v1", "deployments", labels=MANAGED)
-async def on_deployment(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    lifecycle.observe(memo, "Deployment", event, body)
-
-
-@kopf.on.event("v1", "configmaps", labels=MANAGED)
-async def on_configmap(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    lifecycle.observe(memo, "ConfigMap", event, body)
-
-
-@kopf.on.event("v1", "services", labels=MANAGED)
-async def on_service(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    lifecycle.observe(memo, "Service", event, body)
-
-
-@kopf.on.event("v1", "pods", labels=MANAGED)
-async def on_pod(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    lifecycle.observe(memo, "Pod", event, body)
-
-
-@kopf.on.event("policy", "v1", "poddisruptionbudgets", labels=MANAGED)
-async def on_pdb(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    lifecycle.observe(memo, "PodDisruptionBudget", event, body)
-
-
-@kopf.on.event("networking.k8s.io", "v1", "networkpolicies", labels=MANAGED)
-async def on_networkpolicy(
-    event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
-) -> None:
-    lifecycle.observe(memo, "NetworkPolicy", event, body)
-
-
-@kopf.on.event("monitoring.coreos.com", "v1", "servicemonitors", labels=MANAGED)
-async def on_servicemonitor(
-    event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
-) -> None:
-    lifecycle.observe(memo, "ServiceMonitor", event, body)
-
-
-@kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
-async def on_job(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    lifecycle.observe(memo, "Job", event, body)
-
-
-# All PVCs, not only ours: a Model may read weights from a user's PVC.
-@kopf.on.event("v1", "persistentvolumeclaims")
-async def on_pvc(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    lifecycle.observe(memo, "PersistentVolumeClaim", event, body)
+_register_watches()
 
 
 def cli(argv: list[str] | None = None) -> None:

@@ -113,31 +113,41 @@ def parse(text: str) -> Modelfile:
         value, i = _read_value(lines, i, raw_rest)
         if command != "PARAMETER" and command != "MESSAGE" and not value.strip():
             raise ModelfileError(line_no, f"{command} needs a value")
-        if command == "FROM":
-            if mf.from_ is not None:
-                raise ModelfileError(line_no, "FROM given twice")
-            mf.from_ = value.strip()
-        elif command == "PARAMETER":
-            _parameter(line_no, value, mf.parameters)
-        elif command == "SYSTEM":
-            mf.system = value
-        elif command == "TEMPLATE":
-            mf.template = value
-        elif command == "ADAPTER":
-            mf.adapters.append(value.strip())
-        elif command == "LICENSE":
-            mf.license = value
-        else:  # MESSAGE role content
-            role, _, content = value.partition(" ")
-            if role.lower() not in _ROLES:
-                raise ModelfileError(
-                    line_no, f"MESSAGE role must be one of system, user, assistant, got {role!r}"
-                )
-            content, _ = _read_value([content], 0, content)
-            mf.messages.append({"role": role.lower(), "content": content})
+        _apply(mf, command, value, line_no)
     if mf.from_ is None:
         raise ModelfileError(max(len(lines), 1), "no FROM instruction")
     return mf
+
+
+def _apply(mf: Modelfile, command: str, value: str, line_no: int) -> None:
+    """One instruction's value into `mf`."""
+    if command == "FROM":
+        if mf.from_ is not None:
+            raise ModelfileError(line_no, "FROM given twice")
+        mf.from_ = value.strip()
+    elif command == "PARAMETER":
+        _parameter(line_no, value, mf.parameters)
+    elif command == "SYSTEM":
+        mf.system = value
+    elif command == "TEMPLATE":
+        mf.template = value
+    elif command == "ADAPTER":
+        mf.adapters.append(value.strip())
+    elif command == "LICENSE":
+        mf.license = value
+    else:
+        mf.messages.append(_message(line_no, value))
+
+
+def _message(line_no: int, value: str) -> dict[str, str]:
+    """MESSAGE's `role content`."""
+    role, _, content = value.partition(" ")
+    if role.lower() not in _ROLES:
+        raise ModelfileError(
+            line_no, f"MESSAGE role must be one of system, user, assistant, got {role!r}"
+        )
+    content, _ = _read_value([content], 0, content)
+    return {"role": role.lower(), "content": content}
 
 
 def source_from(reference: str) -> dict[str, Any]:

@@ -46,6 +46,15 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the operator")
+    _add_watch_options(run)
+    _add_child_options(run)
+    run.add_argument("--log-format", choices=["json", "plain", "full"], default="json")
+    run.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+def _add_watch_options(run: argparse.ArgumentParser) -> None:
+    """What is watched, leader election, probes, metrics and the work loop."""
     run.add_argument(
         "-n",
         "--namespace",
@@ -79,6 +88,10 @@ def parser() -> argparse.ArgumentParser:
         help="list every watched kind this often and drop what the watches missed "
         "(also done after each kopf re-list); 0: only after re-lists",
     )
+
+
+def _add_child_options(run: argparse.ArgumentParser) -> None:
+    """The API access and what goes into the children the operator makes."""
     run.add_argument(
         "--default-image", default=os.environ.get("PASTURE_RUNTIME_IMAGE", DEFAULT_IMAGE)
     )
@@ -116,9 +129,6 @@ def parser() -> argparse.ArgumentParser:
         default=os.environ.get("PASTURE_HF_ENDPOINT") or None,
         help="Hugging Face mirror given to download Jobs and runtime pods as HF_ENDPOINT",
     )
-    run.add_argument("--log-format", choices=["json", "plain", "full"], default="json")
-    run.add_argument("-v", "--verbose", action="store_true")
-    return p
 
 
 def from_args(argv: list[str] | None = None) -> RunConfig:

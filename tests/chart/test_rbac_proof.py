@@ -1,7 +1,9 @@
 """RBAC proven, not assumed: the operator process runs on this machine with the
 credentials of the chart's ServiceAccount (a TokenRequest token) and the arguments
 of the chart's Deployment, and reconciles examples/ fully; with one permission
-removed from the chart's ClusterRole it fails."""
+removed from the chart's ClusterRole it fails. Without a cluster: the rendered
+rules grant every verb the table of kinds (spec/child_kinds.py) names, and the
+apiserver serves every kind of the table as the table says."""
 
 from __future__ import annotations
 
@@ -18,14 +20,75 @@ from typing import Any
 
 import pytest
 
-from tests.chart.helpers import CHART, helm, sa_kubeconfig
+from pasture_operator.spec.child_kinds import KINDS, KindRow, NeededWhen
+from tests.chart.helpers import CHART, helm, render, sa_kubeconfig
 from tests.fixtures.cluster import ROOT, KubeCluster
 from tests.fixtures.net import free_port
 
-pytestmark = pytest.mark.kube
-
 NS = "pasture-system"
 ROLE = "clusterrole/pasture-operator"
+LISTED = "operator.watchNamespaces={team-a,team-b}"
+
+Grant = tuple[str, str, str]  # API group, resource (or resource/subresource), verb
+
+
+def needed(rows: tuple[KindRow, ...], mode: NeededWhen) -> list[tuple[KindRow, Grant]]:
+    """Every grant the operator needs when watching in `mode`, with its row."""
+    out: list[tuple[KindRow, Grant]] = []
+    for row in rows:
+        if row.needed_when not in ("always", mode):
+            continue
+        out += [(row, (row.group, row.plural, v)) for v in sorted(row.verbs)]
+        for sub, verbs in row.subresources.items():
+            out += [(row, (row.group, f"{row.plural}/{sub}", v)) for v in sorted(verbs)]
+    return out
+
+
+def granted(role: dict[str, Any]) -> set[Grant]:
+    return {
+        (g, r, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+
+
+def missing(objs: list[dict[str, Any]], mode: NeededWhen) -> list[str]:
+    """Grants the rendered chart lacks: cluster-scoped kinds from the ClusterRole; namespaced
+    ones from it when all namespaces are watched, else from each watched namespace's Role."""
+    (cluster_role,) = [o for o in objs if o["kind"] == "ClusterRole"]
+    roles = [o for o in objs if o["kind"] == "Role"]
+    out = []
+    for row, grant in needed(KINDS, mode):
+        where = [cluster_role] if mode == "all-namespaces" or not row.namespaced else roles
+        out += [
+            f"{role['kind']} {role['metadata'].get('namespace', '')}: {grant}"
+            for role in where
+            if grant not in granted(role)
+        ]
+    return out
+
+
+@pytest.mark.parametrize(
+    ("extra", "mode"), [((), "all-namespaces"), (("--set", LISTED), "listed-namespaces")]
+)
+def test_chart_grants_what_the_table_of_kinds_needs(
+    extra: tuple[str, ...], mode: NeededWhen
+) -> None:
+    objs = render(*extra)
+    assert len([o for o in objs if o["kind"] == "Role"]) == (2 if extra else 0)
+    assert missing(objs, mode) == []
+
+
+def test_a_grant_missing_from_the_chart_is_found() -> None:
+    """The check above can fail: drop one verb from the rendered ClusterRole."""
+    objs = render()
+    (cluster_role,) = [o for o in objs if o["kind"] == "ClusterRole"]
+    for rule in cluster_role["rules"]:
+        if "jobs" in rule["resources"]:
+            rule["verbs"] = [v for v in rule["verbs"] if v != "create"]
+    assert missing(objs, "all-namespaces") == ["ClusterRole : ('batch', 'jobs', 'create')"]
 
 
 def _owner_refs_admitted(cluster: KubeCluster, kubeconfig: Path) -> bool:
@@ -72,6 +135,24 @@ def _owner_refs_admitted(cluster: KubeCluster, kubeconfig: Path) -> bool:
         return False
     cluster.kubectl("-n", NS, "delete", "configmap", "owner-ref-probe", check=False)
     return True
+
+
+@pytest.mark.kube
+def test_apiserver_serves_the_table_of_kinds(
+    chart_cluster: KubeCluster, installed: dict[str, Any]
+) -> None:
+    """Discovery agrees with every row: kind, plural, scope and the verbs we use."""
+    for row in KINDS:
+        path = f"/apis/{row.api_version}" if row.group else f"/api/{row.api_version}"
+        found = json.loads(chart_cluster.kubectl("get", "--raw", path).stdout)["resources"]
+        served = {r["name"]: r for r in found}
+        assert row.plural in served, (row.kind, path)
+        res = served[row.plural]
+        assert (res["kind"], res["namespaced"]) == (row.kind, row.namespaced), row.kind
+        assert row.verbs <= set(res["verbs"]), (row.kind, res["verbs"])
+        for sub, verbs in row.subresources.items():
+            if sub != "finalizers":  # no subresource: RBAC's name for blockOwnerDeletion
+                assert verbs <= set(served[f"{row.plural}/{sub}"]["verbs"]), (row.kind, sub)
 
 
 @pytest.fixture(scope="module")
@@ -226,6 +307,7 @@ def _ready(cluster: KubeCluster, ns: str, timeout: int) -> bool:
     return out.returncode == 0
 
 
+@pytest.mark.kube
 def test_operator_reconciles_examples_with_chart_serviceaccount(
     chart_cluster: KubeCluster, installed: dict[str, Any], tmp_path: Path
 ) -> None:
@@ -279,6 +361,7 @@ def _without(role: dict[str, Any], group: str, resource: str, verb: str) -> dict
     return role
 
 
+@pytest.mark.kube
 @pytest.mark.parametrize(
     ("group", "resource", "verb"),
     [

@@ -38,19 +38,13 @@ from pasture_operator.reconcile.deployment_plan import (
 from pasture_operator.reconcile.model_plan import ModelObserved, ModelPlan, plan_model
 from pasture_operator.reconcile.status import Event
 from pasture_operator.reconcile.status import status_patch as status_patch  # re-exported
+from pasture_operator.spec import child_kinds
 from pasture_operator.spec.deployment import DeploymentSpec
 from pasture_operator.spec.model import ModelSpec
 
 logger = logging.getLogger("pasture_operator")
 
-DEPLOYMENT_CHILD_KINDS = (
-    "ConfigMap",
-    "Deployment",
-    "Service",
-    "PodDisruptionBudget",
-    "NetworkPolicy",
-    "ServiceMonitor",
-)
+DEPLOYMENT_CHILD_KINDS = child_kinds.children_of(DEPLOYMENT_KIND)
 # How long the "does the ServiceMonitor CRD exist" answer is trusted.
 _CAPABILITY_TTL = 60.0
 # Pods waiting on volumes change nothing we watch: look at their Events again this often.

@@ -17,25 +17,10 @@ from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 
 from pasture_operator.constants import FIELD_MANAGER
+from pasture_operator.spec import child_kinds
 
 # kind -> (plural, namespaced); every kind the operator reads or writes.
-PLURALS: dict[str, tuple[str, bool]] = {
-    "ConfigMap": ("configmaps", True),
-    "Service": ("services", True),
-    "Pod": ("pods", True),
-    "Event": ("events", True),
-    "PersistentVolumeClaim": ("persistentvolumeclaims", True),
-    "Deployment": ("deployments", True),
-    "Job": ("jobs", True),
-    "PodDisruptionBudget": ("poddisruptionbudgets", True),
-    "NetworkPolicy": ("networkpolicies", True),
-    "ServiceMonitor": ("servicemonitors", True),
-    "StorageClass": ("storageclasses", False),
-    "Model": ("models", True),
-    "ModelDeployment": ("modeldeployments", True),
-    "KopfPeering": ("kopfpeerings", True),
-    "ClusterKopfPeering": ("clusterkopfpeerings", False),
-}
+PLURALS: dict[str, tuple[str, bool]] = child_kinds.plurals()
 
 
 class KubeError(Exception):

@@ -20,19 +20,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pasture_operator.constants import (
-    API_VERSION,
-    DEPLOYMENT_KIND,
-    LABEL_MANAGED_BY,
-    MANAGED_BY,
-    MODEL_KIND,
-)
 from pasture_operator.kube.client import Kube, KubeError
 from pasture_operator.kube.store import Store, resource_version
+from pasture_operator.spec import child_kinds
 
 logger = logging.getLogger("pasture_operator")
-
-MANAGED = f"{LABEL_MANAGED_BY}={MANAGED_BY}"
 
 
 @dataclass(frozen=True)
@@ -42,19 +34,9 @@ class Watched:
     label_selector: str | None = None
 
 
-# Mirrors the kopf handlers in main.py (same kinds, same label selectors).
-WATCHED: tuple[Watched, ...] = (
-    Watched(DEPLOYMENT_KIND, API_VERSION),
-    Watched(MODEL_KIND, API_VERSION),
-    Watched("Deployment", "apps/v1", MANAGED),
-    Watched("ConfigMap", "v1", MANAGED),
-    Watched("Service", "v1", MANAGED),
-    Watched("Pod", "v1", MANAGED),
-    Watched("PodDisruptionBudget", "policy/v1", MANAGED),
-    Watched("NetworkPolicy", "networking.k8s.io/v1", MANAGED),
-    Watched("ServiceMonitor", "monitoring.coreos.com/v1", MANAGED),
-    Watched("Job", "batch/v1", MANAGED),
-    Watched("PersistentVolumeClaim", "v1"),
+# The kinds main.py watches, with the same label selectors (spec/child_kinds.py).
+WATCHED: tuple[Watched, ...] = tuple(
+    Watched(row.kind, row.api_version, watch.label_selector) for row, watch in child_kinds.watches()
 )
 # After kopf's last listed object, wait this long for more before listing.
 QUIET_SECONDS = 1.0

@@ -28,6 +28,7 @@ from pasture_operator.reconcile.ownership import CONFLICT_REASON, Conflict, refu
 from pasture_operator.reconcile.placement import placement, unknown_profile_message
 from pasture_operator.reconcile.pod_health import worst_problem
 from pasture_operator.reconcile.status import Event, status_patch
+from pasture_operator.spec import child_kinds
 from pasture_operator.spec.deployment import DeploymentSpec
 from pasture_operator.spec.owner import Owner
 from pasture_operator.spec.placement import Placement
@@ -43,11 +44,7 @@ __all__ = [
 ]
 
 # Kinds created only in some configurations: deleted when no longer wanted.
-OPTIONAL_KINDS: dict[str, str] = {
-    "PodDisruptionBudget": "policy/v1",
-    "ServiceMonitor": "monitoring.coreos.com/v1",
-    "NetworkPolicy": "networking.k8s.io/v1",
-}
+OPTIONAL_KINDS: dict[str, str] = child_kinds.optional_children()
 
 
 @dataclass(frozen=True)
