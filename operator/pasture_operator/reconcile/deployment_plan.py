@@ -18,6 +18,7 @@ from pasture_operator.gpu_profiles import GpuProfile
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
 from pasture_operator.reconcile.drift import needs_apply
+from pasture_operator.reconcile.name_conflicts import served_names
 from pasture_operator.reconcile.ownership import CONFLICT_REASON, Conflict, refused, summary
 from pasture_operator.reconcile.placement import (
     Placement,
@@ -421,7 +422,7 @@ def plan_deployment(
     conds.append(Condition("ModelReady", "True" if ms.ready else "False", ms.reason, ms.message))
     plan.events.extend(_events(old_status.get("conditions"), conds))
 
-    served = [m.served_name for m in ((ms.base, *ms.variants) if ms.base else ())]
+    served = served_names((ms.base, *ms.variants) if ms.base else ())  # aliases too (gateway)
     plan.status = {
         "observedGeneration": generation,
         "replicas": total_n,
