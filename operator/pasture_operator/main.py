@@ -92,6 +92,13 @@ async def on_servicemonitor(
     lifecycle.observe(memo, "ServiceMonitor", event, body)
 
 
+@kopf.on.event("inference.networking.k8s.io", "v1", "inferencepools", labels=MANAGED)
+async def on_inferencepool(
+    event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any
+) -> None:
+    lifecycle.observe(memo, "InferencePool", event, body)
+
+
 @kopf.on.event("batch", "v1", "jobs", labels=MANAGED)
 async def on_job(event: kopf.RawEvent, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     lifecycle.observe(memo, "Job", event, body)

@@ -30,6 +30,7 @@ PLURALS: dict[str, tuple[str, bool]] = {
     "PodDisruptionBudget": ("poddisruptionbudgets", True),
     "NetworkPolicy": ("networkpolicies", True),
     "ServiceMonitor": ("servicemonitors", True),
+    "InferencePool": ("inferencepools", True),
     "StorageClass": ("storageclasses", False),
     "Model": ("models", True),
     "ModelDeployment": ("modeldeployments", True),

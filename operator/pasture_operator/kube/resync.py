@@ -53,6 +53,7 @@ WATCHED: tuple[Watched, ...] = (
     Watched("PodDisruptionBudget", "policy/v1", MANAGED),
     Watched("NetworkPolicy", "networking.k8s.io/v1", MANAGED),
     Watched("ServiceMonitor", "monitoring.coreos.com/v1", MANAGED),
+    Watched("InferencePool", "inference.networking.k8s.io/v1", MANAGED),
     Watched("Job", "batch/v1", MANAGED),
     Watched("PersistentVolumeClaim", "v1"),
 )

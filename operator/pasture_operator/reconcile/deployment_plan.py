@@ -11,6 +11,7 @@ from typing import Any
 
 from pasture_operator.builders import configmap as cm
 from pasture_operator.builders import deployment as dep
+from pasture_operator.builders import inference_pool as ip
 from pasture_operator.builders import service as svc
 from pasture_operator.builders.meta import selector_string
 from pasture_operator.constants import MODELS_DIR
@@ -35,6 +36,7 @@ OPTIONAL_KINDS: dict[str, str] = {
     "PodDisruptionBudget": "policy/v1",
     "ServiceMonitor": "monitoring.coreos.com/v1",
     "NetworkPolicy": "networking.k8s.io/v1",
+    "InferencePool": ip.INFERENCE_POOL_API,
 }
 FAILURE_REASONS = {
     "Unschedulable",
@@ -58,6 +60,7 @@ class DeploymentObserved:
     children: Mapping[tuple[str, str], Mapping[str, Any]]  # (kind, name) -> body
     pods: Sequence[Mapping[str, Any]] = ()
     servicemonitor_crd: bool = False
+    inferencepool_crd: bool = False  # Gateway API Inference Extension installed
     # Events of pods still being created, by pod name (volume attach/mount failures).
     pod_events: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     # Same-named objects this ModelDeployment does not control (reconcile/ownership.py).
@@ -231,6 +234,8 @@ def _children(
         out.append(svc.servicemonitor(md, settings.servicemonitor_labels))
     if spec.get("access"):
         out.append(svc.networkpolicy(md, settings.operator_namespace))
+    if obs.inferencepool_crd:
+        out.append(ip.inference_pool(md))
     return out
 
 
