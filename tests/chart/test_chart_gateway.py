@@ -151,3 +151,24 @@ def test_gateway_rbac_is_namespaced_to_what_it_serves(flags: list[str]) -> None:
     bindings = gateway(objs, "RoleBinding")
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     assert "--namespaces=team-a,team-b" in container(objs)["args"]
+
+
+def test_runtime_networkpolicy_admits_the_gateway_pods() -> None:
+    """The operator's NetworkPolicy (spec.access) selects the chart's gateway pods by label."""
+    from pasture_operator.builders.service import networkpolicy
+    from tests.operator.helpers import md
+
+    objs = render(namespace="pasture-system")
+    (dep,) = gateway(objs, "Deployment")
+    pod_labels = dep["spec"]["template"]["metadata"]["labels"]
+    policy = networkpolicy(md(access={"namespaces": ["apps"]}), "pasture-system")
+    peers = policy["spec"]["ingress"][0]["from"]
+    gateway_peers = [
+        p
+        for p in peers
+        if "podSelector" in p
+        and p["podSelector"]["matchLabels"].items() <= pod_labels.items()
+        and p["namespaceSelector"]["matchLabels"]
+        == {"kubernetes.io/metadata.name": dep["metadata"]["namespace"]}
+    ]
+    assert len(gateway_peers) == 1, peers

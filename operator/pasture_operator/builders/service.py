@@ -9,6 +9,14 @@ from pasture_operator.builders.meta import deployment_labels, object_meta, selec
 from pasture_operator.builders.names import service_name
 from pasture_operator.constants import RUNTIME_PORT
 
+# The gateway's pod labels (the chart's pasture.gatewayLabels). It runs beside the
+# operator; admitted by name, so narrowing the operator namespace's peer to the
+# operator's own pods would not shut the gateway out.
+GATEWAY_POD_LABELS = {
+    "app.kubernetes.io/component": "gateway",
+    "app.kubernetes.io/part-of": "pasture",
+}
+
 
 def service_port(md: Mapping[str, Any]) -> int:
     return int(((md.get("spec") or {}).get("service") or {}).get("port") or RUNTIME_PORT)
@@ -70,8 +78,8 @@ def servicemonitor(
 
 
 def networkpolicy(md: Mapping[str, Any], operator_namespace: str | None = None) -> dict[str, Any]:
-    """Admit the named namespaces/pods, the metrics scraper's namespace and the
-    operator's (its autoscaler scrapes the pods); nothing else."""
+    """Admit the named namespaces/pods, the metrics scraper's namespace, the
+    operator's (its autoscaler scrapes the pods) and the gateway's pods; nothing else."""
     name = str(md["metadata"]["name"])
     access: Mapping[str, Any] = (md.get("spec") or {}).get("access") or {}
     peers: list[dict[str, Any]] = []
@@ -82,6 +90,12 @@ def networkpolicy(md: Mapping[str, Any], operator_namespace: str | None = None) 
     metrics_ns = access.get("metricsNamespace") or "monitoring"
     for ns in dict.fromkeys(n for n in (metrics_ns, operator_namespace) if n):
         peers.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}})
+    if operator_namespace:  # the chart's gateway pods (charts/pasture/templates/gateway.yaml)
+        gateway_ns = {"kubernetes.io/metadata.name": operator_namespace}
+        gateway_pods = {"matchLabels": dict(GATEWAY_POD_LABELS)}
+        peers.append(
+            {"namespaceSelector": {"matchLabels": gateway_ns}, "podSelector": gateway_pods}
+        )
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
