@@ -172,3 +172,17 @@ def test_runtime_networkpolicy_admits_the_gateway_pods() -> None:
         == {"kubernetes.io/metadata.name": dep["metadata"]["namespace"]}
     ]
     assert len(gateway_peers) == 1, peers
+
+
+def test_gateway_servicemonitor_with_monitoring() -> None:
+    assert not gateway(render(), "ServiceMonitor")
+    objs = render(
+        "--set", "metrics.serviceMonitor.enabled=true",
+        "--set", "metrics.serviceMonitor.labels.release=kps",
+    )  # fmt: skip
+    (sm,) = gateway(objs, "ServiceMonitor")
+    (svc,) = gateway(objs, "Service")
+    assert sm["metadata"]["labels"]["release"] == "kps"
+    assert sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    assert sm["spec"]["endpoints"][0]["port"] == svc["spec"]["ports"][0]["name"]
+    assert sm["spec"]["endpoints"][0]["path"] == "/metrics"
