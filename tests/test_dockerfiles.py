@@ -105,3 +105,22 @@ def test_chart_defaults_to_the_documented_image_tags() -> None:
     for image in (values["operator"]["image"], values["runtime"]["image"]):
         assert image["tag"] in ("", chart["appVersion"])
         assert f"{image['repository']}:{chart['appVersion']}" in readme
+
+
+def test_operator_image_ships_the_gateway() -> None:
+    """One control-plane image with both commands (issue 13): the gateway package
+    and its extra are installed, its port exposed, and the chart runs it from there."""
+    ins = instructions(DOCKERFILES["operator"])
+    copies = [shlex.split(a)[0] for w, a in ins if w == "COPY" and not a.startswith("--from")]
+    assert "gateway" in copies and "operator" in copies
+    install = next(a for w, a in ins if w == "RUN" and "pip install" in a)
+    assert '"/src[operator,gateway]"' in install
+    assert any(w == "EXPOSE" and "11434" in a.split() for w, a in ins)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'pasture-gateway = "pasture_gateway.cli:main"' in pyproject
+    assert "\ngateway = [" in pyproject  # the extra the image installs
+    values = yaml.safe_load((ROOT / "charts/pasture/values.yaml").read_text())
+    gateway_tpl = (ROOT / "charts/pasture/templates/gateway.yaml").read_text()
+    assert values["gateway"]["enabled"] is True
+    assert 'include "pasture.operatorImage"' in gateway_tpl
+    assert "command: [pasture-gateway]" in gateway_tpl

@@ -17,7 +17,13 @@ from tests.fixtures.cluster import ROOT
 
 
 def by_kind(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    return [o for o in objs if o["kind"] == kind]
+    """The operator side's objects of `kind` (the gateway's: test_chart_gateway.py)."""
+    return [o for o in objs if o["kind"] == kind and not _gateway(o)]
+
+
+def _gateway(obj: dict[str, Any]) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get("app.kubernetes.io/component") == "gateway")
 
 
 def operator_args(objs: list[dict[str, Any]]) -> list[str]:

@@ -40,6 +40,7 @@ def test_issue_alerts_all_present() -> None:
         "PastureModelDownloadFailed",
         "PastureModelDeploymentNotReady",
         "PastureOperatorReconcileErrors",
+        "PastureGatewayHoldTimeouts",
     }
     for a in alerts():
         assert a["labels"]["severity"] in ("warning", "critical")

@@ -119,7 +119,7 @@ def test_spec_defaults_and_clamps() -> None:
         {"autoscaling": {"minReplicas": 0, "maxReplicas": 0, "metric": "bogus", "target": 0}}
     )
     assert (odd.min_replicas, odd.max_replicas, odd.metric, odd.target) == (
-        1,
+        0,  # scale to zero (issue 13); at least one replica once awake
         1,
         "inFlightRequests",
         4.0,

@@ -87,7 +87,8 @@ async def _scrape(payload: bytes, chunks: int, sent: list[int]) -> float | None:
     scraper = Scraper()
     try:
         target = PodTarget("p", f"http://127.0.0.1:{port}/metrics")
-        return await scraper._one(target, "inFlightRequests")
+        reading = await scraper._one(target, "inFlightRequests")
+        return None if reading is None else reading.load
     finally:
         await scraper.close()
         await gen.aclose()

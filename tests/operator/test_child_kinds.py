@@ -88,11 +88,13 @@ def test_derived_views() -> None:
         "PodDisruptionBudget",
         "NetworkPolicy",
         "ServiceMonitor",
+        "InferencePool",
     }
     assert OPTIONAL_KINDS == {
         "PodDisruptionBudget": "policy/v1",
         "ServiceMonitor": "monitoring.coreos.com/v1",
         "NetworkPolicy": "networking.k8s.io/v1",
+        "InferencePool": "inference.networking.k8s.io/v1",
     }
     assert PLURALS["PersistentVolumeClaim"] == ("persistentvolumeclaims", True)
     assert PLURALS["StorageClass"] == ("storageclasses", False)
@@ -107,6 +109,7 @@ def test_derived_views() -> None:
         "PodDisruptionBudget": OURS.label_selector,
         "NetworkPolicy": OURS.label_selector,
         "ServiceMonitor": OURS.label_selector,
+        "InferencePool": OURS.label_selector,
         "Job": OURS.label_selector,
         "PersistentVolumeClaim": None,  # a Model may read weights from a user's PVC
     }

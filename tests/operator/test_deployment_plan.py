@@ -24,11 +24,13 @@ def plan(
     pods: list[dict[str, Any]] | None = None,
     monitoring: bool = False,
 ) -> Any:
+    """`monitoring`: the optional CRDs (ServiceMonitor, InferencePool) are installed."""
     obs = DeploymentObserved(
         models=models if models is not None else {"tiny": model()},
         children=children or {},
         pods=pods or [],
         servicemonitor_crd=monitoring,
+        inferencepool_crd=monitoring,
     )
     return plan_deployment(body, obs, SETTINGS, "2026-01-01T00:00:00Z")
 
@@ -139,6 +141,7 @@ def test_optional_children() -> None:
         "Service",
         "ServiceMonitor",
         "NetworkPolicy",
+        "InferencePool",
     ]
     stale = {("PodDisruptionBudget", "tiny"): {"metadata": {"name": "tiny"}}}
     assert plan(md(replicas=1), children=stale).delete == [

@@ -182,12 +182,6 @@ INVALID = [
         "minReplicas must be <= autoscaling.maxReplicas",
     ),
     (
-        "min 0",
-        "ModelDeployment",
-        {"modelRef": {"name": "m"}, "autoscaling": {"minReplicas": 0, "maxReplicas": 2}},
-        "minReplicas must be at least 1: scale to zero is not supported yet",
-    ),
-    (
         "target 0",
         "ModelDeployment",
         {

@@ -61,3 +61,41 @@ app.kubernetes.io/component: operator
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The gateway's objects: its own component, so no operator selector picks its pods. */}}
+{{- define "pasture.gatewayName" -}}
+{{- printf "%s-gateway" (include "pasture.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The gateway's Service: named after the release (`kubectl port-forward svc/<release> 11434`). */}}
+{{- define "pasture.gatewayServiceName" -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "pasture.gatewaySelectorLabels" -}}
+app.kubernetes.io/name: {{ include "pasture.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: gateway
+{{- end -}}
+
+{{/* part-of: pasture + component: gateway is what the runtimes' NetworkPolicies admit. */}}
+{{- define "pasture.gatewayLabels" -}}
+helm.sh/chart: {{ include "pasture.chart" . }}
+{{ include "pasture.gatewaySelectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: pasture
+{{- end -}}
+
+{{- define "pasture.gatewayServiceAccountName" -}}
+{{- if .Values.gateway.serviceAccount.create -}}
+{{- default (include "pasture.gatewayName" .) .Values.gateway.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.gateway.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Namespaces the gateway serves: its own list, else the operator's (empty: all). */}}
+{{- define "pasture.gatewayNamespaces" -}}
+{{- join "," (default .Values.operator.watchNamespaces .Values.gateway.namespaces) -}}
+{{- end -}}

@@ -14,6 +14,10 @@ bigger one is cut off), parsed in a worker thread (never on the event loop
 every reconcile shares), and every value used must be a finite, non-negative,
 plausible number. A pod that breaks any of these is missing, like one that
 did not answer.
+
+Besides the load, each read gives what scale to zero needs (policy.py): the
+requests running or waiting (always, whatever the load metric), and the
+runtime's own count of model requests served (direct traffic moves it).
 """
 
 from __future__ import annotations
@@ -39,6 +43,16 @@ logger = logging.getLogger("pasture_operator.autoscaler")
 SCRAPE_TIMEOUT = httpx.Timeout(2.0, connect=0.5)
 # A runtime's whole exposition (vLLM's histograms included) is well under 1 MiB.
 MAX_BODY_BYTES = 4 << 20
+IN_FLIGHT_SERIES = METRIC_SERIES["inFlightRequests"]
+# The runtime's request counter; only endpoints that use the model are activity
+# (a gateway's /api/show or a client's /api/tags must not keep a model loaded).
+REQUESTS_SERIES = "pasture_requests_total"
+MODEL_ENDPOINTS = frozenset(
+    {
+        "/api/generate", "/api/chat", "/api/embed", "/api/embeddings",
+        "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+    }
+)  # fmt: skip
 # No runtime has a billion requests in flight (kvCacheUsage is at most 1):
 # a bigger number is a broken or hostile pod, and would overflow the sums.
 MAX_VALUE = 1e9
@@ -50,11 +64,20 @@ class PodTarget:
     url: str
 
 
+@dataclass(frozen=True)
+class PodReading:
+    load: float
+    in_flight: float | None  # running + waiting; None when the pod lacks those series
+    requests: float  # model requests served since the runtime started
+
+
 @dataclass
 class ScrapeResult:
     load: float = 0.0
     scraped: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # pod names, sorted
+    in_flight: float | None = 0.0  # over the scraped pods; None: a ready pod went unread
+    requests: dict[str, float] = field(default_factory=dict)  # pod name -> counter
 
 
 def _ready(pod: Mapping[str, Any]) -> bool:
@@ -97,17 +120,31 @@ def targets(pods: Iterable[Mapping[str, Any]]) -> tuple[list[PodTarget], list[st
 
 def parse_load(text: str, metric: str) -> float:
     """Sum of the metric's series in one pod's exposition (every label set)."""
+    return parse_reading(text, metric).load
+
+
+def parse_reading(text: str, metric: str) -> PodReading:
+    """One pod's load (the metric's series summed), in-flight requests and request count."""
     wanted = set(METRIC_SERIES[metric])
-    total = 0.0
-    found = False
+    sums = {"load": 0.0, "in_flight": 0.0, "requests": 0.0}
+    found = {"load": False, "in_flight": False}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name in wanted:
-                total += _checked(sample.name, float(sample.value))
-                found = True
-    if not found:
+            is_load, is_flight = sample.name in wanted, sample.name in IN_FLIGHT_SERIES
+            is_request = sample.name == REQUESTS_SERIES and (
+                sample.labels.get("endpoint") in MODEL_ENDPOINTS
+            )
+            if not (is_load or is_flight or is_request):
+                continue
+            value = _checked(sample.name, float(sample.value))
+            for key, hit in (("load", is_load), ("in_flight", is_flight), ("requests", is_request)):
+                if hit:
+                    sums[key] += value
+                    found[key] = True
+    if not found["load"]:
         raise ValueError(f"no {'/'.join(sorted(wanted))} in the metrics")
-    return total
+    in_flight = sums["in_flight"] if found["in_flight"] else None
+    return PodReading(sums["load"], in_flight, sums["requests"])
 
 
 def _checked(name: str, value: float) -> float:
@@ -147,7 +184,7 @@ class Scraper:
         await self._client.aclose()
         self._parse_pool.shutdown(wait=False, cancel_futures=True)
 
-    async def _one(self, target: PodTarget, metric: str) -> float | None:
+    async def _one(self, target: PodTarget, metric: str) -> PodReading | None:
         try:
             async with self._client.stream("GET", target.url) as resp:
                 resp.raise_for_status()
@@ -157,7 +194,7 @@ class Scraper:
                 data = await _read_capped(resp, MAX_BODY_BYTES)
             text = data.decode("utf-8", errors="replace")
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._parse_pool, parse_load, text, metric)
+            return await loop.run_in_executor(self._parse_pool, parse_reading, text, metric)
         except Exception as e:  # HTTP trouble, or a body the parser refused: unknown load
             logger.debug("scrape of pod %s failed: %r", target.name, e)
             return None
@@ -169,8 +206,12 @@ class Scraper:
         for t, v in zip(ready, values, strict=True):
             if v is None:
                 result.missing.append(t.name)
-            else:
-                result.load += v
-                result.scraped.append(t.name)
+                result.in_flight = None  # a ready pod may be serving: unknown
+                continue
+            result.load += v.load
+            result.scraped.append(t.name)
+            result.requests[t.name] = v.requests
+            if result.in_flight is not None:
+                result.in_flight = None if v.in_flight is None else result.in_flight + v.in_flight
         result.missing.sort()
         return result

@@ -4,6 +4,12 @@ The sample window lives in memory only; the evidence that matters across an
 operator restart (when the load last needed the current replicas, the last
 scale, the recent decisions) is written to status by the controller's one
 status write per pass, and read back from there by a fresh operator.
+
+Scale to zero's activity evidence (policy.Idle) also lives here: when the
+runtimes' request counters last moved and when the replicas last went up (by
+the autoscaler, or by anyone else: the gateway waking a model from 0 starts a
+new idle window). A fresh operator counts its own start as activity, so a
+restart can delay a scale to zero, never hasten one.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from pasture_operator.autoscale.policy import WINDOW, AutoscalingSpec, Decision, Sample
+from pasture_operator.autoscale.policy import WINDOW, AutoscalingSpec, Decision, Idle, Sample
 from pasture_operator.autoscale.publish import HEARTBEAT
 
 RECENT_DECISIONS = 5
@@ -48,6 +54,12 @@ class AutoscaleState:
     missing: list[str] = field(default_factory=list)
     reason: str = ""
     message: str = ""
+    idle_until: float | None = None
+    # Scale-to-zero evidence (epoch seconds): counters moved, replicas went up.
+    last_direct: float = 0.0
+    last_up: float = 0.0
+    seen_replicas: int | None = None
+    request_counts: dict[str, float] = field(default_factory=dict)  # pod -> counter
 
     @classmethod
     def restore(
@@ -70,7 +82,27 @@ class AutoscaleState:
             missing=[str(p) for p in st.get("missingPods") or []],
             reason=str(st.get("reason") or ""),
             message=str(st.get("message") or ""),
+            last_direct=now,
+            last_up=now,
         )
+
+    def idle(
+        self,
+        current: int,
+        requests: Mapping[str, float],
+        last_request: float | None,
+        keep_alive: float | None,
+        now: float,
+    ) -> Idle:
+        """Fold this tick's counters and replica count in; the idle rule's input."""
+        if any(v > self.request_counts.get(pod, 0.0) for pod, v in requests.items()):
+            self.last_direct = now  # requests that did not pass the gateway (or did)
+        self.request_counts = dict(requests)
+        if self.seen_replicas is not None and current > self.seen_replicas:
+            self.last_up = now  # raised by someone else (the gateway waking it)
+        self.seen_replicas = current
+        newest = max(self.last_direct, self.last_up, last_request or 0.0)
+        return Idle(newest, keep_alive)
 
     def add(self, sample: Sample) -> Sequence[Sample]:
         """Append a sample, dropping any too old to describe the present (after a pause)."""
@@ -87,6 +119,10 @@ class AutoscaleState:
         self.last_busy = decision.last_busy
         self.missing = sorted(missing)
         self.reason, self.message = decision.reason, decision.message
+        self.idle_until = decision.idle_until
+        self.seen_replicas = decision.desired
+        if decision.desired > current:
+            self.last_up = now
         last_reason = self.decisions[-1]["reason"] if self.decisions else None
         if decision.changes(current):
             self.last_scale = now
@@ -121,4 +157,6 @@ class AutoscaleState:
             out["lastScaleTime"] = rfc3339(self.last_scale)
         if self.last_busy is not None:
             out["lastBusyTime"] = rfc3339(self.last_busy)
+        if self.idle_until is not None:
+            out["idleUntil"] = rfc3339(self.idle_until)
         return out

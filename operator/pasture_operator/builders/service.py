@@ -11,6 +11,14 @@ from pasture_operator.constants import RUNTIME_PORT
 from pasture_operator.spec.deployment import Access, DeploymentSpec
 from pasture_operator.spec.owner import Owner
 
+# The gateway's pod labels (the chart's pasture.gatewayLabels). It runs beside the
+# operator; admitted by name, so narrowing the operator namespace's peer to the
+# operator's own pods would not shut the gateway out.
+GATEWAY_POD_LABELS = {
+    "app.kubernetes.io/component": "gateway",
+    "app.kubernetes.io/part-of": "pasture",
+}
+
 
 def endpoint(owner: Owner, spec: DeploymentSpec) -> str:
     host = service_name(owner.name)
@@ -65,8 +73,8 @@ def servicemonitor(owner: Owner, extra_labels: Mapping[str, str] | None = None) 
 def networkpolicy(
     owner: Owner, access: Access, operator_namespace: str | None = None
 ) -> dict[str, Any]:
-    """Admit the named namespaces/pods, the metrics scraper's namespace and the
-    operator's (its autoscaler scrapes the pods); nothing else."""
+    """Admit the named namespaces/pods, the metrics scraper's namespace, the
+    operator's (its autoscaler scrapes the pods) and the gateway's pods; nothing else."""
     name = owner.name
     peers: list[dict[str, Any]] = []
     for ns in access.namespaces:
@@ -75,6 +83,12 @@ def networkpolicy(
         peers.append({"podSelector": {"matchLabels": dict(access.pod_selector)}})
     for ns in dict.fromkeys(n for n in (access.metrics_namespace, operator_namespace) if n):
         peers.append({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}})
+    if operator_namespace:  # the chart's gateway pods (charts/pasture/templates/gateway.yaml)
+        gateway_ns = {"kubernetes.io/metadata.name": operator_namespace}
+        gateway_pods = {"matchLabels": dict(GATEWAY_POD_LABELS)}
+        peers.append(
+            {"namespaceSelector": {"matchLabels": gateway_ns}, "podSelector": gateway_pods}
+        )
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

@@ -10,6 +10,10 @@ one status write picks up `status.autoscaling`.
 
 With autoscaling disabled no tick runs and replicas are never touched:
 `kubectl scale`, an HPA or KEDA own the count.
+
+With minReplicas 0 a tick also reads the gateway's demand annotations
+(pasture.dev/last-request, pasture.dev/keep-alive: docs/autoscaling.md) for
+the idle rule; the gateway raises 0 -> 1 itself through the same subresource.
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from pasture_operator import metrics
-from pasture_operator.autoscale.policy import AutoscalingSpec, Sample, decide
+from pasture_operator.autoscale.policy import AutoscalingSpec, Idle, Sample, decide
 from pasture_operator.autoscale.publish import next_publish
 from pasture_operator.autoscale.scrape import Scraper
-from pasture_operator.autoscale.state import AutoscaleState, rfc3339
+from pasture_operator.autoscale.state import AutoscaleState, parse_rfc3339, rfc3339
 from pasture_operator.constants import API_VERSION, DEPLOYMENT_KIND, LABEL_DEPLOYMENT
 from pasture_operator.kube.client import Kube, KubeError
 from pasture_operator.kube.store import Store
@@ -35,6 +39,21 @@ logger = logging.getLogger("pasture_operator.autoscaler")
 
 TICK_KIND = "Autoscale"
 Key = tuple[str, str]
+# Written by the gateway (GATEWAY-CONTRACT item 4).
+LAST_REQUEST_ANNOTATION = "pasture.dev/last-request"
+KEEP_ALIVE_ANNOTATION = "pasture.dev/keep-alive"
+
+
+def demand(md: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """(last request, requested keep-alive seconds) from the gateway's annotations;
+    a missing or malformed value is None (the idle timeout then applies)."""
+    notes = (md.get("metadata") or {}).get("annotations") or {}
+    last = parse_rfc3339(notes.get(LAST_REQUEST_ANNOTATION))
+    try:
+        keep: float | None = float(int(str(notes.get(KEEP_ALIVE_ANNOTATION)).strip()))
+    except ValueError:
+        keep = None
+    return last, keep
 
 
 def enabled(md: Mapping[str, Any] | None) -> bool:
@@ -158,9 +177,15 @@ class Autoscaler:
         pods = self.store.labelled("Pod", ns, LABEL_DEPLOYMENT, name)
         result = await self.scraper.scrape(pods, spec.metric)
         now = time.time()
-        window = state.add(Sample(now, result.load, len(result.scraped), len(result.missing)))
+        sample = Sample(
+            now, result.load, len(result.scraped), len(result.missing), result.in_flight
+        )
+        window = state.add(sample)
         current = int((md.get("spec") or {}).get("replicas", 1))
-        decision = decide(window, current, spec, state.last_busy, now)
+        idle: Idle | None = None
+        if spec.min_replicas == 0:
+            idle = state.idle(current, result.requests, *demand(md), now)
+        decision = decide(window, current, spec, state.last_busy, now, idle)
         metrics.AUTOSCALER_DECISIONS.labels(decision.reason).inc()
         if decision.changes(current):
             await self._scale(md, current, decision.desired, decision.reason, decision.message)

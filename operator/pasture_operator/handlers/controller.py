@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pasture_operator import metrics
+from pasture_operator.builders.inference_pool import INFERENCE_POOL_API
 from pasture_operator.constants import (
     API_VERSION,
     DEPLOYMENT_KIND,
@@ -82,6 +83,7 @@ class Controller:
         self.store = Store()
         self.queue = WorkQueue(self._process, workers=config.workers)
         self._monitoring: tuple[float, bool] = (0.0, False)
+        self._inference: tuple[float, bool] = (0.0, False)  # InferencePool CRD, as above
         self.autoscaler = Autoscaler(kube, self.store, self.queue)
         self.resyncer = Resyncer(
             kube, self.store, self.observe, config.namespaces, config.resync_seconds
@@ -154,6 +156,13 @@ class Controller:
         if time.monotonic() - checked_at > _CAPABILITY_TTL:
             exists = await self.kube.group_version_exists("monitoring.coreos.com/v1")
             self._monitoring = (time.monotonic(), exists)
+        return exists
+
+    async def _inferencepool_crd(self) -> bool:
+        checked_at, exists = self._inference
+        if time.monotonic() - checked_at > _CAPABILITY_TTL:
+            exists = await self.kube.group_version_exists(INFERENCE_POOL_API)
+            self._inference = (time.monotonic(), exists)
         return exists
 
     async def _conflicts(
@@ -271,6 +280,7 @@ class Controller:
             children=children,
             pods=pods,
             servicemonitor_crd=await self._servicemonitor_crd(),
+            inferencepool_crd=await self._inferencepool_crd(),
             pod_events=await self._volume_events(ns, name, pods),
             autoscaling=self.autoscaler.status_for(md),
         )

@@ -11,6 +11,7 @@ from typing import Any
 
 from pasture_operator.builders import configmap as cm
 from pasture_operator.builders import deployment as dep
+from pasture_operator.builders import inference_pool as ip
 from pasture_operator.builders import service as svc
 from pasture_operator.builders.meta import selector_string
 from pasture_operator.constants import MODELS_DIR
@@ -53,6 +54,7 @@ class DeploymentObserved:
     children: Mapping[tuple[str, str], Mapping[str, Any]]  # (kind, name) -> body
     pods: Sequence[Mapping[str, Any]] = ()
     servicemonitor_crd: bool = False
+    inferencepool_crd: bool = False  # Gateway API Inference Extension installed
     # Events of pods still being created, by pod name (volume attach/mount failures).
     pod_events: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     # Same-named objects this ModelDeployment does not control (reconcile/ownership.py).
@@ -160,6 +162,8 @@ def _children(
         out.append(svc.servicemonitor(t.owner, settings.servicemonitor_labels))
     if spec.access is not None:
         out.append(svc.networkpolicy(t.owner, spec.access, settings.operator_namespace))
+    if obs.inferencepool_crd:
+        out.append(ip.inference_pool(t.owner))
     return out
 
 

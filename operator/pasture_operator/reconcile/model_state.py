@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pasture_operator.reconcile.name_conflicts import served_names
 from pasture_operator.reconcile.resolve import ResolveError, resolve_spec
 from pasture_operator.redact import redact
 from pasture_operator.spec.deployment import DeploymentSpec
@@ -25,7 +26,8 @@ class ModelState:
 
     @property
     def served_names(self) -> list[str]:
-        return [m.served_name for m in ((self.base, *self.variants) if self.base else ())]
+        # Aliases too: the gateway routes by this list (reconcile/name_conflicts.py).
+        return served_names((self.base, *self.variants) if self.base else ())
 
 
 def _model_phase(body: Mapping[str, Any]) -> tuple[str, str]:

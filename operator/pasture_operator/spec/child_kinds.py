@@ -133,6 +133,20 @@ KINDS: Final[tuple[KindRow, ...]] = (
         watch=OURS,
         optional="the Prometheus Operator's CRD servicemonitors.monitoring.coreos.com is installed",
     ),
+    # One per ModelDeployment, for clusters running an inference gateway
+    # (builders/inference_pool.py).
+    KindRow(
+        "InferencePool",
+        "inference.networking.k8s.io/v1",
+        "inferencepools",
+        READ | WRITE,
+        owner=DEPLOYMENT_KIND,
+        watch=OURS,
+        optional=(
+            "the Gateway API Inference Extension's CRD"
+            " inferencepools.inference.networking.k8s.io is installed"
+        ),
+    ),
     # A Model's cache children: the download Job and the cache PVC. Every PVC is
     # watched, not only ours: a Model may read weights from a user's PVC.
     KindRow("Job", "batch/v1", "jobs", READ | WRITE, owner=MODEL_KIND, watch=OURS),
