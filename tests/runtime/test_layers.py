@@ -1,0 +1,45 @@
+"""Layer rules that import-linter cannot express (it sees imports, not
+attribute access): routers reach the engine only through the use cases."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pasture_runtime
+
+ROUTERS = Path(pasture_runtime.__file__).parent / "routers"
+
+
+def _engine_accesses(path: Path) -> list[str]:
+    """Every `<x>.engine` and `getattr(<x>, "engine")` in one module."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Attribute) and node.attr == "engine":
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "hasattr", "setattr")
+            and len(node.args) > 1
+            and isinstance(node.args[1], ast.Constant)
+            and node.args[1].value == "engine"
+        ):
+            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    return sorted(found)
+
+
+def test_routers_never_touch_the_engine() -> None:
+    modules = sorted(ROUTERS.glob("*.py"))
+    assert modules, ROUTERS
+    found = [hit for path in modules for hit in _engine_accesses(path)]
+    assert not found, (
+        "routers/ must reach the engine (and the engine config) through "
+        "pasture_runtime.usecases, never directly:\n" + "\n".join(found)
+    )
+
+
+def test_the_rule_sees_attribute_and_getattr_access(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("def f(rt):\n    rt.engine.encode('x')\n    return getattr(rt, 'engine')\n")
+    assert _engine_accesses(bad) == ["bad.py:2: rt.engine", "bad.py:3: getattr(rt, 'engine')"]
