@@ -15,9 +15,8 @@ def _engine_accesses(path: Path) -> list[str]:
     """Every `<x>.engine` and `getattr(<x>, "engine")` in one module."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Attribute) and node.attr == "engine":
-            found.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
-        elif (
+        attribute = isinstance(node, ast.Attribute) and node.attr == "engine"
+        if attribute or (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Name)
             and node.func.id in ("getattr", "hasattr", "setattr")

@@ -1,5 +1,5 @@
 """OpenAI-compatible API (/v1). Each request is translated into the Ollama
-request it means (translate/openai.py) and run by the same service code, so
+request it means (translate/openai.py) and run by the same use cases, so
 names, variants, parameters, admission and metrics are the Ollama side's."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from .. import embedding, service
 from ..encoders import SSE, SSE_DONE, sse_event
 from ..errors import OllamaError, internal_failure
 from ..logs import request_id_var
@@ -23,8 +22,13 @@ from ..protocol import openai as o
 from ..state import Runtime
 from ..translate import embed as emb
 from ..translate import openai as tr
+from ..usecases import embed as embedding
+from ..usecases.chat import prepare_chat
+from ..usecases.common import LoadReply, Prepared, resolve_model
+from ..usecases.generate import prepare_generate
 from . import generation as gen
 from .body import M, read_body
+from .deps import runtime
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1")
@@ -36,12 +40,12 @@ def _doc(model: type[Any]) -> dict[str, Any]:
 
 
 async def _body(request: Request, model: type[M]) -> M:
-    return await read_body(request, model, gen.runtime(request).config.server.max_body_bytes)
+    return await read_body(request, model, runtime(request).config.server.max_body_bytes)
 
 
-def _prepared(result: service.Prepared | dict[str, Any]) -> service.Prepared:
+def _prepared(result: Prepared | LoadReply) -> Prepared:
     # An empty prompt/messages list is Ollama's "load" request; OpenAI has none.
-    if isinstance(result, dict):
+    if isinstance(result, LoadReply):
         raise OllamaError(400, "messages must not be empty")
     return result
 
@@ -61,10 +65,10 @@ async def _sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
 
 @router.post("/chat/completions", openapi_extra=_doc(o.ChatCompletionRequest))
 async def chat_completions(request: Request) -> Response:
-    rt = gen.runtime(request)
+    rt = runtime(request)
     req = await _body(request, o.ChatCompletionRequest)
     body = p.ChatRequest.model_validate(tr.chat_request(req))
-    prep = _prepared(await off_loop(service.prepare_chat, rt, body, "/v1/chat/completions"))
+    prep = _prepared(await off_loop(prepare_chat, rt, body, "/v1/chat/completions"))
     model, ident, created = req.model or "", tr.new_id("chatcmpl"), tr.now()
     ticket, chunks = gen.admit(request, prep)
     if not prep.stream:
@@ -94,18 +98,18 @@ async def chat_completions(request: Request) -> Response:
     return gen.TicketStreamingResponse(_sse(events()), [ticket], SSE, chunks)
 
 
-def _prepare_completions(rt: Runtime, req: o.CompletionRequest) -> list[service.Prepared]:
+def _prepare_completions(rt: Runtime, req: o.CompletionRequest) -> list[Prepared]:
     """Every prompt of the list prepared (tokenized) before any is admitted."""
     preps = []
     for prompt in tr.completion_prompts(req):
         body = p.GenerateRequest.model_validate(tr.generate_request(req, prompt))
-        preps.append(_prepared(service.prepare_generate(rt, body, label="/v1/completions")))
+        preps.append(_prepared(prepare_generate(rt, body, label="/v1/completions")))
     return preps
 
 
 @router.post("/completions", openapi_extra=_doc(o.CompletionRequest))
 async def completions(request: Request) -> Response:
-    rt = gen.runtime(request)
+    rt = runtime(request)
     req = await _body(request, o.CompletionRequest)
     preps = await off_loop(_prepare_completions, rt, req)
     model, ident, created = req.model or "", tr.new_id("cmpl"), tr.now()
@@ -143,9 +147,9 @@ async def completions(request: Request) -> Response:
 async def embeddings(request: Request) -> Response:
     req = await _body(request, o.EmbeddingRequest)
     fmt = emb.encoding(req.encoding_format)
-    rt = gen.runtime(request)
+    rt = runtime(request)
     # Model first (404/400 capability), then the input (as Ollama's openai.go).
-    service.resolve_model(rt, req.model)
+    resolve_model(rt, req.model)
     embedding.check_embedding_model(rt, req.model or "")
     inputs = emb.openai_inputs(req)
     job = await off_loop(
@@ -159,7 +163,7 @@ async def embeddings(request: Request) -> Response:
 
 @router.get("/models")
 async def models(request: Request) -> JSONResponse:
-    rt = gen.runtime(request)
+    rt = runtime(request)
     created = rt.started_ns // 1_000_000_000
     names = rt.registry.listed_names() if rt.info is not None else []
     return JSONResponse(tr.model_list(names, created))
@@ -167,7 +171,7 @@ async def models(request: Request) -> JSONResponse:
 
 @router.get("/models/{model:path}")
 async def model(request: Request, model: str) -> JSONResponse:
-    rt = gen.runtime(request)
+    rt = runtime(request)
     if rt.registry.lookup(model) is None:
         msg = f"The model `{model}` does not exist."
         raise OllamaError(404, msg, code="model_not_found")
