@@ -30,7 +30,7 @@ from .protocol.ollama import REQUEST_MODELS
 from .protocol.openai import REQUEST_MODELS as OPENAI_REQUEST_MODELS
 from .routers import health, ollama, openai
 from .state import Runtime
-from .translate.openai import error_body
+from .translate.openai_response import error_body
 
 log = logging.getLogger(__name__)
 
