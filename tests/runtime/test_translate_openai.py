@@ -205,3 +205,50 @@ def test_unknown_reasoning_effort_is_still_400() -> None:
     req = o.ChatCompletionRequest.model_validate({"messages": [], "reasoning_effort": "extreme"})
     with pytest.raises(OllamaError, match="invalid think value"):
         check_think(to_ollama.chat_request(req)["think"])
+
+
+FINAL_CHAT = {
+    "message": {
+        "role": "assistant",
+        "content": "",
+        "thinking": "hm",
+        "tool_calls": [{"function": {"index": 0, "name": "f", "arguments": {"a": 1}}}],
+    },
+    "done": True,
+    "done_reason": "stop",
+    "prompt_eval_count": 3,
+    "eval_count": 2,
+}
+
+
+def test_response_translation_is_pure() -> None:
+    """Ids and the clock come in: the same input gives the same output (an
+    id-less tool call is named by its index, as translate/tool_calls.py does)."""
+
+    def translate() -> list[dict[str, Any]]:
+        return [
+            to_openai.chat_completion("chatcmpl-1", "m", 5, FINAL_CHAT),
+            to_openai.chat_delta(FINAL_CHAT),
+            to_openai.text_completion("cmpl-1", "m", 5, [{"response": "x", "eval_count": 1}]),
+            to_openai.text_chunk("cmpl-1", "m", 5, 0, "x", None, True),
+        ]
+
+    first = translate()
+    assert first == translate()
+    completion = first[0]
+    assert completion["id"] == "chatcmpl-1" and completion["created"] == 5
+    [call] = completion["choices"][0]["message"]["tool_calls"]
+    assert call["id"] == "call_0"
+    assert first[1]["tool_calls"][0]["id"] == "call_0"
+
+
+def test_request_translation_is_pure() -> None:
+    req = o.ChatCompletionRequest.model_validate(
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.5}
+    )
+    assert to_ollama.chat_request(req) == to_ollama.chat_request(req)
+    completion = o.CompletionRequest.model_validate({"model": "m", "prompt": ["a", "b"]})
+    prompts = to_ollama.completion_prompts(completion)
+    assert [to_ollama.generate_request(completion, p) for p in prompts] == [
+        to_ollama.generate_request(completion, p) for p in prompts
+    ]
