@@ -47,3 +47,26 @@ def test_the_rule_sees_attribute_and_getattr_access(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f(rt):\n    rt.engine.encode('x')\n    return getattr(rt, 'engine')\n")
     assert _engine_accesses(bad) == ["bad.py:2: rt.engine", "bad.py:3: getattr(rt, 'engine')"]
+
+
+PACKAGE = ROUTERS.parent
+MAX_FUNCTION_LINES = 59  # under 60
+MAX_FILE_LINES = 400
+
+
+def test_runtime_functions_and_files_are_small() -> None:
+    too_long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        source = path.read_text()
+        where = path.relative_to(PACKAGE)
+        if len(source.splitlines()) > MAX_FILE_LINES:
+            too_long.append(f"{where}: {len(source.splitlines())} lines")
+        for node in ast.walk(ast.parse(source, filename=str(path))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                length = (node.end_lineno or node.lineno) - node.lineno + 1
+                if length > MAX_FUNCTION_LINES:
+                    too_long.append(f"{where}:{node.lineno} {node.name}: {length} lines")
+    assert not too_long, (
+        f"runtime functions stay under 60 lines and files at most {MAX_FILE_LINES}:\n"
+        + "\n".join(too_long)
+    )
