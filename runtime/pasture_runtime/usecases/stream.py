@@ -33,9 +33,9 @@ class CallsStream(Protocol):
 
     def feed(
         self, text: str, token_ids: list[int], final: bool = False
-    ) -> tuple[str, list[Call]]: ...  # fmt: skip
+    ) -> tuple[str, list[Call]]: ...
 
-    def finish(self) -> tuple[str, list[Call]]: ...  # fmt: skip
+    def finish(self) -> tuple[str, list[Call]]: ...
 
 
 class ChunkStream:
