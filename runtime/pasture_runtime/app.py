@@ -8,7 +8,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -30,7 +30,7 @@ from .protocol.ollama import REQUEST_MODELS
 from .protocol.openai import REQUEST_MODELS as OPENAI_REQUEST_MODELS
 from .routers import health, ollama, openai
 from .state import Runtime
-from .translate.openai import error_body
+from .translate.openai_response import error_body
 
 log = logging.getLogger(__name__)
 
@@ -126,19 +126,10 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
     return build
 
 
-def create_app(
-    config: RuntimeConfig,
-    engine: Engine | None = None,
-    on_fatal: Callable[[], None] | None = None,
-) -> FastAPI:
-    """The runtime app. With `engine` given (tests), it is served as is and
-    never shut down here; otherwise the lifespan builds and owns one."""
-    rt = Runtime(
-        config=config,
-        registry=ModelRegistry(config.models),
-        metrics=Metrics(config.models[0].name, generation=config.engine.runner != "pooling"),
-        started_ns=time.time_ns(),
-    )
+def _lifespan(
+    rt: Runtime, engine: Engine | None, on_fatal: Callable[[], None] | None
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Serve `engine` as is (tests), or build and own one in the background."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -155,19 +146,12 @@ def create_app(
             if rt.engine is not None:
                 rt.engine.close()
 
-    app = FastAPI(
-        title="Pasture runtime",
-        version=__version__,
-        lifespan=lifespan,
-        docs_url=None,
-        redoc_url=None,
-    )
-    app.state.runtime = rt
-    app.include_router(ollama.router)
-    app.include_router(openai.router)
-    app.include_router(health.router)
-    app.add_middleware(PastureMiddleware, runtime=rt, keys=from_env(config.server.api_keys_file))
-    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    return lifespan
+
+
+def _error_handlers(app: FastAPI) -> None:
+    """Every error in the protocol's own shape: Ollama's `{"error": "..."}`,
+    OpenAI's `{"error": {...}}` on /v1/, Go's net/http words for 404/405."""
 
     @app.exception_handler(OllamaError)
     async def ollama_error(request: Request, exc: OllamaError) -> JSONResponse:
@@ -198,4 +182,32 @@ def create_app(
             return JSONResponse(error_body(500, message), status_code=500)
         return JSONResponse({"error": message}, status_code=500)
 
+
+def create_app(
+    config: RuntimeConfig,
+    engine: Engine | None = None,
+    on_fatal: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The runtime app. With `engine` given (tests), it is served as is and
+    never shut down here; otherwise the lifespan builds and owns one."""
+    rt = Runtime(
+        config=config,
+        registry=ModelRegistry(config.models),
+        metrics=Metrics(config.models[0].name, generation=config.engine.runner != "pooling"),
+        started_ns=time.time_ns(),
+    )
+    app = FastAPI(
+        title="Pasture runtime",
+        version=__version__,
+        lifespan=_lifespan(rt, engine, on_fatal),
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.runtime = rt
+    app.include_router(ollama.router)
+    app.include_router(openai.router)
+    app.include_router(health.router)
+    app.add_middleware(PastureMiddleware, runtime=rt, keys=from_env(config.server.api_keys_file))
+    app.openapi = _openapi(app)  # type: ignore[method-assign]
+    _error_handlers(app)
     return app

@@ -1,7 +1,8 @@
 """The one layer that talks to vLLM: build the engine from config, tokenize,
-render chat templates, generate, abort, health (with tool_parsing.py, which
-holds vLLM's tool-call parsers). Code above these modules never sees vLLM
-types, so engine upgrades touch them only.
+render chat templates, generate, abort, health (with engine_build.py, which
+builds it from config, tool_parsing.py, which holds vLLM's tool-call parsers,
+and vllm_adapters.py, which holds every reach into vLLM's internals). Code
+above these modules never sees vLLM types, so engine upgrades touch them only.
 
 We code against AsyncLLM's engine-client methods (generate/abort/check_health),
 not vLLM's OpenAI server classes, which change every release."""
@@ -12,124 +13,18 @@ import asyncio
 import functools
 import itertools
 import logging
-import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .config import EngineConfig
+from . import vllm_adapters as adapters
+from .engine_build import build_engine as build_engine  # the engine layer's face
+from .engine_build import engine_args as engine_args
+from .engine_types import Delta, EngineBadRequest, Pooled, stat
 from .template_sandbox import SANDBOX, TemplateRefused
 from .tool_parsing import ToolCallStream, parse_tool_calls
 from .translate.detokenize import held_back
 
-if TYPE_CHECKING:
-    from vllm.engine.arg_utils import AsyncEngineArgs
-
 log = logging.getLogger(__name__)
-
-
-def engine_args(cfg: EngineConfig) -> AsyncEngineArgs:
-    """AsyncEngineArgs for the config: the same code builds the production
-    engine and the tests' shared engine, so both run with the same settings."""
-    from vllm.engine.arg_utils import AsyncEngineArgs
-
-    kwargs: dict[str, Any] = {
-        "model": cfg.model,
-        "runner": cfg.runner,
-        "dtype": cfg.dtype,
-        "gpu_memory_utilization": cfg.gpu_memory_utilization,
-        "tensor_parallel_size": cfg.tensor_parallel_size,
-        "enforce_eager": cfg.enforce_eager,
-        "enable_lora": cfg.enable_lora,
-        "max_lora_rank": cfg.max_lora_rank,
-        "seed": cfg.seed,
-    }
-    for key in ("max_model_len", "max_num_seqs", "quantization", "reasoning_parser"):
-        value = getattr(cfg, key)
-        if value is not None:
-            kwargs[key] = value
-    # No length set: the model's own maximum if the KV cache holds one such
-    # sequence, else the longest it holds (vLLM's auto-fit) rather than a
-    # failed start. Ollama picks 4k/32k/256k by VRAM instead (docs/runtime.md).
-    kwargs.setdefault("max_model_len", -1)
-    kwargs.update(cfg.extra_args)
-    if "structured_outputs_config" not in kwargs:
-        from vllm.config import StructuredOutputsConfig
-
-        # vLLM 0.32 backends read disable_any_whitespace from this engine-wide
-        # config, not from the request's StructuredOutputsParams. Compact JSON
-        # (no free whitespace) keeps a weak model from spending its budget on
-        # spaces; it needs an explicit backend, and xgrammar is vLLM's default.
-        kwargs["structured_outputs_config"] = StructuredOutputsConfig(
-            backend="xgrammar", disable_any_whitespace=True
-        )
-    return AsyncEngineArgs(**kwargs)
-
-
-def _check_schema(schema: dict[str, Any]) -> None:
-    """Compile a JSON schema now, so a bad one is a 400 before any stream starts
-    (vLLM would only reject it once the request reaches its processor), with
-    the same checks as vLLM's xgrammar backend (the one engine_args picks)."""
-    import xgrammar as xgr
-    from vllm.v1.structured_output.backend_xgrammar import (
-        has_xgrammar_unsupported_json_features,
-    )
-
-    try:
-        if has_xgrammar_unsupported_json_features(schema):
-            raise ValueError("the schema uses features the xgrammar backend does not support")
-        xgr.Grammar.from_json_schema(schema)
-    except Exception as e:
-        # xgrammar prefixes "[time] file.cc:line:"; the rest is the reason.
-        reason = re.sub(r"^\[[^\]]*\]\s*\S+:\d+:\s*", "", str(e)).strip()
-        raise EngineBadRequest(f"invalid JSON schema in format: {reason}") from e
-
-
-def _client_errors() -> tuple[type[Exception], ...]:
-    """What vLLM raises for a bad request (input validation in its processor):
-    ValueError in older code paths, VLLMClientError (not a ValueError) in newer."""
-    from vllm.exceptions import VLLMClientError
-
-    return (ValueError, VLLMClientError)
-
-
-def build_engine(cfg: EngineConfig) -> Any:
-    """Start vLLM's AsyncLLM (spawns the engine-core process; slow)."""
-    from vllm.v1.engine.async_llm import AsyncLLM
-
-    return AsyncLLM.from_engine_args(engine_args(cfg))
-
-
-@dataclass(frozen=True)
-class Delta:
-    """New output of one request since the previous Delta."""
-
-    text: str
-    token_ids: list[int]
-    finished: bool
-    finish_reason: str | None
-    # Engine-core timestamps and counts (set on the final Delta when known).
-    queued_ts: float = 0.0
-    scheduled_ts: float = 0.0
-    first_token_ts: float = 0.0
-    last_token_ts: float = 0.0
-    # The prompt as the engine ran it: with images, each placeholder has been
-    # expanded into the model's image tokens, so this is the real count.
-    prompt_tokens: int = 0
-
-
-@dataclass(frozen=True)
-class Pooled:
-    """One finished embedding request."""
-
-    vector: list[float]
-    prompt_tokens: int
-    queued_ts: float = 0.0
-    scheduled_ts: float = 0.0
-
-
-class EngineBadRequest(Exception):
-    """The engine refused the request's parameters (a client error)."""
 
 
 class Engine:
@@ -172,12 +67,8 @@ class Engine:
         the tokenizer: resolved the way vLLM's own server does, processor first."""
         template: Any = getattr(self.tokenizer, "chat_template", None)
         if self.is_multimodal:
-            from vllm.renderers.hf import resolve_chat_template
-
             try:
-                template = resolve_chat_template(
-                    self.tokenizer, None, None, model_config=self.llm.model_config
-                )
+                template = adapters.processor_chat_template(self.tokenizer, self.llm.model_config)
             except Exception:  # no processor template: keep the tokenizer's
                 log.debug("no processor chat template", exc_info=True)
         return template if isinstance(template, str) else None
@@ -188,9 +79,7 @@ class Engine:
         `{"type": "image"}` / `{"type": "text", ...}`, as HF multimodal
         templates do) or "string" (text, with the image placeholders in it).
         vLLM's own detection (it reads the template's Jinja AST)."""
-        from vllm.renderers.hf import _detect_content_format
-
-        return str(_detect_content_format(template, default="string"))
+        return adapters.detect_content_format(template)
 
     @functools.cached_property
     def max_images(self) -> int:
@@ -199,20 +88,11 @@ class Engine:
         limit (the model's own maximum and `limit_mm_per_prompt`)."""
         if not self.is_multimodal:
             return 0
-        from vllm.multimodal import MULTIMODAL_REGISTRY
-
-        try:
-            info = MULTIMODAL_REGISTRY.get_processing_info(self.llm.model_config)
-            return int(info.allowed_mm_limits.get("image", 0))
-        except Exception:  # no processor for this architecture: no images
-            log.warning("cannot read the model's image limit; images are refused", exc_info=True)
-            return 0
+        return adapters.max_images(self.llm.model_config)
 
     @functools.cached_property
     def _model_cls(self) -> Any:
-        from vllm.model_executor.model_loader import get_model_cls
-
-        return get_model_cls(self.llm.model_config)
+        return adapters.model_class(self.llm.model_config)
 
     def image_placeholder(self, index: int) -> str | None:
         """The text that stands for the `index`-th image (1-based) of a prompt
@@ -228,16 +108,7 @@ class Engine:
         Ollama's estimate (768) when vLLM cannot tell."""
         if not self.is_multimodal:
             return 0
-        from vllm.multimodal import MULTIMODAL_REGISTRY
-        from vllm.multimodal.encoder_budget import get_mm_max_toks_per_item
-
-        try:
-            processor = MULTIMODAL_REGISTRY.create_processor(self.llm.model_config)
-            per_item = get_mm_max_toks_per_item(processor, {"image": 1}, None)
-            return int(per_item.get("image", 768))
-        except Exception:
-            log.warning("cannot read the model's tokens per image; assuming 768", exc_info=True)
-            return 768
+        return adapters.image_tokens(self.llm.model_config)
 
     # ---- text
     def encode(self, text: str, add_special_tokens: bool) -> list[int]:
@@ -313,7 +184,7 @@ class Engine:
         except (ValueError, TypeError) as e:
             raise EngineBadRequest(str(e)) from e
         if isinstance(fmt, dict):
-            _check_schema(fmt)
+            adapters.check_schema(fmt)
         return params
 
     def parse_tool_calls(
@@ -402,33 +273,8 @@ class Engine:
                         texts.append(completion.text)
                         yield Delta(completion.text, list(completion.token_ids), False, None)
                         continue
-                    text = completion.text
-                    # A stop string cuts the text on purpose; otherwise what the
-                    # detokenizer still holds (a partial UTF-8 character) is sent.
-                    # A stop token (EOS or a stop id) was never detokenized.
-                    decoded = out_ids
-                    if completion.finish_reason == "stop":
-                        decoded = out_ids[:-1]
-                    if decoded and not isinstance(completion.stop_reason, str):
-                        whole = self.tokenizer.decode(
-                            decoded,
-                            skip_special_tokens=params.skip_special_tokens,
-                            clean_up_tokenization_spaces=False,
-                        )
-                        text += held_back("".join(texts) + text, str(whole))
-                    stats = getattr(out, "metrics", None)
-                    yield Delta(
-                        text=text,
-                        token_ids=list(completion.token_ids),
-                        finished=True,
-                        finish_reason=completion.finish_reason,
-                        queued_ts=float(getattr(stats, "queued_ts", 0.0) or 0.0),
-                        scheduled_ts=float(getattr(stats, "scheduled_ts", 0.0) or 0.0),
-                        first_token_ts=float(getattr(stats, "first_token_ts", 0.0) or 0.0),
-                        last_token_ts=float(getattr(stats, "last_token_ts", 0.0) or 0.0),
-                        prompt_tokens=len(out.prompt_token_ids or ()),
-                    )
-            except _client_errors() as e:
+                    yield self._final_delta(out, "".join(texts), out_ids, params)
+            except adapters.client_errors() as e:
                 raise EngineBadRequest(str(e)) from e
             except Exception as e:
                 # vLLM wraps what its multimodal processor raises for images that
@@ -443,6 +289,35 @@ class Engine:
                 await stream.aclose()
         finally:
             self.active.discard(request_id)
+
+    def _final_delta(self, out: Any, streamed: str, out_ids: list[int], params: Any) -> Delta:
+        """The last Delta of a request: its text with what the detokenizer
+        still held, the engine's timestamps and the prompt as it ran."""
+        completion = out.outputs[0]
+        text = completion.text
+        # A stop string cuts the text on purpose; otherwise what the
+        # detokenizer still holds (a partial UTF-8 character) is sent.
+        # A stop token (EOS or a stop id) was never detokenized.
+        decoded = out_ids[:-1] if completion.finish_reason == "stop" else out_ids
+        if decoded and not isinstance(completion.stop_reason, str):
+            whole = self.tokenizer.decode(
+                decoded,
+                skip_special_tokens=params.skip_special_tokens,
+                clean_up_tokenization_spaces=False,
+            )
+            text += held_back(streamed + text, str(whole))
+        stats = getattr(out, "metrics", None)
+        return Delta(
+            text=text,
+            token_ids=list(completion.token_ids),
+            finished=True,
+            finish_reason=completion.finish_reason,
+            queued_ts=stat(stats, "queued_ts"),
+            scheduled_ts=stat(stats, "scheduled_ts"),
+            first_token_ts=stat(stats, "first_token_ts"),
+            last_token_ts=stat(stats, "last_token_ts"),
+            prompt_tokens=len(out.prompt_token_ids or ()),
+        )
 
     async def embed(
         self, prompt_ids: list[int], request_id: str, adapter_path: str | None = None
@@ -464,7 +339,7 @@ class Engine:
             try:
                 async for out in stream:
                     final = out
-            except _client_errors() as e:
+            except adapters.client_errors() as e:
                 raise EngineBadRequest(str(e)) from e
             finally:
                 await stream.aclose()
@@ -476,8 +351,8 @@ class Engine:
         return Pooled(
             vector=[float(v) for v in final.outputs.data.float().tolist()],
             prompt_tokens=len(final.prompt_token_ids or prompt_ids),
-            queued_ts=float(getattr(stats, "queued_ts", 0.0) or 0.0),
-            scheduled_ts=float(getattr(stats, "scheduled_ts", 0.0) or 0.0),
+            queued_ts=stat(stats, "queued_ts"),
+            scheduled_ts=stat(stats, "scheduled_ts"),
         )
 
     async def abort(self, request_ids: list[str]) -> None:
@@ -489,7 +364,7 @@ class Engine:
 
     def num_unfinished(self) -> int:
         """Requests the engine front-end still tracks (running + waiting)."""
-        return int(self.llm.output_processor.get_num_unfinished_requests())
+        return adapters.num_unfinished_requests(self.llm)
 
     # ---- health
     @property

@@ -4,7 +4,7 @@ reasoning split runs before) with `parse` for a finished output, and one
 instance per request with `parse_delta` for a streamed one.
 
 Part of the engine layer (it imports vLLM); Engine.parse_tool_calls and
-Engine.tool_call_stream are its face to the service."""
+Engine.tool_call_stream are its face to the use cases."""
 
 from __future__ import annotations
 

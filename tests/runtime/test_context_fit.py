@@ -18,10 +18,11 @@ import httpx
 import ollama
 import pytest
 
-from pasture_runtime import service
 from pasture_runtime.engine import Engine
 from pasture_runtime.protocol.ollama import ChatRequest
 from pasture_runtime.translate import fit
+from pasture_runtime.usecases.chat import prepare_chat
+from pasture_runtime.usecases.common import Prepared
 from tests.runtime import openwebui as owui
 from tests.runtime.harness import MODEL, NoEosEngine, Served, serve, tiny_config
 
@@ -79,7 +80,7 @@ async def test_long_chat_drops_old_messages_and_leaves_room_to_answer(
     messages = long_chat(noeos.engine)
     body = {"model": MODEL, "messages": messages, "stream": False, "options": GREEDY}
     before = await fitted_count(noeos, "/api/chat", "messages_dropped")
-    with caplog.at_level(logging.INFO, logger="pasture_runtime.service"):
+    with caplog.at_level(logging.INFO, logger="pasture_runtime.usecases.prepare"):
         r = await post(noeos, "/api/chat", body)
     assert r.status_code == 200, r.text
     out = r.json()
@@ -89,8 +90,8 @@ async def test_long_chat_drops_old_messages_and_leaves_room_to_answer(
     assert out["prompt_eval_count"] + out["eval_count"] <= WINDOW
     # The prompt as rendered: the system prompt and the last user message are
     # in it, the oldest turns are not.
-    prep = service.prepare_chat(noeos.runtime, ChatRequest.model_validate(body))
-    assert not isinstance(prep, dict)
+    prep = prepare_chat(noeos.runtime, ChatRequest.model_validate(body))
+    assert isinstance(prep, Prepared)
     text = noeos.engine.decode(prep.prompt_ids)
     assert text.startswith(f"<|system|>\n{SYSTEM}</s>\n<|user|>\nturn ")
     assert text.endswith(f"<|user|>\n{LAST}</s>\n<|assistant|>\n")
@@ -183,8 +184,8 @@ async def test_a_few_tools_fit_beside_a_long_chat(noeos: Served) -> None:
     r = await post(noeos, "/api/chat", body)
     assert r.status_code == 200, r.text
     assert r.json()["eval_count"] == 32
-    prep = service.prepare_chat(noeos.runtime, ChatRequest.model_validate(body))
-    assert not isinstance(prep, dict)
+    prep = prepare_chat(noeos.runtime, ChatRequest.model_validate(body))
+    assert isinstance(prep, Prepared)
     text = noeos.engine.decode(prep.prompt_ids)
     assert all(t["function"]["name"] in text for t in owui.TOOLS[:3]) and LAST in text
 

@@ -292,9 +292,10 @@ async def test_text_model_refuses_images(server: Served) -> None:
 async def test_a_long_chat_keeps_only_the_images_of_the_messages_it_keeps(
     vision_server: Served, model: str
 ) -> None:
-    from pasture_runtime import service
     from pasture_runtime.protocol.ollama import ChatRequest
     from pasture_runtime.translate import fit
+    from pasture_runtime.usecases.chat import prepare_chat
+    from pasture_runtime.usecases.common import Prepared
 
     turn = "The quick brown fox jumps over the lazy dog. " * 6
     history: list[dict[str, Any]] = []
@@ -309,8 +310,8 @@ async def test_a_long_chat_keeps_only_the_images_of_the_messages_it_keeps(
     last = {"role": "user", "content": "what is this?", "images": [b64(png())]}
     body = {"model": model, "messages": [*history, last], "stream": False, "options": OPTIONS}
     # Seven images in all (the limit is four per prompt): the fitted prompt keeps one.
-    prep = service.prepare_chat(vision_server.runtime, ChatRequest.model_validate(body))
-    assert not isinstance(prep, dict) and prep.images is not None and len(prep.images) == 1
+    prep = prepare_chat(vision_server.runtime, ChatRequest.model_validate(body))
+    assert isinstance(prep, Prepared) and prep.images is not None and len(prep.images) == 1
     assert "turn 0:" not in vision_server.engine.decode(prep.prompt_ids)
     async with httpx.AsyncClient(base_url=vision_server.url, timeout=120) as http:
         r = await http.post("/api/chat", json=body)

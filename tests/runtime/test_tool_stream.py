@@ -18,7 +18,7 @@ import pytest
 
 from pasture_runtime import tool_parsing as tp
 from pasture_runtime.tool_parsing import ToolCallStream, parse_tool_calls
-from pasture_runtime.translate import openai as tr
+from pasture_runtime.translate import openai_response as to_openai
 from pasture_runtime.translate.tool_calls import ollama_tool_calls
 from pasture_runtime.translate.tool_stream import Call, CallAccumulator, reconcile
 from tests.runtime.tool_defs import TIME, WEATHER
@@ -78,7 +78,7 @@ def test_openai_stream_delta_index_is_the_calls_place_in_the_message() -> None:
     chunk = {"message": {"role": "assistant", "content": "", "tool_calls": ollama_tool_calls(
         [("call_x", "get_time", '{"zone": "UTC"}')], start=1
     )}, "done": False}  # fmt: skip
-    delta = tr.chat_delta(chunk)
+    delta = to_openai.chat_delta(chunk)
     assert delta["tool_calls"] == [
         {
             "id": "call_x",

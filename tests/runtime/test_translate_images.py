@@ -12,7 +12,7 @@ from PIL import Image
 from pasture_runtime.errors import OllamaError
 from pasture_runtime.protocol import openai as o
 from pasture_runtime.translate import images as img
-from pasture_runtime.translate import openai as tr
+from pasture_runtime.translate import openai_request as to_ollama
 from tests.runtime.bombs import png_bomb
 
 
@@ -101,7 +101,7 @@ def test_openai_remote_image_url_is_refused() -> None:
         }
     )
     with pytest.raises(OllamaError) as e:
-        tr.chat_request(req)
+        to_ollama.chat_request(req)
     assert e.value.status == 400 and "only data URLs" in e.value.message
 
 

@@ -10,7 +10,8 @@ import pytest
 from pasture_runtime.encoders import SSE_DONE, sse_event
 from pasture_runtime.errors import OllamaError
 from pasture_runtime.protocol import openai as o
-from pasture_runtime.translate import openai as tr
+from pasture_runtime.translate import openai_request as to_ollama
+from pasture_runtime.translate import openai_response as to_openai
 from pasture_runtime.translate.thinking import check_think
 from pasture_runtime.translate.tool_calls import ollama_tool_calls
 
@@ -35,7 +36,7 @@ def test_chat_sampling_fields_become_ollama_options(
     fields: dict[str, Any], options: dict[str, Any]
 ) -> None:
     req = o.ChatCompletionRequest.model_validate({"model": "m", "messages": [], **fields})
-    assert tr.chat_request(req)["options"] == options
+    assert to_ollama.chat_request(req)["options"] == options
 
 
 @pytest.mark.parametrize(
@@ -52,7 +53,7 @@ def test_chat_sampling_fields_become_ollama_options(
 )
 def test_response_format_becomes_format(fmt: dict[str, Any] | None, expected: Any) -> None:
     req = o.ChatCompletionRequest.model_validate({"messages": [], "response_format": fmt})
-    assert tr.chat_request(req)["format"] == expected
+    assert to_ollama.chat_request(req)["format"] == expected
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,7 @@ def test_response_format_becomes_format(fmt: dict[str, Any] | None, expected: An
 def test_bad_response_format_is_400(fmt: dict[str, Any]) -> None:
     req = o.ChatCompletionRequest.model_validate({"messages": [], "response_format": fmt})
     with pytest.raises(OllamaError) as e:
-        tr.chat_request(req)
+        to_ollama.chat_request(req)
     assert e.value.status == 400
 
 
@@ -85,7 +86,7 @@ def test_messages_parts_images_tool_calls_and_results() -> None:
             ],
         }
     )  # fmt: skip
-    body = tr.chat_request(req)
+    body = to_ollama.chat_request(req)
     assert body["think"] == "high" and body["stream"] is False
     user, assistant, tool = body["messages"]
     assert user == {"role": "user", "content": "see this", "images": ["QUJD"]}
@@ -97,12 +98,12 @@ def test_messages_parts_images_tool_calls_and_results() -> None:
 
 def test_n_above_one_and_token_prompts_are_refused() -> None:
     with pytest.raises(OllamaError):
-        tr.chat_request(o.ChatCompletionRequest.model_validate({"messages": [], "n": 2}))
+        to_ollama.chat_request(o.ChatCompletionRequest.model_validate({"messages": [], "n": 2}))
     with pytest.raises(OllamaError):
-        tr.completion_prompts(o.CompletionRequest.model_validate({"prompt": [1, 2, 3]}))
+        to_ollama.completion_prompts(o.CompletionRequest.model_validate({"prompt": [1, 2, 3]}))
     req = o.CompletionRequest.model_validate({"prompt": ["a", "b"]})
-    assert tr.completion_prompts(req) == ["a", "b"]
-    gen = tr.generate_request(req, "a")
+    assert to_ollama.completion_prompts(req) == ["a", "b"]
+    gen = to_ollama.generate_request(req, "a")
     assert gen["raw"] is True and gen["options"] == {"num_predict": 16}  # OpenAI's default
 
 
@@ -111,7 +112,7 @@ def test_n_above_one_and_token_prompts_are_refused() -> None:
     [("stop", False, "stop"), ("length", False, "length"), ("stop", True, "tool_calls")],
 )
 def test_finish_reason(done_reason: str, calls: bool, finish: str) -> None:
-    assert tr.finish_reason(done_reason, calls) == finish
+    assert to_openai.finish_reason(done_reason, calls) == finish
 
 
 def test_chat_completion_from_final_with_tool_calls() -> None:
@@ -127,7 +128,7 @@ def test_chat_completion_from_final_with_tool_calls() -> None:
         "prompt_eval_count": 5,
         "eval_count": 3,
     }
-    out = tr.chat_completion("chatcmpl-1", "m", 10, final)
+    out = to_openai.chat_completion("chatcmpl-1", "m", 10, final)
     choice = out["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"] == {
@@ -138,7 +139,7 @@ def test_chat_completion_from_final_with_tool_calls() -> None:
         ],
     }
     assert out["usage"] == {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
-    delta = tr.chat_delta({"message": final["message"]})
+    delta = to_openai.chat_delta({"message": final["message"]})
     assert delta["tool_calls"][0]["index"] == 0
 
 
@@ -161,7 +162,7 @@ def test_parser_output_to_ollama_tool_calls() -> None:
      (413, "invalid_request_error"), (503, "server_error")],
 )  # fmt: skip
 def test_error_body(status: int, kind: str) -> None:
-    assert tr.error_body(status, "msg", "c") == {
+    assert to_openai.error_body(status, "msg", "c") == {
         "error": {"message": "msg", "type": kind, "param": None, "code": "c"}
     }
 
@@ -173,10 +174,10 @@ def test_sse_encoding() -> None:
 
 
 def test_usage_chunk_and_model_list() -> None:
-    use = tr.sum_usage([tr.usage({"prompt_eval_count": 2, "eval_count": 1})] * 2)
+    use = to_openai.sum_usage([to_openai.usage({"prompt_eval_count": 2, "eval_count": 1})] * 2)
     assert use == {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
-    assert tr.usage_chunk("i", "text_completion", "m", 1, use)["choices"] == []
-    assert tr.model_list(["a:latest"], 5) == {
+    assert to_openai.usage_chunk("i", "text_completion", "m", 1, use)["choices"] == []
+    assert to_openai.model_list(["a:latest"], 5) == {
         "object": "list",
         "data": [{"id": "a:latest", "object": "model", "created": 5, "owned_by": "pasture"}],
     }
@@ -195,7 +196,7 @@ def test_usage_chunk_and_model_list() -> None:
 )
 def test_reasoning_effort_becomes_think(effort: str | None, think: Any) -> None:
     req = o.ChatCompletionRequest.model_validate({"messages": [], "reasoning_effort": effort})
-    body = tr.chat_request(req)
+    body = to_ollama.chat_request(req)
     assert body["think"] == think
     check_think(body["think"])  # every mapped value is a valid Ollama think
 
@@ -203,4 +204,51 @@ def test_reasoning_effort_becomes_think(effort: str | None, think: Any) -> None:
 def test_unknown_reasoning_effort_is_still_400() -> None:
     req = o.ChatCompletionRequest.model_validate({"messages": [], "reasoning_effort": "extreme"})
     with pytest.raises(OllamaError, match="invalid think value"):
-        check_think(tr.chat_request(req)["think"])
+        check_think(to_ollama.chat_request(req)["think"])
+
+
+FINAL_CHAT = {
+    "message": {
+        "role": "assistant",
+        "content": "",
+        "thinking": "hm",
+        "tool_calls": [{"function": {"index": 0, "name": "f", "arguments": {"a": 1}}}],
+    },
+    "done": True,
+    "done_reason": "stop",
+    "prompt_eval_count": 3,
+    "eval_count": 2,
+}
+
+
+def test_response_translation_is_pure() -> None:
+    """Ids and the clock come in: the same input gives the same output (an
+    id-less tool call is named by its index, as translate/tool_calls.py does)."""
+
+    def translate() -> list[dict[str, Any]]:
+        return [
+            to_openai.chat_completion("chatcmpl-1", "m", 5, FINAL_CHAT),
+            to_openai.chat_delta(FINAL_CHAT),
+            to_openai.text_completion("cmpl-1", "m", 5, [{"response": "x", "eval_count": 1}]),
+            to_openai.text_chunk("cmpl-1", "m", 5, 0, "x", None, True),
+        ]
+
+    first = translate()
+    assert first == translate()
+    completion = first[0]
+    assert completion["id"] == "chatcmpl-1" and completion["created"] == 5
+    [call] = completion["choices"][0]["message"]["tool_calls"]
+    assert call["id"] == "call_0"
+    assert first[1]["tool_calls"][0]["id"] == "call_0"
+
+
+def test_request_translation_is_pure() -> None:
+    req = o.ChatCompletionRequest.model_validate(
+        {"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.5}
+    )
+    assert to_ollama.chat_request(req) == to_ollama.chat_request(req)
+    completion = o.CompletionRequest.model_validate({"model": "m", "prompt": ["a", "b"]})
+    prompts = to_ollama.completion_prompts(completion)
+    assert [to_ollama.generate_request(completion, p) for p in prompts] == [
+        to_ollama.generate_request(completion, p) for p in prompts
+    ]

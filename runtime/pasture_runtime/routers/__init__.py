@@ -1,1 +1,1 @@
-"""HTTP routers: thin, they parse, call the service layer and encode."""
+"""HTTP routers: thin, they parse, call the use cases (usecases/) and encode."""

@@ -12,11 +12,14 @@ from fastapi import Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from .. import embedding, fanout, service
+from .. import fanout
 from ..admission import Slot, Ticket
 from ..errors import OllamaError
-from ..state import Runtime
+from ..usecases import embed as embedding
+from ..usecases.common import LOADING, Outcome, Prepared, new_request_id
+from ..usecases.stream import run
 from .body import ClientGone, until_disconnect
+from .deps import runtime
 
 Chunks = AsyncGenerator[dict[str, Any], None]
 
@@ -52,51 +55,45 @@ class TicketStreamingResponse(StreamingResponse):
                 ticket.release()
 
 
-def runtime(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
-def take(request: Request, count: int = 1) -> tuple[list[Ticket], service.Outcome]:
+def take(request: Request, count: int = 1) -> tuple[list[Ticket], Outcome]:
     """Take `count` admission tickets at once (or raise the busy 503, holding
     none); with them the outcome the access log reads."""
     rt = runtime(request)
     if rt.admission is None:
-        raise OllamaError(503, "model is still loading, please try again")
+        raise OllamaError(503, LOADING)
     try:
         tickets = rt.admission.enter_many(count)
     except OllamaError:
         rt.metrics.rejected.labels(model=rt.model_label, reason="queue_full").inc()
         raise
-    outcome = getattr(request.state, "outcome", None) or service.Outcome()
+    outcome = getattr(request.state, "outcome", None) or Outcome()
     request.state.outcome = outcome
     return tickets, outcome
 
 
 def request_id(request: Request) -> str:
     """A new engine request id (one per engine request, even within a list)."""
-    rt = runtime(request)
-    return rt.engine.new_request_id(request.state.request_id) if rt.engine else "none"
+    return new_request_id(runtime(request), request.state.request_id)
 
 
 def list_width(request: Request, count: int) -> int:
     rt = runtime(request)
     if rt.admission is None:
-        raise OllamaError(503, "model is still loading, please try again")
+        raise OllamaError(503, LOADING)
     return fanout.width(rt.admission, count)
 
 
-def admit(request: Request, prepared: service.Prepared) -> tuple[Ticket, Chunks]:
+def admit(request: Request, prepared: Prepared) -> tuple[Ticket, Chunks]:
     """Admit one request (or raise the busy 503) and return its chunk stream."""
     [ticket], outcome = take(request)
-    return ticket, service.run(runtime(request), prepared, ticket, request_id(request), outcome)
+    return ticket, run(runtime(request), prepared, ticket, request_id(request), outcome)
 
 
-def chunks_on(request: Request, prepared: service.Prepared, slot: Slot) -> Chunks:
+def chunks_on(request: Request, prepared: Prepared, slot: Slot) -> Chunks:
     """The chunk stream of one prompt of a list, run on `slot` (a ticket the
     list already holds: see take)."""
-    outcome: service.Outcome = request.state.outcome
-    return service.run(runtime(request), prepared, slot, request_id(request), outcome)
+    outcome: Outcome = request.state.outcome
+    return run(runtime(request), prepared, slot, request_id(request), outcome)
 
 
 async def final_chunk(chunks: Chunks) -> dict[str, Any]:
@@ -122,7 +119,7 @@ async def collect(request: Request, work: Any, tickets: list[Ticket]) -> Any | N
             ticket.release()
 
 
-async def finals(request: Request, preps: list[service.Prepared]) -> list[dict[str, Any]] | None:
+async def finals(request: Request, preps: list[Prepared]) -> list[dict[str, Any]] | None:
     """The final chunks of a list of prompts, not streamed: as many tickets
     as prompts can run at once (all or none: the busy 503), each running the
     list's prompts one after another; the first failure aborts the others.

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from .. import OLLAMA_COMPAT_VERSION, __version__, embedding, service
+from .. import OLLAMA_COMPAT_VERSION, __version__
 from ..encoders import JSON, NDJSON, ndjson_line
 from ..errors import MODEL_REQUIRED, OllamaError, internal_failure
 from ..logs import request_id_var
@@ -19,11 +19,15 @@ from ..offload import off_loop
 from ..protocol import ollama as p
 from ..state import Runtime
 from ..translate import embed as emb
-from ..translate.capabilities import ModelFacts, capabilities
-from ..translate.options import parameter_lines
 from ..translate.responses import created_at
+from ..usecases import embed as embedding
+from ..usecases.chat import prepare_chat
+from ..usecases.common import LoadReply, Prepared
+from ..usecases.generate import prepare_generate_off_loop
+from ..usecases.show import show as show_model
 from . import generation as gen
 from .body import M, read_body
+from .deps import runtime
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -34,11 +38,6 @@ MANAGED = (
 )
 
 
-def _rt(request: Request) -> Runtime:
-    rt: Runtime = request.app.state.runtime
-    return rt
-
-
 def _body_doc(model: type[Any]) -> dict[str, Any]:
     """OpenAPI requestBody for hand-parsed bodies (schemas added in app.py)."""
     ref = {"$ref": f"#/components/schemas/{model.__name__}"}
@@ -46,7 +45,7 @@ def _body_doc(model: type[Any]) -> dict[str, Any]:
 
 
 async def _body(request: Request, model: type[M]) -> M:
-    return await read_body(request, model, _rt(request).config.server.max_body_bytes)
+    return await read_body(request, model, runtime(request).config.server.max_body_bytes)
 
 
 async def _lines(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
@@ -61,9 +60,9 @@ async def _lines(chunks: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
         yield ndjson_line({"error": internal_failure(request_id_var.get())})
 
 
-async def _generation(request: Request, prepared: service.Prepared | dict[str, Any]) -> Response:
-    if isinstance(prepared, dict):  # load/unload reply to an empty request
-        return JSONResponse(prepared, media_type=JSON)
+async def _generation(request: Request, prepared: Prepared | LoadReply) -> Response:
+    if isinstance(prepared, LoadReply):  # load/unload reply to an empty request
+        return JSONResponse(prepared.body, media_type=JSON)
     ticket, chunks = gen.admit(request, prepared)
     if prepared.stream:
         return gen.TicketStreamingResponse(_lines(chunks), [ticket], NDJSON, chunks)
@@ -89,22 +88,23 @@ async def version() -> JSONResponse:
 @router.post("/api/generate", openapi_extra=_body_doc(p.GenerateRequest))
 async def generate(request: Request) -> Response:
     req = await _body(request, p.GenerateRequest)
-    return await _generation(request, await service.prepare_generate_off_loop(_rt(request), req))
+    return await _generation(request, await prepare_generate_off_loop(runtime(request), req))
 
 
 @router.post("/api/chat", openapi_extra=_body_doc(p.ChatRequest))
 async def chat(request: Request) -> Response:
     req = await _body(request, p.ChatRequest)
-    return await _generation(request, await off_loop(service.prepare_chat, _rt(request), req))
+    return await _generation(request, await off_loop(prepare_chat, runtime(request), req))
 
 
 @router.post("/api/embed", openapi_extra=_body_doc(p.EmbedRequest))
 async def embed(request: Request) -> Response:
     req = await _body(request, p.EmbedRequest)
     inputs = emb.ollama_inputs(req.input)
+    rt = runtime(request)
     job = await off_loop(
         embedding.prepare,
-        _rt(request), req.model, inputs, req.truncate, req.dimensions, req.options, "/api/embed",
+        rt, req.model, inputs, req.truncate, req.dimensions, req.options, "/api/embed",
     )  # fmt: skip
     if not job.inputs:  # Ollama answers an empty input (a load request) with no vectors
         return JSONResponse({"model": job.model, "embeddings": []})
@@ -124,7 +124,7 @@ async def embeddings(request: Request) -> Response:
     inputs: list[emb.EmbedInput] = [req.prompt] if req.prompt else []
     job = await off_loop(
         embedding.prepare,
-        _rt(request),
+        runtime(request),
         req.model,
         inputs,
         None,
@@ -155,7 +155,7 @@ def _list_entry(rt: Runtime, name: str) -> dict[str, Any]:
 
 @router.get("/api/tags")
 async def tags(request: Request) -> JSONResponse:
-    rt = _rt(request)
+    rt = runtime(request)
     if rt.info is None:
         return JSONResponse({"models": []})
     return JSONResponse({"models": [_list_entry(rt, n) for n in rt.registry.listed_names()]})
@@ -163,7 +163,7 @@ async def tags(request: Request) -> JSONResponse:
 
 @router.get("/api/ps")
 async def ps(request: Request) -> JSONResponse:
-    rt = _rt(request)
+    rt = runtime(request)
     if rt.info is None:
         return JSONResponse({"models": []})
     # The model stays loaded for the pod's lifetime: report a far expiry.
@@ -179,71 +179,17 @@ async def ps(request: Request) -> JSONResponse:
     return JSONResponse({"models": out})
 
 
-def _capabilities(rt: Runtime, template: str) -> list[str]:
-    engine = rt.config.engine
-    facts = ModelFacts(
-        runner=engine.runner,
-        template=template,
-        tool_parser=engine.tool_call_parser,
-        reasoning_parser=engine.reasoning_parser,
-        multimodal=service.is_multimodal(rt),
-    )
-    return capabilities(facts)
-
-
 @router.post("/api/show", openapi_extra=_body_doc(p.ShowRequest))
 async def show(request: Request) -> JSONResponse:
-    rt = _rt(request)
     req = await _body(request, p.ShowRequest)
-    name = req.model or req.name
-    if not name:
-        raise OllamaError(400, MODEL_REQUIRED)
-    entry = rt.registry.lookup(name)
-    if entry is None or rt.info is None:
-        raise OllamaError(404, f"model '{display_name(name)}' not found")
-    template = entry.template or (rt.engine.chat_template if rt.engine else None) or ""
-    modelfile = [
-        '# Modelfile generated by "ollama show"',
-        "# To build a new Modelfile based on this, replace FROM with:",
-        f"# FROM {display_name(entry.name)}",
-        "",
-        f"FROM {rt.config.engine.model}",
-    ]
-    if entry.adapter:
-        modelfile.append(f"ADAPTER {entry.adapter.path}")
-    modelfile.append(f'TEMPLATE """{template}"""')
-    if entry.system:
-        modelfile.append(f'SYSTEM """{entry.system}"""')
-    for line in parameter_lines(entry.parameters).splitlines():
-        modelfile.append("PARAMETER " + " ".join(line.split(None, 1)))
-    for msg in entry.messages:
-        modelfile.append(f"MESSAGE {msg.role} {msg.content}")
-    if entry.license:
-        modelfile.append(f'LICENSE """{entry.license}"""')
-    body: dict[str, Any] = {
-        "modelfile": "\n".join(modelfile) + "\n",
-        "template": template,
-        "details": rt.info.details(),
-        "model_info": dict(rt.info.model_info),
-        "capabilities": _capabilities(rt, template),
-        "modified_at": rt.info.modified_at,
-    }
-    if entry.parameters:
-        body["parameters"] = parameter_lines(entry.parameters)
-    if entry.system:
-        body["system"] = entry.system
-    if entry.license:
-        body["license"] = entry.license
-    if entry.messages:
-        body["messages"] = [m.model_dump() for m in entry.messages]
-    return JSONResponse(body)
+    return JSONResponse(show_model(runtime(request), req.model or req.name))
 
 
 @router.post("/api/pull", openapi_extra=_body_doc(p.PullRequest))
 async def pull(request: Request) -> Response:
     """A model served here is already "pulled": report success. Anything else
     is Ollama's not-found (a Model resource, not a pull, adds models)."""
-    rt = _rt(request)
+    rt = runtime(request)
     req = await _body(request, p.PullRequest)
     name = req.model or req.name
     if not name:
@@ -275,7 +221,7 @@ async def create(request: Request) -> Response:
 
 @router.post("/api/copy", openapi_extra=_body_doc(p.CopyRequest))
 async def copy(request: Request) -> Response:
-    rt = _rt(request)
+    rt = runtime(request)
     req = await _body(request, p.CopyRequest)
     if not req.source or rt.registry.lookup(req.source) is None:
         raise OllamaError(404, f"model '{req.source or ''}' not found")
@@ -284,7 +230,7 @@ async def copy(request: Request) -> Response:
 
 @router.delete("/api/delete", openapi_extra=_body_doc(p.DeleteRequest))
 async def delete(request: Request) -> Response:
-    rt = _rt(request)
+    rt = runtime(request)
     req = await _body(request, p.DeleteRequest)
     name = req.model or req.name
     if not name:

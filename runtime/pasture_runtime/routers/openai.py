@@ -1,18 +1,19 @@
 """OpenAI-compatible API (/v1). Each request is translated into the Ollama
-request it means (translate/openai.py) and run by the same service code, so
+request it means (translate/openai_request.py) and run by the same use cases, so
 names, variants, parameters, admission and metrics are the Ollama side's."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from .. import embedding, service
 from ..encoders import SSE, SSE_DONE, sse_event
 from ..errors import OllamaError, internal_failure
 from ..logs import request_id_var
@@ -22,12 +23,28 @@ from ..protocol import ollama as p
 from ..protocol import openai as o
 from ..state import Runtime
 from ..translate import embed as emb
-from ..translate import openai as tr
+from ..translate import openai_request as to_ollama
+from ..translate import openai_response as to_openai
+from ..usecases import embed as embedding
+from ..usecases.chat import prepare_chat
+from ..usecases.common import LoadReply, Prepared, resolve_model
+from ..usecases.generate import prepare_generate
 from . import generation as gen
 from .body import M, read_body
+from .deps import runtime
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1")
+
+
+def _new_id(prefix: str) -> str:
+    """A response id (`chatcmpl-...`, `cmpl-...`): random, as OpenAI's."""
+    return f"{prefix}-{uuid.uuid4().hex[:24]}"
+
+
+def _now() -> int:
+    """A response's `created`: Unix seconds."""
+    return int(time.time())
 
 
 def _doc(model: type[Any]) -> dict[str, Any]:
@@ -36,12 +53,12 @@ def _doc(model: type[Any]) -> dict[str, Any]:
 
 
 async def _body(request: Request, model: type[M]) -> M:
-    return await read_body(request, model, gen.runtime(request).config.server.max_body_bytes)
+    return await read_body(request, model, runtime(request).config.server.max_body_bytes)
 
 
-def _prepared(result: service.Prepared | dict[str, Any]) -> service.Prepared:
+def _prepared(result: Prepared | LoadReply) -> Prepared:
     # An empty prompt/messages list is Ollama's "load" request; OpenAI has none.
-    if isinstance(result, dict):
+    if isinstance(result, LoadReply):
         raise OllamaError(400, "messages must not be empty")
     return result
 
@@ -52,68 +69,68 @@ async def _sse(events: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
             yield sse_event(event)
     except OllamaError as e:
         # Headers are sent: the error is an event, then the stream ends as usual.
-        yield sse_event(tr.error_body(e.status, e.message, e.code))
+        yield sse_event(to_openai.error_body(e.status, e.message, e.code))
     except Exception:
         log.exception("generation failed mid-stream")
-        yield sse_event(tr.error_body(500, internal_failure(request_id_var.get())))
+        yield sse_event(to_openai.error_body(500, internal_failure(request_id_var.get())))
     yield SSE_DONE
 
 
 @router.post("/chat/completions", openapi_extra=_doc(o.ChatCompletionRequest))
 async def chat_completions(request: Request) -> Response:
-    rt = gen.runtime(request)
+    rt = runtime(request)
     req = await _body(request, o.ChatCompletionRequest)
-    body = p.ChatRequest.model_validate(tr.chat_request(req))
-    prep = _prepared(await off_loop(service.prepare_chat, rt, body, "/v1/chat/completions"))
-    model, ident, created = req.model or "", tr.new_id("chatcmpl"), tr.now()
+    body = p.ChatRequest.model_validate(to_ollama.chat_request(req))
+    prep = _prepared(await off_loop(prepare_chat, rt, body, "/v1/chat/completions"))
+    model, ident, created = req.model or "", _new_id("chatcmpl"), _now()
     ticket, chunks = gen.admit(request, prep)
     if not prep.stream:
         final = await gen.collect(request, gen.final_chunk(chunks), [ticket])
         if final is None:
             return Response(status_code=499)
-        return JSONResponse(tr.chat_completion(ident, model, created, final))
+        return JSONResponse(to_openai.chat_completion(ident, model, created, final))
     usage = bool(req.stream_options and req.stream_options.include_usage)
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         role = {"role": "assistant", "content": ""}
-        yield tr.chat_chunk(ident, model, created, role, with_usage=usage)
+        yield to_openai.chat_chunk(ident, model, created, role, with_usage=usage)
         called = False
         async for chunk in chunks:
             if not chunk.get("done"):
-                delta = tr.chat_delta(chunk)
+                delta = to_openai.chat_delta(chunk)
                 called = called or "tool_calls" in delta
                 if delta:
-                    yield tr.chat_chunk(ident, model, created, delta, with_usage=usage)
+                    yield to_openai.chat_chunk(ident, model, created, delta, with_usage=usage)
                 continue
-            finish = tr.finish_reason(chunk.get("done_reason"), called)
-            yield tr.chat_chunk(ident, model, created, {}, finish, with_usage=usage)
+            finish = to_openai.finish_reason(chunk.get("done_reason"), called)
+            yield to_openai.chat_chunk(ident, model, created, {}, finish, with_usage=usage)
             if usage:
-                use = tr.usage(chunk)
-                yield tr.usage_chunk(ident, "chat.completion.chunk", model, created, use)
+                use = to_openai.usage(chunk)
+                yield to_openai.usage_chunk(ident, "chat.completion.chunk", model, created, use)
 
     return gen.TicketStreamingResponse(_sse(events()), [ticket], SSE, chunks)
 
 
-def _prepare_completions(rt: Runtime, req: o.CompletionRequest) -> list[service.Prepared]:
+def _prepare_completions(rt: Runtime, req: o.CompletionRequest) -> list[Prepared]:
     """Every prompt of the list prepared (tokenized) before any is admitted."""
     preps = []
-    for prompt in tr.completion_prompts(req):
-        body = p.GenerateRequest.model_validate(tr.generate_request(req, prompt))
-        preps.append(_prepared(service.prepare_generate(rt, body, label="/v1/completions")))
+    for prompt in to_ollama.completion_prompts(req):
+        body = p.GenerateRequest.model_validate(to_ollama.generate_request(req, prompt))
+        preps.append(_prepared(prepare_generate(rt, body, label="/v1/completions")))
     return preps
 
 
 @router.post("/completions", openapi_extra=_doc(o.CompletionRequest))
 async def completions(request: Request) -> Response:
-    rt = gen.runtime(request)
+    rt = runtime(request)
     req = await _body(request, o.CompletionRequest)
     preps = await off_loop(_prepare_completions, rt, req)
-    model, ident, created = req.model or "", tr.new_id("cmpl"), tr.now()
+    model, ident, created = req.model or "", _new_id("cmpl"), _now()
     if not req.stream:
         finals = await gen.finals(request, preps)
         if finals is None:
             return Response(status_code=499)
-        return JSONResponse(tr.text_completion(ident, model, created, finals))
+        return JSONResponse(to_openai.text_completion(ident, model, created, finals))
     usage = bool(req.stream_options and req.stream_options.include_usage)
     # Prompts of a list stream one after the other on one ticket, taken now:
     # a busy server answers 503 before the stream starts, never half-way.
@@ -127,14 +144,20 @@ async def completions(request: Request) -> Response:
             ) as chunks:
                 async for chunk in chunks:
                     done = bool(chunk.get("done"))
-                    finish = tr.finish_reason(chunk.get("done_reason"), False) if done else None
+                    finish = (
+                        to_openai.finish_reason(chunk.get("done_reason"), False) if done else None
+                    )
                     text = chunk.get("response") or ""
                     if text or done:
-                        yield tr.text_chunk(ident, model, created, index, text, finish, usage)
+                        yield to_openai.text_chunk(
+                            ident, model, created, index, text, finish, usage
+                        )
                     if done:
-                        totals.append(tr.usage(chunk))
+                        totals.append(to_openai.usage(chunk))
         if usage:
-            yield tr.usage_chunk(ident, "text_completion", model, created, tr.sum_usage(totals))
+            yield to_openai.usage_chunk(
+                ident, "text_completion", model, created, to_openai.sum_usage(totals)
+            )
 
     return gen.TicketStreamingResponse(_sse(events()), tickets, SSE)
 
@@ -143,9 +166,9 @@ async def completions(request: Request) -> Response:
 async def embeddings(request: Request) -> Response:
     req = await _body(request, o.EmbeddingRequest)
     fmt = emb.encoding(req.encoding_format)
-    rt = gen.runtime(request)
+    rt = runtime(request)
     # Model first (404/400 capability), then the input (as Ollama's openai.go).
-    service.resolve_model(rt, req.model)
+    resolve_model(rt, req.model)
     embedding.check_embedding_model(rt, req.model or "")
     inputs = emb.openai_inputs(req)
     job = await off_loop(
@@ -159,17 +182,17 @@ async def embeddings(request: Request) -> Response:
 
 @router.get("/models")
 async def models(request: Request) -> JSONResponse:
-    rt = gen.runtime(request)
+    rt = runtime(request)
     created = rt.started_ns // 1_000_000_000
     names = rt.registry.listed_names() if rt.info is not None else []
-    return JSONResponse(tr.model_list(names, created))
+    return JSONResponse(to_openai.model_list(names, created))
 
 
 @router.get("/models/{model:path}")
 async def model(request: Request, model: str) -> JSONResponse:
-    rt = gen.runtime(request)
+    rt = runtime(request)
     if rt.registry.lookup(model) is None:
         msg = f"The model `{model}` does not exist."
         raise OllamaError(404, msg, code="model_not_found")
     created = rt.started_ns // 1_000_000_000
-    return JSONResponse(tr.model_object(display_name(model), created))
+    return JSONResponse(to_openai.model_object(display_name(model), created))

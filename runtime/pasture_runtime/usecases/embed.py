@@ -7,14 +7,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from . import fanout
-from .admission import Slot, Ticket
-from .engine import EngineBadRequest, Pooled
-from .errors import OllamaError
-from .service import Outcome, engine_of, resolve_model
-from .state import Runtime
-from .translate import embed as emb
-from .translate import options as opt
+from .. import fanout
+from ..admission import Slot, Ticket
+from ..engine_types import EngineBadRequest, Pooled
+from ..errors import OllamaError
+from ..state import Runtime
+from ..translate import embed as emb
+from ..translate import options as opt
+from .common import Outcome, engine_of, resolve_model
 
 
 @dataclass
