@@ -9,6 +9,8 @@ KUBE_VERSION="v1.34.4"     # kube-apiserver, controller-manager, scheduler, kube
 ETCD_VERSION="v3.6.8"
 KWOK_VERSION="v0.7.0"
 HELM_VERSION="v3.22.0"
+OLLAMA_VERSION="v0.17.4"   # the stock `ollama` CLI that tests drive (hack/ollama-cli)
+MINIAUDIO_VERSION="1.71"   # PyPI sdist carrying miniaudio.h for that build
 
 # Go builds keep their module and build caches outside the checkout.
 export GOMODCACHE="$PASTURE_CACHE/go/mod"
@@ -18,6 +20,7 @@ export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
 export UV_CACHE_DIR="$PASTURE_CACHE/uv"
 
 KUBE_BIN="$PASTURE_CACHE/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION"
+OLLAMA_BIN="$PASTURE_CACHE/bin/ollama-$OLLAMA_VERSION"
 UV_BIN="$PASTURE_CACHE/tools/uv-$UV_VERSION/bin/uv"
 
 log() { printf '\033[1m[pasture]\033[0m %s\n' "$*" >&2; }
