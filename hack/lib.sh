@@ -9,6 +9,7 @@ KUBE_VERSION="v1.34.4"     # kube-apiserver, controller-manager, scheduler, kube
 ETCD_VERSION="v3.6.8"
 KWOK_VERSION="v0.7.0"
 HELM_VERSION="v3.22.0"
+OLLAMA_VERSION="v0.17.4"   # github.com/ollama/ollama: template corpus (hack/ollama-module)
 
 # Go builds keep their module and build caches outside the checkout.
 export GOMODCACHE="$PASTURE_CACHE/go/mod"
