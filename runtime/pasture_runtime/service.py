@@ -188,21 +188,18 @@ def prepare_generate(
             img.check_placeholders(req.prompt, len(images), engine.image_placeholder)
             ids = engine.encode(req.prompt, add_special_tokens=True)
         else:
-            if req.template and not tpl.is_jinja(req.template):
+            if (go := tpl.go_template(req.template or entry.template)) is not None:
                 prompt = req.prompt
                 if images:  # a Go template takes text: placeholders before the prompt
                     [user] = img.place_images(
                         [{"content": prompt}], [len(images)], False, engine.image_placeholder
                     )
                     prompt = user["content"]
-                text = tpl.render_go_template(
-                    req.template,
-                    {
-                        "System": req.system or entry.system or "",
-                        "Prompt": prompt,
-                        "Suffix": req.suffix or "",
-                    },
+                history = [m.model_dump() for m in entry.messages]
+                messages = tpl.generate_messages(
+                    prompt, req.system, entry.system, history, with_history=not req.context
                 )
+                text = tpl.render_go_generate(go, messages, prompt, req.suffix, req.think)
             else:
                 messages = tpl.generate_messages(
                     req.prompt,
@@ -304,12 +301,15 @@ def _fit_chat(
     engine = engine_of(rt)
     template = _template(rt, entry)
     variables = think.template_variables(req.think)
+    go = tpl.go_template(entry.template)  # a Modelfile TEMPLATE in Ollama's syntax
 
     def render(kept: tuple[int, ...], with_tools: bool) -> str:
         chosen = _place_images(
             engine, template, [messages[i] for i in kept], [counts[i] for i in kept]
         )
         tools = req.tools if with_tools else None
+        if go is not None:
+            return tpl.render_go_chat(go, chosen, tools, req.think)
         return engine.render_chat(chosen, template=entry.template, tools=tools, **variables)
 
     def encode(text: str) -> list[int]:

@@ -16,6 +16,10 @@ from .funcs import BUILTINS, Func, is_true
 from .values import Struct, stringer_of, type_name
 
 _MISSING = object()  # Go's missingVal: no final argument from a previous command
+# Bounds for templates a client sends (loops over ints, strings doubled by
+# printf): past them the render is refused, as a client error.
+MAX_STEPS = 500_000
+MAX_CHARS = 16 << 20
 
 
 class _Break(Exception):
@@ -31,6 +35,16 @@ class _State:
         self.funcs = funcs
         self.vars: list[list[Any]] = []
         self.out: list[str] = []
+        self.steps = 0
+        self.chars = 0
+
+    def step(self, text: str = "") -> None:
+        self.steps += 1
+        self.chars += len(text)
+        if self.steps > MAX_STEPS:
+            raise TemplateError(f"template: more than {MAX_STEPS} steps")
+        if self.chars > MAX_CHARS or len(text) > MAX_CHARS:
+            raise TemplateError(f"template: output over {MAX_CHARS} characters")
 
     # -- variables ----------------------------------------------------------
     def set_var(self, name: str, value: Any) -> None:
@@ -49,12 +63,16 @@ class _State:
     # -- walking --------------------------------------------------------------
     def walk(self, dot: Any, nodes: tuple[Any, ...]) -> None:
         for node in nodes:
+            self.step()
             if isinstance(node, n.Text):
+                self.step(node.text)
                 self.out.append(node.text)
             elif isinstance(node, n.Action):
                 value = self.pipeline(dot, node.pipe)
                 if not node.pipe.decl:
-                    self.out.append(gofmt.format_value(value))
+                    text = gofmt.format_value(value)
+                    self.step(text)
+                    self.out.append(text)
             elif isinstance(node, n.Branch):
                 self.branch(dot, node)
             elif isinstance(node, n.Break):
@@ -87,6 +105,7 @@ class _State:
             self.walk(dot, node.orelse)
 
     def iteration(self, node: n.Branch, key: Any, elem: Any, mark: int) -> None:
+        self.step()
         decl = node.pipe.decl
         if node.pipe.is_assign:
             if decl:
@@ -182,7 +201,11 @@ class _State:
                 if is_true(value) != (name == "and"):
                     return value
             return value
-        return self.funcs[name](*(t() for t in thunks))
+        value = self.funcs[name](*(t() for t in thunks))
+        if isinstance(value, str) and len(value) > MAX_CHARS:
+            raise TemplateError(f"template: {name} made a string over {MAX_CHARS} characters")
+        self.step()
+        return value
 
 
 def _iterate(value: Any, decls: int) -> Iterator[tuple[Any, Any]]:

@@ -261,4 +261,7 @@ def _describe(tok: Token) -> str:
 
 def parse(source: str, functions: Collection[str]) -> tuple[n.Node, ...]:
     """The template's parse tree; TemplateError / Unsupported otherwise."""
-    return _Parser(lex(source), functions).parse()
+    try:
+        return _Parser(lex(source), functions).parse()
+    except RecursionError:
+        raise TemplateError("template: nested too deeply") from None
