@@ -119,8 +119,14 @@ async def test_a_broken_template_and_a_requests_go_template(go_models: Served) -
             json={"model": "chatml", "stream": False, "prompt": "q",
                   "template": '{{ template "x" }}{{ .Prompt }}'},
         )  # fmt: skip
+        empty = await c.post(
+            "/api/generate",
+            json={"model": "chatml", "stream": False, "prompt": "q",
+                  "template": "{{ range .Messages }}{{ end }}"},
+        )  # fmt: skip
     assert broken.status_code == 400 and "unexpected EOF" in broken.json()["error"]
     assert own.status_code == 200, own.text
     assert own.json()["prompt_eval_count"] == _tokens(go_models, "[S|S;q;]")
     assert unsupported.status_code == 400
     assert "{{template}} is not supported" in unsupported.json()["error"]
+    assert empty.status_code == 400  # an empty prompt: the engine's own 400

@@ -4,7 +4,11 @@ Pasture's template messages, bounds on a client's template."""
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pasture_runtime.errors import OllamaError
 from pasture_runtime.translate import prompt as tpl
@@ -161,3 +165,19 @@ def test_execution_errors_are_a_400() -> None:
 
 def test_values_default_to_an_empty_conversation() -> None:
     assert parse("{{ .Prompt }}|{{ .System }}").execute(Values()) == "|"
+
+
+_PIECES = [
+    "{{", "}}", "{{-", "-}}", " ", ".", "$", "$x", ":=", "=", "|", "(", ")", ",", '"s"', "`r`",
+    "'c'", "1", "1.5", "-2", "if", "else", "end", "range", "with", "break", "continue", "nil",
+    "true", ".Messages", ".Role", ".Content", ".Tools", ".Prompt", ".System", "$.Messages",
+    "len", "index", "slice", "printf", "json", "eq", "and", "not", "/*", "*/", "text\n",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=30).map("".join))
+def test_any_template_renders_or_is_a_template_error(source: str) -> None:
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+    with contextlib.suppress(TemplateError):
+        parse(source).execute(Values(messages=messages, tools=[{"type": "function"}]))

@@ -5,6 +5,7 @@ with else, break / continue, function calls with `and`/`or` short-circuit."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from typing import Any
@@ -201,7 +202,18 @@ class _State:
                 if is_true(value) != (name == "and"):
                     return value
             return value
-        value = self.funcs[name](*(t() for t in thunks))
+        fn = self.funcs[name]
+        values = [t() for t in thunks]
+        try:
+            inspect.signature(fn).bind(*values)
+        except TypeError:
+            raise TemplateError(f"wrong number of args for {name}: got {len(values)}") from None
+        try:
+            value = fn(*values)
+        except TemplateError:
+            raise
+        except (TypeError, ValueError, LookupError, AttributeError) as e:
+            raise TemplateError(f"error calling {name}: {e}") from None
         if isinstance(value, str) and len(value) > MAX_CHARS:
             raise TemplateError(f"template: {name} made a string over {MAX_CHARS} characters")
         self.step()
