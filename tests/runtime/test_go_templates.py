@@ -109,6 +109,7 @@ async def test_a_broken_template_and_a_requests_go_template(go_models: Served) -
                 "messages": [{"role": "user", "content": "x"}],
             },
         )
+        shown = await c.post("/api/show", json={"model": "broken"})
         own = await c.post(
             "/api/generate",
             json={"model": "chatml", "stream": False, "options": ONE, "prompt": "q",
@@ -125,6 +126,7 @@ async def test_a_broken_template_and_a_requests_go_template(go_models: Served) -
                   "template": "{{ range .Messages }}{{ end }}"},
         )  # fmt: skip
     assert broken.status_code == 400 and "unexpected EOF" in broken.json()["error"]
+    assert shown.status_code == 200 and shown.json()["template"] == "{{ if .Prompt }}unclosed"
     assert own.status_code == 200, own.text
     assert own.json()["prompt_eval_count"] == _tokens(go_models, "[S|S;q;]")
     assert unsupported.status_code == 400

@@ -88,6 +88,7 @@ def test_vars_decide_the_path_and_the_capabilities() -> None:
     assert not tpl.supports_tools("{{ range .Messages }}{{ .Content }}{{ end }}")
     assert tpl.supports_suffix("{{ if .Suffix }}<PRE>{{ .Prompt }}<SUF>{{ .Suffix }}{{ end }}")
     assert not tpl.supports_suffix("{{ .Prompt }}")
+    assert not tpl.supports_tools("{{ if .Tools }}unclosed")  # listed, never a 400 there
 
 
 def test_chat_messages_reach_the_template_in_ollamas_shape() -> None:

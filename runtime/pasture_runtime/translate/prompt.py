@@ -53,18 +53,30 @@ def go_template(template: str | None) -> gotemplate.OllamaTemplate | None:
         raise OllamaError(400, str(e)) from None
 
 
+def _go_vars(template: str) -> frozenset[str] | None:
+    """A Go template's variable names (lower-cased, as Ollama's Vars); None
+    for Jinja. One that does not parse has none: capabilities are listed
+    (/api/show) even for a broken TEMPLATE, whose requests get the 400."""
+    if not template or not is_go_template(template):
+        return None
+    try:
+        return _parsed(template).vars
+    except gotemplate.TemplateError:
+        return frozenset()
+
+
 def supports_suffix(template: str) -> bool:
     """Fill-in-the-middle support: the template uses the suffix variable."""
-    go = go_template(template) if template else None
-    if go is not None:
-        return "suffix" in go.vars
+    names = _go_vars(template)
+    if names is not None:
+        return "suffix" in names
     return ".Suffix" in template or "suffix" in template
 
 
 def supports_tools(template: str) -> bool:
-    go = go_template(template) if template else None
-    if go is not None:
-        return "tools" in go.vars  # Ollama's rule: the template names .Tools
+    names = _go_vars(template)
+    if names is not None:
+        return "tools" in names  # Ollama's rule: the template names .Tools
     return "tools" in template
 
 
