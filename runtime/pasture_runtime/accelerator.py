@@ -17,6 +17,22 @@ CACHE_SECONDS = 30.0
 _cache: tuple[float, int] | None = None
 
 
+def _device_used(nvml: Any, handle: Any) -> int:
+    """A GPU's used memory; for a MIG-partitioned one, its instances' (the
+    ones this container sees), which NVML reports per MIG device."""
+    try:
+        return int(nvml.nvmlDeviceGetMemoryInfo(handle).used)
+    except nvml.NVMLError:
+        used = 0
+        for i in range(int(nvml.nvmlDeviceGetMaxMigDeviceCount(handle))):
+            try:
+                mig = nvml.nvmlDeviceGetMigDeviceHandleByIndex(handle, i)
+            except nvml.NVMLError:
+                continue
+            used += int(nvml.nvmlDeviceGetMemoryInfo(mig).used)
+        return used
+
+
 def _nvml_used_bytes() -> int:
     from vllm.third_party import pynvml
 
@@ -24,7 +40,7 @@ def _nvml_used_bytes() -> int:
     nvml.nvmlInit()
     try:
         return sum(
-            int(nvml.nvmlDeviceGetMemoryInfo(nvml.nvmlDeviceGetHandleByIndex(i)).used)
+            _device_used(nvml, nvml.nvmlDeviceGetHandleByIndex(i))
             for i in range(nvml.nvmlDeviceGetCount())
         )
     finally:
