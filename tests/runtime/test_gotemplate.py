@@ -94,7 +94,8 @@ def test_vars_decide_the_path_and_the_capabilities() -> None:
 def test_chat_messages_reach_the_template_in_ollamas_shape() -> None:
     go = tpl.go_template(
         "{{ range .Messages }}{{ .Role }}:{{ .Content }}|{{ .Thinking }}|{{ .ToolName }}|"
-        "{{ .ToolCallID }}|{{ range .ToolCalls }}{{ .ID }} {{ .Function.Name }}"
+        "{{ .ToolCallID }}|{{ range .ToolCalls }}{{ .ID }} {{ .Function.Index }} "
+        "{{ .Function.Name }}"
         "{{ .Function.Arguments }}{{ end }}\n{{ end }}{{ .ThinkLevel }} {{ json $.Tools }}"
     )
     assert go is not None
@@ -105,14 +106,19 @@ def test_chat_messages_reach_the_template_in_ollamas_shape() -> None:
             "content": "",
             "reasoning_content": "hmm",
             "tool_calls": [
-                {"type": "function", "id": "c1", "function": {"name": "f", "arguments": {"x": 1}}}
+                {
+                    "type": "function",
+                    "id": "c1",
+                    "index": 2,
+                    "function": {"name": "f", "arguments": {"x": 1}},
+                }
             ],
         },
         {"role": "tool", "content": "42", "tool_name": "f", "tool_call_id": "c1"},
     ]
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
     assert tpl.render_go_chat(go, messages, tools, True) == (
-        'user:ab||||\nassistant:|hmm|||c1 f{"x":1}\ntool:42||f|c1|\n'
+        'user:ab||||\nassistant:|hmm|||c1 2 f{"x":1}\ntool:42||f|c1|\n'
         'medium [{"type":"function","function":{"name":"f","description":"",'
         '"parameters":{"type":"object","properties":null}}}]'
     )

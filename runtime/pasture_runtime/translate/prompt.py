@@ -108,8 +108,15 @@ def _ollama_message(m: dict[str, Any]) -> dict[str, Any]:
         "tool_call_id": m.get("tool_call_id") or "",
     }
     if m.get("tool_calls"):
-        out["tool_calls"] = m["tool_calls"]
+        out["tool_calls"] = [_ollama_call(c) for c in m["tool_calls"]]
     return out
+
+
+def _ollama_call(call: dict[str, Any]) -> dict[str, Any]:
+    """An HF tool call (`index` beside `function`, where templates ignore it)
+    back in Ollama's shape (`function.index`)."""
+    fn = call.get("function") or {}
+    return {"id": call.get("id"), "function": {**fn, "index": call.get("index", 0)}}
 
 
 def _execute(go: gotemplate.OllamaTemplate, values: gotemplate.Values) -> str:
@@ -167,10 +174,10 @@ def to_template_messages(messages: list[Message]) -> list[dict[str, Any]]:
                 {
                     "type": "function",
                     **({"id": call.id} if call.id else {}),
+                    **({"index": call.function.index} if call.function.index else {}),
                     "function": {
                         "name": call.function.name,
                         "arguments": call.function.arguments or {},
-                        **({"index": call.function.index} if call.function.index else {}),
                     },
                 }
                 for call in msg.tool_calls
