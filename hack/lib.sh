@@ -9,8 +9,8 @@ KUBE_VERSION="v1.34.4"     # kube-apiserver, controller-manager, scheduler, kube
 ETCD_VERSION="v3.6.8"
 KWOK_VERSION="v0.7.0"
 HELM_VERSION="v3.22.0"
-OLLAMA_VERSION="v0.17.4"   # the stock `ollama` CLI that tests drive (hack/ollama-cli)
-MINIAUDIO_VERSION="1.71"   # PyPI sdist carrying miniaudio.h for that build
+OLLAMA_VERSION="v0.17.4"   # github.com/ollama/ollama: the stock CLI tests drive (hack/ollama-cli), its template corpus (hack/ollama-module)
+MINIAUDIO_VERSION="1.71"   # PyPI sdist carrying miniaudio.h for the CLI build
 
 # Go builds keep their module and build caches outside the checkout.
 export GOMODCACHE="$PASTURE_CACHE/go/mod"

@@ -20,6 +20,7 @@ from . import __version__, fatal, vllm_plugin
 from .admission import Admission
 from .auth import from_env
 from .config import RuntimeConfig, adapter_problems
+from .cors import CorsMiddleware
 from .engine import Engine, build_engine
 from .errors import OllamaError
 from .metrics import Metrics
@@ -28,7 +29,7 @@ from .modelinfo import read_model_info
 from .names import ModelRegistry
 from .protocol.ollama import REQUEST_MODELS
 from .protocol.openai import REQUEST_MODELS as OPENAI_REQUEST_MODELS
-from .routers import health, ollama, openai
+from .routers import account, health, ollama, openai
 from .state import Runtime
 from .translate.openai_response import error_body
 
@@ -207,7 +208,9 @@ def create_app(
     app.include_router(ollama.router)
     app.include_router(openai.router)
     app.include_router(health.router)
+    app.include_router(account.router)
     app.add_middleware(PastureMiddleware, runtime=rt, keys=from_env(config.server.api_keys_file))
+    app.add_middleware(CorsMiddleware, origins=config.server.origins)  # outermost: before auth
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     _error_handlers(app)
     return app

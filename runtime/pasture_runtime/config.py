@@ -89,6 +89,14 @@ class ServerConfig(_Strict):
     # Whether /metrics also needs a key when keys are configured.
     metrics_auth: bool = False
     log_level: str = "info"
+    # Browser origins allowed besides Ollama's defaults (cors.py): Ollama's
+    # OLLAMA_ORIGINS; from the environment a comma-separated PASTURE_ORIGINS.
+    origins: list[str] = Field(default_factory=list)
+
+    @field_validator("origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v: Any) -> Any:
+        return [o for o in v.split(",") if o.strip()] if isinstance(v, str) else v
 
 
 class RuntimeConfig(_Strict):
@@ -163,9 +171,10 @@ SHORT_FIELDS: dict[str, tuple[str, str]] = {
     "termination_message_path": ("server", "termination_message_path"),
     "api_keys_file": ("server", "api_keys_file"),
     "log_level": ("server", "log_level"),
+    "origins": ("server", "origins"),
 }
 _SECTIONS = ("engine", "server")
-_STRINGS = ("model", "host", "quantization", "termination_message_path")
+_STRINGS = ("model", "host", "quantization", "termination_message_path", "origins")
 
 
 def _env_value(raw: str) -> Any:

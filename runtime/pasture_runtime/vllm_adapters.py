@@ -119,3 +119,18 @@ def model_class(model_config: Any) -> Any:
     from vllm.model_executor.model_loader import get_model_cls
 
     return get_model_cls(model_config)
+
+
+def platform_is_cpu() -> bool:
+    """vLLM's own answer to "is this a CPU build" (accelerator.py)."""
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
+
+
+def nvml() -> Any:
+    """The NVML binding vLLM ships (vllm.third_party.pynvml), for accelerator.py's
+    memory reading; the API process itself does not link CUDA."""
+    from vllm.third_party import pynvml
+
+    return pynvml

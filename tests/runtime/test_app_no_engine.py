@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from pasture_runtime import OLLAMA_COMPAT_VERSION
 from pasture_runtime.app import create_app
 from tests.runtime.harness import tiny_config
 
@@ -23,7 +24,7 @@ async def test_root_version_and_probes_while_loading(tmp_path: Path) -> None:
         assert r.headers["content-type"].startswith("text/plain")
         assert (await c.head("/")).status_code == 200
         r = await c.get("/api/version")
-        assert r.json()["version"] == "0.12.6" and r.headers["x-pasture-version"]
+        assert r.json()["version"] == OLLAMA_COMPAT_VERSION and r.headers["x-pasture-version"]
         assert (await c.head("/api/version")).status_code == 200
         assert (await c.get("/healthz")).status_code == 200
         r = await c.get("/readyz")

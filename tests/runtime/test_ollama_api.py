@@ -75,7 +75,7 @@ async def test_system_template_raw_and_suffix(server: Served) -> None:
     r = await post(
         server,
         "/api/generate",
-        {"model": MODEL, "prompt": "x", "template": "{{ range .Messages }}{{ end }}"},
+        {"model": MODEL, "prompt": "x", "template": '{{ template "t" }}{{ .Prompt }}'},
     )
     assert r.status_code == 400 and r.json()["error"].startswith("template:")
 

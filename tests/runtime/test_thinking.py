@@ -90,9 +90,10 @@ def test_stream_splitter_matches_the_parser(
     ("think", "variables"),
     [
         (None, {}),
-        (True, {"enable_thinking": True, "thinking": True}),
+        (True, {"enable_thinking": True, "thinking": True, "reasoning_effort": "medium"}),
         (False, {"enable_thinking": False, "thinking": False}),
         ("high", {"enable_thinking": True, "thinking": True, "reasoning_effort": "high"}),
+        ("max", {"enable_thinking": True, "thinking": True, "reasoning_effort": "high"}),
     ],
 )
 def test_think_values(think: Any, variables: dict[str, Any]) -> None:
@@ -101,10 +102,20 @@ def test_think_values(think: Any, variables: dict[str, Any]) -> None:
     assert th.hides_thinking(think) is (think is False)
 
 
-@pytest.mark.parametrize("think", ["extreme", 3, "HIGH"])
-def test_invalid_think_value(think: Any) -> None:
-    with pytest.raises(OllamaError, match="invalid think value"):
+@pytest.mark.parametrize(
+    ("think", "error"),
+    [
+        ("extreme", 'invalid think value: "extreme" (must be "high", "medium", "low", "max", '
+         "true, or false)"),
+        ("HIGH", 'invalid think value: "HIGH" (must be "high", "medium", "low", "max", '
+         "true, or false)"),
+        (3, 'think must be a boolean or string ("high", "medium", "low", "max", true, or false)'),
+    ],
+)  # fmt: skip
+def test_invalid_think_value_has_ollamas_words(think: Any, error: str) -> None:
+    with pytest.raises(OllamaError) as e:
         th.check_think(think)
+    assert e.value.status == 400 and e.value.message == error
 
 
 class ThinkingEngine(Engine):
@@ -165,7 +176,7 @@ async def test_generate_thinking_and_bad_think(think_server: Served) -> None:
     assert "".join(p.thinking or "" for p in parts) == out.thinking
     assert "".join(p.response for p in parts) == out.response
     async with httpx.AsyncClient(base_url=think_server.url, timeout=60) as h:
-        r = await h.post("/api/chat", json={"model": MODEL, "messages": HI, "think": "max"})
+        r = await h.post("/api/chat", json={"model": MODEL, "messages": HI, "think": "extreme"})
     assert r.status_code == 400 and r.json()["error"].startswith("invalid think value")
 
 

@@ -19,7 +19,7 @@ from pasture_runtime.errors import BUSY, OllamaError
 from pasture_runtime.names import ModelRegistry, normalize
 from pasture_runtime.translate import options as opt
 from pasture_runtime.translate.keep_alive import is_unload, keep_alive_seconds
-from pasture_runtime.translate.prompt import render_go_template
+from pasture_runtime.translate.prompt import go_template, render_go_generate
 from pasture_runtime.translate.responses import Timings, created_at, final_metrics
 
 
@@ -170,17 +170,21 @@ def test_keep_alive_zero_unloads_and_garbage_is_400() -> None:
     assert e.value.status == 400 and "invalid duration" in e.value.message
 
 
-def test_go_template_subset() -> None:
-    tpl = "{{ if .System }}<s>{{ .System }}</s>\n{{ end }}<u>{{ .Prompt }}</u>{{ .Suffix }}"
-    assert render_go_template(tpl, {"System": "be brief", "Prompt": "hi"}) == (
-        "<s>be brief</s>\n<u>hi</u>"
+def test_go_template_request_template() -> None:
+    tpl = "{{ if .System }}<s>{{ .System }}</s>\n{{ end }}<u>{{ .Prompt }}</u>"
+    system = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}]
+    go = go_template(tpl)
+    assert go is not None
+    assert render_go_generate(go, system, "hi", None, None) == "<s>be brief</s>\n<u>hi</u>"
+    assert render_go_generate(go, system[1:], "hi", None, None) == "<u>hi</u>"
+    trim = go_template("a {{- .Prompt -}} b")
+    assert (
+        trim is not None
+        and render_go_generate(trim, [{"role": "user", "content": "X"}], "X", None, None) == "aXb"
     )
-    assert render_go_template(tpl, {"Prompt": "hi"}) == "<u>hi</u>"
-    assert render_go_template("a {{- .Prompt -}} b", {"Prompt": "X"}) == "aXb"
-    assert render_go_template("{{ if .System }}S{{ else }}N{{ end }}", {}) == "N"
-    for bad in ("{{ range .Messages }}{{ end }}", "{{ if .System }}x"):
-        with pytest.raises(OllamaError):
-            render_go_template(bad, {})
+    with pytest.raises(OllamaError) as e:
+        go_template("{{ if .System }}x")
+    assert e.value.status == 400 and "unexpected EOF" in e.value.message
 
 
 def test_names_normalise_and_resolve_aliases() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from .. import OLLAMA_COMPAT_VERSION, __version__
+from .. import OLLAMA_COMPAT_VERSION, __version__, accelerator
 from ..encoders import JSON, NDJSON, ndjson_line
 from ..errors import MODEL_REQUIRED, OllamaError, internal_failure
 from ..logs import request_id_var
@@ -173,7 +173,9 @@ async def ps(request: Request) -> JSONResponse:
         entry = _list_entry(rt, name)
         del entry["modified_at"]
         entry["expires_at"] = created_at(int(expires.timestamp() * 1e9))
-        entry["size_vram"] = rt.info.size_bytes
+        # What is really on the accelerator (0 on CPU); `size` never below it.
+        entry["size_vram"] = accelerator.used_bytes()
+        entry["size"] = max(entry["size"], entry["size_vram"])
         entry["context_length"] = rt.info.context_length
         out.append(entry)
     return JSONResponse({"models": out})

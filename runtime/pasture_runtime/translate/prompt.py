@@ -1,81 +1,155 @@
-"""Prompt rendering: chat messages through the model's (Jinja) chat template,
-and `/api/generate`'s Ollama-style (Go text/template) `template` override.
+"""Prompt rendering: which language a template is in, and Ollama's Go
+templates rendered by translate/gotemplate with the Values Ollama feeds them.
 
-Ollama templates are Go templates; HF models ship Jinja ones. A request's
-`template` is rendered as Jinja when it looks like Jinja (`{%` or `messages`),
-else with the small Go-template subset below: `{{ .System }}`, `{{ .Prompt }}`,
-`{{ .Response }}`, `{{ .Suffix }}`, `{{ if X }}...{{ else }}...{{ end }}`, and
-`{{-`/`-}}` trimming. Anything else is a 400 (never a silent wrong prompt)."""
+A Modelfile TEMPLATE and a request's `template` are Ollama Go templates; HF
+models ship Jinja ones, which the engine's renderer keeps rendering. A Go
+template that does not parse, or uses what Pasture does not render, is a 400
+naming the problem (never a silent wrong prompt)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..errors import OllamaError
 from ..protocol.ollama import Message
+from . import gotemplate
 
-_ACTION = re.compile(r"\{\{(-?)\s*(.*?)\s*(-?)\}\}", re.S)
-_FIELDS = ("System", "Prompt", "Response", "Suffix")
+# An action only Go's syntax has: a field or variable (`.Prompt`, `$.Tools`),
+# a comment, a Go keyword, or a function applied Go-style (`json .Tools`).
+_GO_ACTION = re.compile(
+    r"\{\{-?\s*(?:[.$]|/\*|(?:if|range|with|end|else|define|template|block|break|continue)\b"
+    r"(?!\s*[(=])|[A-Za-z_]\w*\s+[.$(\"])"
+)
+
+
+def is_go_template(template: str) -> bool:
+    """Ollama's Go syntax rather than Jinja: no Jinja statement or comment
+    tags, and an action only Go has (text without actions reads the same in both)."""
+    if "{%" in template or "{#" in template:
+        return False
+    return "{{" not in template or _GO_ACTION.search(template) is not None
 
 
 def is_jinja(template: str) -> bool:
-    return "{%" in template or "messages" in template
+    return not is_go_template(template)
+
+
+@lru_cache(maxsize=64)
+def _parsed(template: str) -> gotemplate.OllamaTemplate:
+    return gotemplate.parse(template)
+
+
+def go_template(template: str | None) -> gotemplate.OllamaTemplate | None:
+    """The parsed template when it is in Ollama's Go syntax; None for Jinja
+    (or no template). One that does not parse is a 400."""
+    if not template or not is_go_template(template):
+        return None
+    try:
+        return _parsed(template)
+    except gotemplate.TemplateError as e:
+        raise OllamaError(400, str(e)) from None
+
+
+def _go_vars(template: str) -> frozenset[str] | None:
+    """A Go template's variable names (lower-cased, as Ollama's Vars); None
+    for Jinja. One that does not parse has none: capabilities are listed
+    (/api/show) even for a broken TEMPLATE, whose requests get the 400."""
+    if not template or not is_go_template(template):
+        return None
+    try:
+        return _parsed(template).vars
+    except gotemplate.TemplateError:
+        return frozenset()
 
 
 def supports_suffix(template: str) -> bool:
     """Fill-in-the-middle support: the template uses the suffix variable."""
+    names = _go_vars(template)
+    if names is not None:
+        return "suffix" in names
     return ".Suffix" in template or "suffix" in template
 
 
 def supports_tools(template: str) -> bool:
+    names = _go_vars(template)
+    if names is not None:
+        return "tools" in names  # Ollama's rule: the template names .Tools
     return "tools" in template
 
 
-def render_go_template(template: str, values: dict[str, str]) -> str:
-    """Render the Go-template subset described in the module docstring."""
-    out: list[str] = []
-    # Stack of (emitting-before-this-block, condition-true) for nested ifs.
-    stack: list[tuple[bool, bool]] = []
-    emitting = True
-    pos = 0
-    pending_trim = False
-    for m in _ACTION.finditer(template):
-        text = template[pos : m.start()]
-        if pending_trim:
-            text = text.lstrip()
-        if m.group(1):
-            text = text.rstrip()
-        if emitting:
-            out.append(text)
-        pending_trim = bool(m.group(3))
-        pos = m.end()
-        action = m.group(2)
-        field = re.fullmatch(r"\.(\w+)", action)
-        cond = re.fullmatch(r"if\s+\.(\w+)", action)
-        if field and field.group(1) in _FIELDS:
-            if emitting:
-                out.append(values.get(field.group(1), ""))
-        elif cond and cond.group(1) in _FIELDS:
-            truth = bool(values.get(cond.group(1)))
-            stack.append((emitting, truth))
-            emitting = emitting and truth
-        elif action == "else" and stack:
-            outer, truth = stack[-1]
-            emitting = outer and not truth
-        elif action == "end" and stack:
-            emitting = stack.pop()[0]
-        else:
-            raise OllamaError(400, f"template: unsupported action {{{{ {action} }}}}")
-    if stack:
-        raise OllamaError(400, "template: unexpected EOF (missing {{ end }})")
-    tail = template[pos:]
-    if pending_trim:
-        tail = tail.lstrip()
-    if emitting:
-        out.append(tail)
-    return "".join(out)
+def _think_values(think: Any) -> dict[str, Any]:
+    """Ollama's Think / ThinkLevel / IsThinkSet for a request's `think`."""
+    if think is None:
+        return {}
+    if think in ("true", "false", ""):
+        think = think == "true"
+    if isinstance(think, bool):
+        return {"think": think, "think_level": "medium" if think else "", "is_think_set": True}
+    return {"think": True, "think_level": str(think), "is_think_set": True}
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, list):  # content parts: a Go template takes the text
+        return "".join(str(p.get("text") or "") for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def _ollama_message(m: dict[str, Any]) -> dict[str, Any]:
+    """A template message (HF shape, as the engine renderer takes) back in
+    Ollama's shape, which Ollama's template Values are built from."""
+    out = {
+        "role": m.get("role", ""),
+        "content": _text(m.get("content")),
+        "thinking": m.get("reasoning_content") or m.get("thinking") or "",
+        "tool_name": m.get("tool_name") or "",
+        "tool_call_id": m.get("tool_call_id") or "",
+    }
+    if m.get("tool_calls"):
+        out["tool_calls"] = [_ollama_call(c) for c in m["tool_calls"]]
+    return out
+
+
+def _ollama_call(call: dict[str, Any]) -> dict[str, Any]:
+    """An HF tool call (`index` beside `function`, where templates ignore it)
+    back in Ollama's shape (`function.index`)."""
+    fn = call.get("function") or {}
+    return {"id": call.get("id"), "function": {**fn, "index": call.get("index", 0)}}
+
+
+def _execute(go: gotemplate.OllamaTemplate, values: gotemplate.Values) -> str:
+    try:
+        return go.execute(values)
+    except gotemplate.TemplateError as e:
+        raise OllamaError(400, str(e)) from None
+
+
+def render_go_chat(
+    go: gotemplate.OllamaTemplate,
+    messages: list[dict[str, Any]],
+    tools: list[dict[str, Any]] | None,
+    think: Any,
+) -> str:
+    """/api/chat's prompt, as Ollama renders a conversation with a Go template."""
+    msgs = [_ollama_message(m) for m in messages]
+    return _execute(go, gotemplate.Values(messages=msgs, tools=tools, **_think_values(think)))
+
+
+def render_go_generate(
+    go: gotemplate.OllamaTemplate,
+    messages: list[dict[str, Any]],
+    prompt: str,
+    suffix: str | None,
+    think: Any,
+) -> str:
+    """/api/generate's prompt: Prompt and Suffix alone for fill-in-the-middle,
+    else the conversation (system, the model's MESSAGEs, the prompt), as Ollama."""
+    thinking = _think_values(think)
+    if suffix:
+        return _execute(go, gotemplate.Values(prompt=prompt, suffix=suffix, **thinking))
+    return render_go_chat(go, messages, None, think)
 
 
 @dataclass(frozen=True)
@@ -99,6 +173,8 @@ def to_template_messages(messages: list[Message]) -> list[dict[str, Any]]:
             extra["tool_calls"] = [
                 {
                     "type": "function",
+                    **({"id": call.id} if call.id else {}),
+                    **({"index": call.function.index} if call.function.index else {}),
                     "function": {
                         "name": call.function.name,
                         "arguments": call.function.arguments or {},
@@ -111,6 +187,8 @@ def to_template_messages(messages: list[Message]) -> list[dict[str, Any]]:
             extra["tool_name"] = msg.tool_name
         if msg.thinking:
             extra["reasoning_content"] = msg.thinking
+        if msg.tool_call_id:
+            extra["tool_call_id"] = msg.tool_call_id
         out.append(ChatTurn(msg.role, msg.content or "", extra).as_dict())
     return out
 

@@ -9,12 +9,15 @@ whose template opens the `<think>` themselves never write it)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import OllamaError
 
-LEVELS = ("low", "medium", "high")
+LEVELS = ("low", "medium", "high", "max")
+# Current Ollama's words (api/types.go ThinkValue.UnmarshalJSON).
+_ALLOWED = '("high", "medium", "low", "max", true, or false)'
 
 
 def check_think(think: Any) -> None:
@@ -23,9 +26,21 @@ def check_think(think: Any) -> None:
         return
     if think in ("true", "false", ""):  # lenient, as the rest of the API
         return
-    raise OllamaError(
-        400, f'invalid think value: "{think}" (must be "high", "medium", "low", true, or false)'
-    )
+    if not isinstance(think, str):
+        raise OllamaError(400, f"think must be a boolean or string {_ALLOWED}")
+    quoted = json.dumps(think, ensure_ascii=False)  # Go's %q, for what clients send
+    raise OllamaError(400, f"invalid think value: {quoted} (must be {_ALLOWED[1:-1]})")
+
+
+def effort(think: Any) -> str | None:
+    """The effort level Ollama gives a template: `true` is "medium"; "max" is
+    "high" for templates that know low/medium/high only (as Ollama maps it
+    for harmony's Reasoning)."""
+    if think is True or think == "true":
+        return "medium"
+    if think in LEVELS:
+        return "high" if think == "max" else str(think)
+    return None
 
 
 def hides_thinking(think: Any) -> bool:
@@ -40,8 +55,9 @@ def template_variables(think: Any) -> dict[str, Any]:
         return {}
     enabled = not hides_thinking(think)
     out: dict[str, Any] = {"enable_thinking": enabled, "thinking": enabled}
-    if think in LEVELS:
-        out["reasoning_effort"] = think
+    level = effort(think)
+    if level:
+        out["reasoning_effort"] = level
     return out
 
 

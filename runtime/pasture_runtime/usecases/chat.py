@@ -86,12 +86,15 @@ def _fit_chat(
     engine = engine_of(rt)
     template = model_template(rt, entry)
     variables = think.template_variables(req.think)
+    go = tpl.go_template(entry.template)  # a Modelfile TEMPLATE in Ollama's syntax
 
     def render(kept: tuple[int, ...], with_tools: bool) -> str:
         chosen = place_images(
             engine, template, [messages[i] for i in kept], [counts[i] for i in kept]
         )
         tools = req.tools if with_tools else None
+        if go is not None:
+            return tpl.render_go_chat(go, chosen, tools, req.think)
         return engine.render_chat(chosen, template=entry.template, tools=tools, **variables)
 
     def encode(text: str) -> list[int]:

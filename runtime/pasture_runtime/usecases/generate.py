@@ -20,6 +20,7 @@ from ..translate import options as opt
 from ..translate import prompt as tpl
 from ..translate import responses as rsp
 from ..translate import thinking as think
+from ..translate.gotemplate import OllamaTemplate
 from ..translate.keep_alive import is_unload
 from .common import LoadReply, Prepared, engine_of, model_template, resolve_model
 from .prepare import Request, check_common, finish_prepare, place_images, with_reasoning
@@ -68,23 +69,27 @@ def _prompt_ids(
         prompt = req.prompt or ""
         img.check_placeholders(prompt, len(images), engine.image_placeholder)
         return engine.encode(prompt, add_special_tokens=True)
-    if req.template and not tpl.is_jinja(req.template):
-        text = _go_prompt(engine, entry, req, req.template, len(images))
+    if (go := tpl.go_template(req.template or entry.template)) is not None:
+        text = _go_prompt(engine, entry, req, go, len(images))
     else:
         text = _jinja_prompt(engine, entry, req, template, len(images))
     return list(req.context or []) + engine.encode(text, add_special_tokens=False)
 
 
 def _go_prompt(
-    engine: Engine, entry: ModelEntry, req: GenerateRequest, template: str, images: int
+    engine: Engine, entry: ModelEntry, req: GenerateRequest, go: OllamaTemplate, images: int
 ) -> str:
+    """The request's or the Modelfile's TEMPLATE in Ollama's Go syntax
+    (translate/gotemplate), fed what Ollama feeds it."""
     prompt = req.prompt or ""
     if images:  # a Go template takes text: placeholders before the prompt
         [user] = img.place_images([{"content": prompt}], [images], False, engine.image_placeholder)
         prompt = user["content"]
-    system = req.system or entry.system or ""
-    values = {"System": system, "Prompt": prompt, "Suffix": req.suffix or ""}
-    return tpl.render_go_template(template, values)
+    history = [m.model_dump() for m in entry.messages]
+    messages = tpl.generate_messages(
+        prompt, req.system, entry.system, history, with_history=not req.context
+    )
+    return tpl.render_go_generate(go, messages, prompt, req.suffix, req.think)
 
 
 def _jinja_prompt(
