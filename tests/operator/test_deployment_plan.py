@@ -302,3 +302,18 @@ def test_readiness_does_not_flap_under_load() -> None:
     probe = plan(md()).apply[1]["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
     assert probe.get("timeoutSeconds", 1) > 5
     assert probe.get("failureThreshold", 3) >= 3
+
+
+def test_a_served_name_shared_with_another_deployment_is_degraded_with_an_event() -> None:
+    from pasture_operator.reconcile.name_conflicts import NameConflict
+
+    clash = NameConflict("tiny:latest", ("other",))
+    obs = DeploymentObserved(models={"tiny": model()}, children={}, name_conflicts=[clash])
+    p = plan_deployment(md(), obs, SETTINGS, "2026-01-01T00:00:00Z")
+    degraded = cond(p, "Degraded")
+    assert (degraded["status"], degraded["reason"]) == ("True", "NameConflict")
+    assert "ModelDeployment 'other'" in degraded["message"]
+    assert [(e.type, e.reason) for e in p.events if e.reason == "NameConflict"] == [
+        ("Warning", "NameConflict")
+    ]
+    assert cond(p, "Ready")["reason"] != "NameConflict"  # its pods serve on; the gateway refuses

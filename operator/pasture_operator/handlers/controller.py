@@ -37,6 +37,7 @@ from pasture_operator.reconcile.deployment_plan import (
     plan_deployment,
 )
 from pasture_operator.reconcile.model_plan import ModelObserved, ModelPlan, plan_model
+from pasture_operator.reconcile.name_conflicts import NameConflict, name_conflicts
 from pasture_operator.reconcile.status import Event
 from pasture_operator.reconcile.status import status_patch as status_patch  # re-exported
 from pasture_operator.spec import child_kinds
@@ -105,6 +106,8 @@ class Controller:
         ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
         if event_type is None:  # a (re-)list never reports what is gone: see kube/resync.py
             self.resyncer.request()
+        if kind == DEPLOYMENT_KIND:
+            self._requeue_if_names_moved(ns, name, event_type, body)
         if event_type == "DELETED":
             self.store.remove(kind, ns, name)
         else:
@@ -128,6 +131,26 @@ class Controller:
         metrics.MANAGED.labels(DEPLOYMENT_KIND).set(self.store.count(DEPLOYMENT_KIND))
         metrics.MANAGED.labels(MODEL_KIND).set(self.store.count(MODEL_KIND))
         metrics.QUEUE_DEPTH.set(len(self.queue))
+
+    def _requeue_if_names_moved(
+        self, ns: str, name: str, event_type: str | None, body: Mapping[str, Any]
+    ) -> None:
+        """A ModelDeployment's served names changed (or it went): the others in its
+        namespace look again, since a name conflict (gateway routing) may have
+        started or ended for them too."""
+        before = self.store.get(DEPLOYMENT_KIND, ns, name)
+        if event_type != "DELETED" and _served(before) == _served(body):
+            return
+        for other in self.store.in_namespace(DEPLOYMENT_KIND, ns):
+            if other["metadata"]["name"] != name:
+                self.queue.add((DEPLOYMENT_KIND, ns, other["metadata"]["name"]))
+
+    def _name_conflicts(self, ns: str, name: str) -> list[NameConflict]:
+        served = {
+            str(md["metadata"]["name"]): _served(md)
+            for md in self.store.in_namespace(DEPLOYMENT_KIND, ns)
+        }
+        return name_conflicts(served).get(name, [])
 
     # --- processing --------------------------------------------------------
     async def _process(self, key: Hashable) -> None:
@@ -283,6 +306,7 @@ class Controller:
             inferencepool_crd=await self._inferencepool_crd(),
             pod_events=await self._volume_events(ns, name, pods),
             autoscaling=self.autoscaler.status_for(md),
+            name_conflicts=self._name_conflicts(ns, name),
         )
 
     async def reconcile_deployment(self, ns: str, name: str) -> None:
@@ -362,6 +386,11 @@ class Controller:
         await self._apply_plan(ns, plan.apply, plan.delete)
         await self._write_status(MODEL_KIND, model, plan.status_patch)
         await self._post_events(model, plan.events, now)
+
+
+def _served(md: Mapping[str, Any] | None) -> list[str]:
+    """The names a ModelDeployment's pods answer to, as its last status says."""
+    return [str(n) for n in ((md or {}).get("status") or {}).get("servedNames") or []]
 
 
 def _export_deployment_state(

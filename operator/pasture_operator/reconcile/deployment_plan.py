@@ -25,6 +25,8 @@ from pasture_operator.reconcile.deployment_status import (
 )
 from pasture_operator.reconcile.drift import needs_apply
 from pasture_operator.reconcile.model_state import ModelState, model_state
+from pasture_operator.reconcile.name_conflicts import NameConflict
+from pasture_operator.reconcile.name_conflicts import summary as names_summary
 from pasture_operator.reconcile.ownership import CONFLICT_REASON, Conflict, refused, summary
 from pasture_operator.reconcile.placement import placement, unknown_profile_message
 from pasture_operator.reconcile.pod_health import worst_problem
@@ -61,6 +63,8 @@ class DeploymentObserved:
     conflicts: Sequence[Conflict] = ()
     # The autoscaler's status.autoscaling (handlers/autoscaler.py), written with ours.
     autoscaling: Mapping[str, Any] | None = None
+    # Served names other ModelDeployments in the namespace serve too.
+    name_conflicts: Sequence[NameConflict] = ()
 
 
 @dataclass(frozen=True)
@@ -302,6 +306,7 @@ def plan_deployment(
         replicas=replicas,
         rollout=Rollout.of(observed_dep, any(o["kind"] == "Deployment" for o in plan.apply)),
         problem=worst_problem(obs.pods, obs.pod_events),
+        name_conflict=names_summary(obs.name_conflicts) or None,
     )
     plan.status, events = _status(md, owner, spec, situation, now)
     plan.events.extend(events)

@@ -27,6 +27,7 @@ FAILURE_REASONS = {
     CONFLICT_REASON,
     "VolumeMultiAttach",
     "VolumeMountFailed",
+    "NameConflict",
 }
 
 
@@ -68,6 +69,9 @@ class Situation:
     replicas: int  # what the Deployment gets now
     rollout: Rollout
     problem: PodProblem | None
+    # Served names another ModelDeployment here serves too: the gateway refuses
+    # them (reconcile/name_conflicts.py). The pods themselves serve on.
+    name_conflict: str | None = None
 
 
 def _ready(s: Situation) -> Condition:
@@ -118,6 +122,8 @@ def _degraded(s: Situation) -> Condition:
         return Condition("Degraded", "True", *s.blocked)
     if s.clash is not None:
         return Condition("Degraded", "True", *s.clash)
+    if s.name_conflict is not None:
+        return Condition("Degraded", "True", "NameConflict", s.name_conflict)
     if ms.reason in ("ModelNotFound", "ModelFailed"):
         return Condition("Degraded", "True", ms.reason, ms.message)
     if s.problem is not None:
