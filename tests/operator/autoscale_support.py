@@ -32,6 +32,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from tests.fixtures.tiers import require_tier
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ROOT / ".venv" / "bin" / "pasture-runtime"
 POD_PORT = 11434
@@ -65,6 +67,7 @@ def start_runtimes(
     model_dir: Path, ports: list[int], log_dir: Path, timeout: float = 420
 ) -> list[Runtime]:
     """Start one `pasture-runtime serve` per port (tiny model, 1 GiB KV cache); wait ready."""
+    require_tier("engine")
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
     out: list[Runtime] = []
     try:

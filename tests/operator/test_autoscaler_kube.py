@@ -32,7 +32,7 @@ from tests.operator.autoscale_support import (
 )
 from tests.operator.conftest import OperatorProcess, get_json
 
-pytestmark = pytest.mark.kube
+pytestmark = [pytest.mark.kube, pytest.mark.engine]  # real runtimes (start_runtimes)
 
 MODEL = {
     "apiVersion": "pasture.dev/v1alpha1",
