@@ -423,6 +423,7 @@ def main() -> None:
             else:
                 action = "edit"
                 what = rng.random()
+                patch: dict[str, Any]
                 if what < 0.4 and n not in autoscaled:
                     patch = {"spec": {"replicas": rng.choice([1, 2])}}
                 elif what < 0.7:

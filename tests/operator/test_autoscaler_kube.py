@@ -107,9 +107,10 @@ class Harness:
         self.relay.start()
 
     def md(self) -> dict[str, Any]:
-        out: dict[str, Any] = self.custom.get_namespaced_custom_object(
+        out = self.custom.get_namespaced_custom_object(
             "pasture.dev", "v1alpha1", self.ns, "modeldeployments", "tiny"
         )
+        assert isinstance(out, dict)
         return out
 
     def replicas(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -58,7 +58,7 @@ def test_decide_never_raises_on_a_bad_sample(bad: float) -> None:
     assert d.desired == 2 and d.reason == "NoMetrics"
 
 
-async def _serve(payload: bytes, chunks: int, sent: list[int]) -> AsyncIterator[int]:
+async def _serve(payload: bytes, chunks: int, sent: list[int]) -> AsyncGenerator[int]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")

@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -398,10 +399,14 @@ def test_scale_subresource_and_delete(
         ("pdb", "tiny"),
     ]:
         wait_for(
-            lambda kind=kind, name=name: get_json(k, namespace, kind, name) is None,
+            partial(_gone, k, namespace, kind, name),
             60,
             f"{kind}/{name} garbage-collected",
         )
+
+
+def _gone(cluster: KubeCluster, namespace: str, kind: str, name: str) -> bool:
+    return get_json(cluster, namespace, kind, name) is None
 
 
 def test_restart_makes_no_rollout(

@@ -53,7 +53,7 @@ async def test_ollama_client_list_show_ps_version_pull(server: Served) -> None:
     assert shown.template and "tools" in shown.template
     running = await client.ps()
     assert running.models[0].model == "tiny:latest"
-    assert running.models[0].context_length == 2048  # type: ignore[attr-defined]
+    assert running.models[0].context_length == 2048
     import httpx
 
     async with httpx.AsyncClient(base_url=server.url) as h:

@@ -284,15 +284,19 @@ def test_long_prompts_do_not_warn_about_the_tokenizers_maximum(tiny_model_dir: P
     makes fresh copies: a fresh tokenizer here, as the pool would lend one."""
     from vllm.tokenizers.registry import get_tokenizer
 
-    tokenizer = get_tokenizer(str(tiny_model_dir))
+    tokenizer: Any = get_tokenizer(str(tiny_model_dir))
 
     class Tokenizing:  # the one AsyncLLM method Engine.encode uses
         def get_tokenizer(self) -> Any:
             return tokenizer
 
     records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+
+    class Recording(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Recording()
     logging.getLogger("transformers").addHandler(handler)
     try:
         ids = Engine(Tokenizing()).encode("The quick brown fox. " * 2000, add_special_tokens=False)

@@ -14,6 +14,7 @@ import httpx
 import ollama
 import openai
 import pytest
+from openai.types.chat import ChatCompletionContentPartImageParam, ChatCompletionMessageParam
 from PIL import Image
 
 from pasture_runtime.config import RuntimeConfig
@@ -80,7 +81,7 @@ def openai_client(server: Served) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
 
 
-def image_part(url: str) -> dict[str, Any]:
+def image_part(url: str) -> ChatCompletionContentPartImageParam:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
@@ -136,7 +137,12 @@ async def test_ollama_generate_with_images(vision_server: Served, tmp_path: Path
     picture = tmp_path / "red.png"
     picture.write_bytes(png())
     text = await c.generate(model=VISION, prompt="what is this?", options=OPTIONS)
-    one = await c.generate(model=VISION, prompt="what is this?", images=[picture], options=OPTIONS)
+    one = await c.generate(
+        model=VISION,
+        prompt="what is this?",
+        images=[picture],  # type: ignore[list-item]  # the SDK reads a Path's file
+        options=OPTIONS,
+    )
     assert one.done and one.eval_count and isinstance(one.response, str)
     assert one.prompt_eval_count == (text.prompt_eval_count or 0) + PER_IMAGE
     # `context` holds the prompt as sent (one placeholder per image) and the output.
@@ -185,20 +191,20 @@ async def test_text_only_requests_still_work_on_a_vision_model(vision_server: Se
 async def test_openai_chat_with_a_data_url(vision_server: Served) -> None:
     c = openai_client(vision_server)
     url = "data:image/png;base64," + b64(png())
-    text = [{"role": "user", "content": "what is this?"}]
-    image = [
+    text: list[ChatCompletionMessageParam] = [{"role": "user", "content": "what is this?"}]
+    image: list[ChatCompletionMessageParam] = [
         {"role": "user", "content": [{"type": "text", "text": "what is this?"}, image_part(url)]}
     ]
     plain = await c.chat.completions.create(
         model=VISION,
-        messages=text,  # type: ignore[arg-type]
+        messages=text,
         max_tokens=6,
         temperature=0,
         seed=1,
     )
     out = await c.chat.completions.create(
         model=VISION,
-        messages=image,  # type: ignore[arg-type]
+        messages=image,
         max_tokens=6,
         temperature=0,
         seed=1,
@@ -215,7 +221,7 @@ async def test_openai_chat_with_a_data_url(vision_server: Served) -> None:
     assert same.prompt_eval_count == out.usage.prompt_tokens
     stream = await c.chat.completions.create(
         model=VISION,
-        messages=image,  # type: ignore[arg-type]
+        messages=image,
         max_tokens=6,
         temperature=0,
         seed=1,
@@ -235,9 +241,11 @@ async def test_openai_bad_images_are_openai_400s(vision_server: Served) -> None:
         "data:image/png;base64,%%%": "illegal base64 data",
     }
     for url, words in cases.items():
-        messages = [{"role": "user", "content": [{"type": "text", "text": "x"}, image_part(url)]}]
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "user", "content": [{"type": "text", "text": "x"}, image_part(url)]}
+        ]
         with pytest.raises(openai.BadRequestError) as e:
-            await c.chat.completions.create(model=VISION, messages=messages)  # type: ignore[arg-type]
+            await c.chat.completions.create(model=VISION, messages=messages)
         assert words in e.value.message
         body: Any = e.value.body
         assert set(body) == {"message", "type", "param", "code"}

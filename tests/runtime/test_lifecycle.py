@@ -121,7 +121,8 @@ def _oom() -> BaseException:
 def _hub(status: int) -> BaseException:
     from huggingface_hub.errors import HfHubHTTPError
 
-    response = httpx.Response(status, request=httpx.Request("GET", "https://huggingface.co/x"))
+    # The hub's annotations name its own vendored httpx; it takes httpx's at run time.
+    response: Any = httpx.Response(status, request=httpx.Request("GET", "https://huggingface.co/x"))
     hub = HfHubHTTPError(
         f"{status} Client Error for url https://huggingface.co/x", response=response
     )

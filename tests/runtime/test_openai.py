@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.runtime.harness import MODEL, Served
 
@@ -18,7 +19,7 @@ def client(server: Served) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
 
 
-USER = [{"role": "user", "content": "hi"}]
+USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
 
 
 async def test_chat_completion_non_streaming(server: Served) -> None:
@@ -27,7 +28,7 @@ async def test_chat_completion_non_streaming(server: Served) -> None:
         messages=USER,
         max_tokens=5,
         temperature=0,
-        seed=1,  # type: ignore[arg-type]
+        seed=1,
     )
     assert out.object == "chat.completion" and out.model == "tiny"
     assert out.id.startswith("chatcmpl-")
@@ -43,7 +44,7 @@ async def test_chat_completion_streaming_with_usage(server: Served) -> None:
     c = client(server)
     stream = await c.chat.completions.create(
         model=MODEL,
-        messages=USER,  # type: ignore[arg-type]
+        messages=USER,
         max_tokens=6,
         temperature=0,
         seed=1,
@@ -62,10 +63,11 @@ async def test_chat_completion_streaming_with_usage(server: Served) -> None:
         messages=USER,
         max_tokens=6,
         temperature=0,
-        seed=1,  # type: ignore[arg-type]
+        seed=1,
     )
     assert text == whole.choices[0].message.content
-    assert last.usage.completion_tokens == whole.usage.completion_tokens  # type: ignore[union-attr]
+    assert whole.usage is not None
+    assert last.usage.completion_tokens == whole.usage.completion_tokens
 
 
 async def test_sse_wire_format(server: Served) -> None:
@@ -119,7 +121,7 @@ async def test_models_list_and_get(server: Served) -> None:
 async def test_openai_errors(server: Served) -> None:
     c = client(server)
     with pytest.raises(openai.NotFoundError) as nf:
-        await c.chat.completions.create(model="nope", messages=USER)  # type: ignore[arg-type]
+        await c.chat.completions.create(model="nope", messages=USER)
     assert nf.value.code == "model_not_found"
     body: Any = nf.value.body
     assert set(body) == {"message", "type", "param", "code"}
@@ -127,10 +129,10 @@ async def test_openai_errors(server: Served) -> None:
         await c.chat.completions.create(
             model=MODEL,
             messages=USER,
-            reasoning_effort="low",  # type: ignore[arg-type]
+            reasoning_effort="low",
         )
     assert "does not support thinking" in think.value.message
-    image = [
+    image: list[ChatCompletionMessageParam] = [
         {
             "role": "user",
             "content": [
@@ -140,14 +142,14 @@ async def test_openai_errors(server: Served) -> None:
         }
     ]
     with pytest.raises(openai.BadRequestError) as img:
-        await c.chat.completions.create(model=MODEL, messages=image)  # type: ignore[arg-type]
+        await c.chat.completions.create(model=MODEL, messages=image)
     assert "does not support images" in img.value.message
-    bad = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nonsense"}}}
+    bad: Any = {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "nonsense"}}}
     with pytest.raises(openai.BadRequestError) as schema:
         await c.chat.completions.create(
             model=MODEL,
             messages=USER,
-            response_format=bad,  # type: ignore[arg-type]
+            response_format=bad,
         )
     assert "invalid JSON schema" in schema.value.message
 
@@ -156,7 +158,7 @@ async def test_openai_metrics_label(server: Served) -> None:
     await client(server).chat.completions.create(
         model=MODEL,
         messages=USER,
-        max_tokens=1,  # type: ignore[arg-type]
+        max_tokens=1,
     )
     async with httpx.AsyncClient(base_url=server.url) as h:
         text = (await h.get("/metrics")).text

@@ -14,6 +14,8 @@ import httpx
 import ollama
 import openai
 import pytest
+from openai.types.chat import ChatCompletionToolParam
+from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel
 
 from pasture_runtime.config import RuntimeConfig
@@ -47,6 +49,7 @@ async def test_ollama_format_schema_parses_back(server: Served) -> None:
     gen = await c.generate(
         model=MODEL, prompt="json please", format="json", options={"num_predict": 48}
     )
+    assert gen.response is not None
     _json_object(gen.response, gen.done_reason)
 
 
@@ -68,14 +71,14 @@ async def test_ollama_invalid_schema_is_400(server: Served) -> None:
 
 async def test_openai_response_format(server: Served) -> None:
     c = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
-    schema = {
+    schema: Any = {
         "type": "json_schema",
         "json_schema": {"name": "cow", "schema": Cow.model_json_schema()},
     }
     out = await c.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "a cow"}],
-        response_format=schema,  # type: ignore[arg-type]
+        response_format=schema,
         max_tokens=64,
     )
     Cow.model_validate_json(out.choices[0].message.content or "")
@@ -142,7 +145,7 @@ async def test_tool_calls_ollama_shape_and_round_trip(tools_server: Served) -> N
     assert calls[0].function.arguments["city"] in ("Paris", "Oslo")
     assert out.message.content == ""
     # Round trip: the call and the tool's result go back through the template.
-    follow = [
+    follow: list[Any] = [
         *messages,
         {"role": "assistant", "content": "", "tool_calls": [c.model_dump() for c in calls]},
         {"role": "tool", "content": "18 degrees", "tool_name": "get_weather"},
@@ -249,12 +252,16 @@ async def test_show_lists_tools_with_a_parser(tools_server: Served) -> None:
 
 async def test_tool_calls_openai_shape(tools_server: Served) -> None:
     c = openai.AsyncOpenAI(base_url=tools_server.url + "/v1", api_key="x", max_retries=0)
-    schema = {"type": "json_schema", "json_schema": {"name": "call", "schema": CALL_SHAPE}}
+    tools: list[ChatCompletionToolParam] = [WEATHER]  # type: ignore[list-item]
+    schema: ResponseFormatJSONSchema = {
+        "type": "json_schema",
+        "json_schema": {"name": "call", "schema": CALL_SHAPE},
+    }
     out = await c.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "weather?"}],
-        tools=[WEATHER],  # type: ignore[list-item]
-        response_format=schema,  # type: ignore[arg-type]
+        tools=tools,
+        response_format=schema,
         max_tokens=64,
     )
     choice = out.choices[0]
@@ -265,8 +272,8 @@ async def test_tool_calls_openai_shape(tools_server: Served) -> None:
     stream = await c.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "weather?"}],
-        tools=[WEATHER],  # type: ignore[list-item]
-        response_format=schema,  # type: ignore[arg-type]
+        tools=tools,
+        response_format=schema,
         max_tokens=64,
         stream=True,
     )
@@ -283,7 +290,7 @@ async def test_tool_calls_openai_shape(tools_server: Served) -> None:
             {"role": "assistant", "tool_calls": [call.model_dump()]},  # type: ignore[list-item]
             {"role": "tool", "tool_call_id": call.id, "content": "18 degrees"},
         ],
-        tools=[WEATHER],  # type: ignore[list-item]
+        tools=tools,
         max_tokens=2,
     )
     assert follow.usage is not None and follow.usage.prompt_tokens > out.usage.prompt_tokens  # type: ignore[union-attr]
@@ -314,7 +321,7 @@ async def test_openai_streamed_tool_calls(tools_server: Served) -> None:
     }
     whole = await c.chat.completions.create(**kwargs)
     expected = [
-        (t.function.name, json.loads(t.function.arguments))  # type: ignore[union-attr]
+        (t.function.name, json.loads(t.function.arguments))
         for t in whole.choices[0].message.tool_calls or []
     ]
     assert len(expected) == 2

@@ -46,7 +46,8 @@ class _Vocab:
 def deepseek_r1(tokenizer: Any = None) -> Any:
     from vllm.reasoning import ReasoningParserManager
 
-    return ReasoningParserManager.get_reasoning_parser("deepseek_r1")(_Vocab(tokenizer or _Empty()))
+    vocab: Any = _Vocab(tokenizer or _Empty())  # duck-typed: the ids vLLM's parser looks up
+    return ReasoningParserManager.get_reasoning_parser("deepseek_r1")(vocab)
 
 
 class _Empty:
@@ -160,10 +161,10 @@ async def test_chat_thinking_split_stream_and_hidden(think_server: Served) -> No
 async def test_generate_thinking_and_bad_think(think_server: Served) -> None:
     c = ollama.AsyncClient(host=think_server.url)
     out = await c.generate(model=MODEL, prompt="hi", options=OPTS)
-    assert WORDS.fullmatch(out.thinking or "") and WORDS.fullmatch(out.response)
+    assert WORDS.fullmatch(out.thinking or "") and WORDS.fullmatch(out.response or "")
     parts = [p async for p in await c.generate(model=MODEL, prompt="hi", options=OPTS, stream=True)]
     assert "".join(p.thinking or "" for p in parts) == out.thinking
-    assert "".join(p.response for p in parts) == out.response
+    assert "".join(p.response or "" for p in parts) == out.response
     async with httpx.AsyncClient(base_url=think_server.url, timeout=60) as h:
         r = await h.post("/api/chat", json={"model": MODEL, "messages": HI, "think": "max"})
     assert r.status_code == 400 and r.json()["error"].startswith("invalid think value")
