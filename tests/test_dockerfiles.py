@@ -84,7 +84,8 @@ def test_runtime_image_health_check_and_ports_match_the_server() -> None:
     from pasture_runtime.routers import health as health_router
 
     paths = {getattr(r, "path", "") for r in health_router.router.routes}
-    assert "/readyz" in paths and "/healthz" in paths
+    assert "/readyz" in paths
+    assert "/healthz" in paths
 
 
 def test_operator_image_health_check_matches_the_liveness_default() -> None:

@@ -248,7 +248,8 @@ def test_scales_up_within_two_intervals_and_down_only_after_delay(
         "AtMaximum",
     )
     assert max(h.hold(2 * interval) + seen) == 3  # never above maxReplicas
-    assert st["currentMetric"] >= 6 and st["desiredReplicas"] == 3
+    assert st["currentMetric"] >= 6
+    assert st["desiredReplicas"] == 3
     wait_until(
         lambda: h.autoscaling().get("missingPods"),
         10,
@@ -267,10 +268,12 @@ def test_scales_up_within_two_intervals_and_down_only_after_delay(
 
     st = h.autoscaling()
     reasons = [d["reason"] for d in st["recentDecisions"]]
-    assert "ScaleDown" in reasons and "ScaleDownDelayed" in reasons
+    assert "ScaleDown" in reasons
+    assert "ScaleDownDelayed" in reasons
     assert reasons.index("ScaleDownDelayed") < len(reasons) - 1 - reasons[::-1].index("ScaleDown")
     assert all(d["message"] for d in st["recentDecisions"])
-    assert st["lastScaleTime"] and st["lastBusyTime"]
+    assert st["lastScaleTime"]
+    assert st["lastBusyTime"]
     assert wait_until(lambda: h.events("ScaleUp"), 10, "ScaleUp events")
     assert any("3 -> 1" in m for m in h.events("ScaleDown"))
     text = operator.metrics()

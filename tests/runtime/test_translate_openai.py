@@ -86,7 +86,8 @@ def test_messages_parts_images_tool_calls_and_results() -> None:
         }
     )  # fmt: skip
     body = tr.chat_request(req)
-    assert body["think"] == "high" and body["stream"] is False
+    assert body["think"] == "high"
+    assert body["stream"] is False
     user, assistant, tool = body["messages"]
     assert user == {"role": "user", "content": "see this", "images": ["QUJD"]}
     assert assistant["tool_calls"] == [
@@ -103,7 +104,8 @@ def test_n_above_one_and_token_prompts_are_refused() -> None:
     req = o.CompletionRequest.model_validate({"prompt": ["a", "b"]})
     assert tr.completion_prompts(req) == ["a", "b"]
     gen = tr.generate_request(req, "a")
-    assert gen["raw"] is True and gen["options"] == {"num_predict": 16}  # OpenAI's default
+    assert gen["raw"] is True
+    assert gen["options"] == {"num_predict": 16}  # OpenAI's default
 
 
 @pytest.mark.parametrize(
