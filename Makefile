@@ -42,7 +42,7 @@ test-kube: setup-python setup-kube setup-monitoring ## Tests on the local contro
 	PASTURE_TEST_TIER=kube $(VENV)/pytest -m kube $(PYTEST_ARGS)
 
 .PHONY: test-engine
-test-engine: setup-python ## Tests on the vLLM CPU engine and the tiny model (no control plane)
+test-engine: setup-python ## Tests on the vLLM CPU engine (no control plane)
 	PASTURE_TEST_TIER=engine $(VENV)/pytest -m "engine and not kube" $(PYTEST_ARGS)
 
 .PHONY: test
