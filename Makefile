@@ -7,31 +7,59 @@ PYTEST_ARGS ?=
 
 .PHONY: help
 help: ## Show the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 .PHONY: setup
-setup: ## Install the virtualenv (vLLM CPU engine) and build the Kubernetes binaries
+setup: setup-python setup-kube setup-monitoring setup-clients ## Everything the tests need: the virtualenv, Kubernetes binaries, promtool, the ollama CLI
+
+.PHONY: setup-python
+setup-python: ## The virtualenv (vLLM CPU engine, operator, runtime, dev tools)
 	@hack/setup-python
+
+.PHONY: setup-kube
+setup-kube: ## Build the Kubernetes binaries (apiserver, etcd, kwok, kubectl, helm; cached)
 	@hack/build-kube >/dev/null
+
+.PHONY: setup-monitoring
+setup-monitoring: ## Install promtool and prometheus (Debian package; needs root)
 	@hack/setup-monitoring
 
+.PHONY: setup-clients
+setup-clients: ## Build the stock `ollama` CLI and fetch Ollama's Go module (templates) from the Go proxy (cached)
+	@hack/ollama-cli >/dev/null
+	@hack/ollama-module >/dev/null
+
 .PHONY: lint
-lint: setup ## ruff, mypy and the import layer rules
+lint: setup-python ## ruff, mypy and the import layer rules
 	$(VENV)/ruff check .
-	$(VENV)/ruff format --check operator runtime tests hack/tiny_model.py hack/tiny_vision_model.py bench
+	$(VENV)/ruff format --check .
 	$(VENV)/mypy
 	$(VENV)/lint-imports
+
+# Test tiers by marker (tests/fixtures/tiers.py): PASTURE_TEST_TIER makes an
+# unmarked test that reaches a control plane or an engine fail at once.
+.PHONY: test-unit
+test-unit: setup-python ## Tests with no control plane and no engine (under a minute)
+	PASTURE_TEST_TIER=unit $(VENV)/pytest -m "not kube and not engine" $(PYTEST_ARGS)
+
+.PHONY: test-kube
+test-kube: setup-python setup-kube setup-monitoring ## Tests on the local control plane (with the engine where marked both)
+	PASTURE_TEST_TIER=kube $(VENV)/pytest -m kube $(PYTEST_ARGS)
+
+.PHONY: test-engine
+test-engine: setup-python setup-clients ## Tests on the vLLM CPU engine (no control plane)
+	PASTURE_TEST_TIER=engine $(VENV)/pytest -m "engine and not kube" $(PYTEST_ARGS)
 
 .PHONY: test
 test: setup lint ## Set up and run every test (lint, unit, local control plane, vLLM engine)
 	$(VENV)/pytest $(PYTEST_ARGS)
 
 .PHONY: demo
-demo: setup ## Local control plane + operator + a Model and ModelDeployment + an Ollama API call
+demo: setup-python setup-kube ## Local control plane + operator + a Model and ModelDeployment + an Ollama API call
 	@hack/demo
 
 .PHONY: cluster-up
-cluster-up: setup ## Start the local control plane (prints the kubeconfig path)
+cluster-up: setup-python setup-kube ## Start the local control plane (prints the kubeconfig path)
 	@hack/cluster up
 
 .PHONY: cluster-down

@@ -32,6 +32,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pasture_operator.autoscale.policy import WINDOW, AutoscalingSpec  # noqa: E402
+from tests.fixtures.net import free_port  # noqa: E402
 from tests.operator.autoscale_support import (  # noqa: E402
     Load,
     LoopThread,
@@ -39,22 +41,19 @@ from tests.operator.autoscale_support import (  # noqa: E402
     start_runtimes,
     wait_until,
 )
-from tests.operator.conftest import free_port  # noqa: E402
-
-from pasture_operator.autoscale.policy import WINDOW, AutoscalingSpec  # noqa: E402
 
 
 def run(args: argparse.Namespace) -> list[dict[str, float]]:
     from kubernetes import client, config
 
     name = f"bench-as-{os.getpid()}"
-    up = subprocess.run(
+    cluster_up = subprocess.run(
         [str(ROOT / "hack" / "cluster"), "up", "--name", name, "--pod-cidr", "127.79.0.1/16"],
         capture_output=True,
         text=True,
         check=True,
     )
-    kubeconfig = up.stdout.strip().splitlines()[-1]
+    kubeconfig = cluster_up.stdout.strip().splitlines()[-1]
     bin_dir = (
         subprocess.run(
             [str(ROOT / "hack" / "build-kube")], capture_output=True, text=True, check=True
@@ -109,7 +108,12 @@ def run(args: argparse.Namespace) -> list[dict[str, float]]:
             stdout=(tmp / "operator.log").open("wb"),
             stderr=subprocess.STDOUT,
         )
-        stops.append(lambda: (op.terminate(), op.wait(20)))
+
+        def stop_operator() -> None:
+            op.terminate()
+            op.wait(20)
+
+        stops.append(stop_operator)
         docs = [
             {
                 "apiVersion": "pasture.dev/v1alpha1",
@@ -151,9 +155,10 @@ def run(args: argparse.Namespace) -> list[dict[str, float]]:
             return [api.sanitize_for_serialization(p) for p in items.items]
 
         def md() -> dict[str, Any]:
-            out: dict[str, Any] = custom.get_namespaced_custom_object(
+            out = custom.get_namespaced_custom_object(
                 "pasture.dev", "v1alpha1", ns, "modeldeployments", "tiny"
             )
+            assert isinstance(out, dict)
             return out
 
         loop = LoopThread()

@@ -46,6 +46,8 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -303,7 +305,107 @@ def check(c: Cluster, ns: str) -> dict[str, list[str]]:
     return {"not_ready": sorted(not_ready), "missing": missing, "orphans": orphans}
 
 
-def main() -> None:
+def converge(
+    c: Cluster, ns: str, pods: FakePodMetrics, limit: float
+) -> tuple[float, dict[str, list[str]]]:
+    """Sync the fake pods and check until nothing is wrong (or `limit` seconds)."""
+    start = time.monotonic()
+    problems = check(c, ns)
+    while time.monotonic() - start < limit:
+        sync_pods(c, ns, pods)
+        problems = check(c, ns)
+        if not any(problems.values()):
+            break
+        time.sleep(2)
+    return time.monotonic() - start, problems
+
+
+@dataclass
+class Chaos:
+    """The random actions, drawn from one seeded generator (a run replays)."""
+
+    c: Cluster
+    ns: str
+    names: list[str]
+    autoscaled: set[str]
+    rng: random.Random
+    op: Operator
+    proxy: TcpProxy
+    pending: list[tuple[float, str]] = field(default_factory=list)  # (when, name) to recreate
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def recreate(self, name: str) -> None:
+        body = yaml.safe_dump(md_body(name, name in self.autoscaled))
+        self.c.kubectl("apply", "-n", self.ns, "-f", "-", input=body)
+
+    def recreate_due(self, now: float) -> None:
+        for when, n in [x for x in self.pending if x[0] <= now]:
+            self.pending.remove((when, n))
+            self.recreate(n)
+
+    def act(self, now: float) -> None:
+        roll = self.rng.random()
+        n = self.rng.choice(self.names)
+        if roll < 0.004:
+            action = "operator_restart"
+            self.op.restart()
+        elif roll < 0.007:
+            action = "apiserver_restart"
+            for comp in ("kube-apiserver", "kube-controller-manager", "kwok"):
+                self.c.hack("restart", comp)
+        elif roll < 0.011:
+            action = "watch_gap"
+            self.watch_gap()
+        elif roll < 0.08:
+            action = "delete_md"
+            if not any(x[1] == n for x in self.pending):
+                self.c.kubectl("delete", "-n", self.ns, "modeldeployment", n, "--wait=false")
+                self.pending.append((now + self.rng.uniform(1, 10), n))
+        elif roll < 0.45:
+            action = "delete_child"
+            kind = self.rng.choice(CHILD_KINDS)
+            child = f"{n}-runtime" if kind == "configmap" else n
+            self.c.kubectl("delete", "-n", self.ns, kind, child, "--wait=false")
+        else:
+            action = "edit"
+            patch = json.dumps(self.edit(n))
+            self.c.kubectl(
+                "patch", "-n", self.ns, "modeldeployment", n, "--type=merge", "-p", patch
+            )
+        self.counts[action] = self.counts.get(action, 0) + 1
+
+    def watch_gap(self) -> None:
+        """Cut the operator's connection while children go, then restore it."""
+        self.proxy.sever()
+        for victim in self.rng.sample(self.names, 3):
+            self.c.kubectl("delete", "-n", self.ns, self.rng.choice(CHILD_KINDS[1:3]), victim)
+        time.sleep(self.rng.uniform(2, 8))
+        self.proxy.restore()
+
+    def edit(self, n: str) -> dict[str, Any]:
+        what = self.rng.random()
+        if what < 0.4 and n not in self.autoscaled:
+            return {"spec": {"replicas": self.rng.choice([1, 2])}}
+        if what < 0.7:
+            return {"spec": {"engine": {"maxNumSeqs": self.rng.choice([8, 16, 32, 64])}}}
+        return {"spec": {"service": {"annotations": {"chaos": str(self.rng.random())}}}}
+
+    def run(self, minutes: float, rate: float, pods: FakePodMetrics) -> None:
+        end = time.monotonic() + minutes * 60
+        next_sync = 0.0
+        while time.monotonic() < end:
+            now = time.monotonic()
+            self.recreate_due(now)
+            if now >= next_sync:
+                sync_pods(self.c, self.ns, pods)
+                next_sync = now + 5
+            self.act(now)
+            time.sleep(self.rng.expovariate(rate))
+        for _, n in self.pending:
+            self.recreate(n)
+
+
+def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser()
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--minutes", type=float, default=10.0)
@@ -311,191 +413,169 @@ def main() -> None:
     p.add_argument("--settle", type=float, default=300.0, help="max wait after the chaos")
     p.add_argument("--rest-seconds", type=float, default=60.0)
     p.add_argument("--seed", type=int, default=1)
-    a = p.parse_args()
-    rng = random.Random(a.seed)
+    return p.parse_args()
 
+
+def cluster_up(name: str) -> Cluster:
     bin_dir = (
         subprocess.run([str(ROOT / "hack/build-kube")], check=True, capture_output=True, text=True)
         .stdout.strip()
         .splitlines()[-1]
     )
-    name = f"chaos-{os.getpid()}"
     up = subprocess.run(
         [str(ROOT / "hack/cluster"), "up", "--name", name, "--pod-cidr", POD_CIDR],
         check=True,
         capture_output=True,
         text=True,
     )
-    c = Cluster(name, up.stdout.strip().splitlines()[-1], bin_dir)
-    ns = "chaos"
+    return Cluster(name, up.stdout.strip().splitlines()[-1], bin_dir)
+
+
+def proxied_kubeconfig(c: Cluster, work: Path) -> tuple[TcpProxy, Path]:
+    """A TCP proxy to the apiserver (the soak can sever it) and a kubeconfig through it."""
+    config = yaml.safe_load(Path(c.kubeconfig).read_text())
+    server = urlsplit(config["clusters"][0]["cluster"]["server"])
+    assert server.hostname
+    assert server.port
+    proxy = TcpProxy(server.hostname, server.port).start()
+    for cl in config["clusters"]:
+        cl["cluster"]["server"] = f"https://{server.hostname}:{proxy.port}"
+    proxied = work / "proxied.kubeconfig"
+    proxied.write_text(yaml.safe_dump(config))
+    return proxy, proxied
+
+
+def create_deployments(c: Cluster, ns: str, count: int) -> tuple[list[str], set[str]]:
+    """One Model and `count` ModelDeployments, every fifth autoscaled."""
+    names = [f"md-{i}" for i in range(count)]
+    autoscaled = {n for n in names if int(n.split("-")[1]) % 5 == 0}
+    model = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "Model",
+        "metadata": {"name": "tiny"},
+        "spec": {"source": {"huggingFace": {"repo": "org/tiny"}}},
+    }
+    docs = [model, *[md_body(n, n in autoscaled) for n in names]]
+    c.kubectl(
+        "create", "-n", ns, "-f", "-", input=yaml.safe_dump_all(docs), check=True, timeout=600
+    )
+    return names, autoscaled
+
+
+@dataclass
+class Rest:
+    """The quiet after the chaos: status writes, by the operator and as seen by a watch."""
+
+    minutes: float
+    writes: float
+    scaled_counts: list[float]
+    other_counts: list[float]
+
+
+def rest_phase(chaos: Chaos, pods: FakePodMetrics, seconds: float) -> Rest:
+    c, ns = chaos.c, chaos.ns
+    rest0 = chaos.op.writes()
+    counter = WriteCounter(c, ns)
+    rest_start = time.monotonic()
+    while time.monotonic() - rest_start < seconds:
+        sync_pods(c, ns, pods)
+        time.sleep(5)
+    minutes = (time.monotonic() - rest_start) / 60
+    writes = chaos.op.writes() - rest0
+    per_md = counter.stop()
+    return Rest(
+        minutes,
+        writes,
+        [per_md.get(n, 0) / minutes for n in chaos.autoscaled],
+        [per_md.get(n, 0) / minutes for n in chaos.names if n not in chaos.autoscaled],
+    )
+
+
+def steady_count(chaos: Chaos) -> int:
+    return sum(
+        1
+        for m in chaos.c.get(chaos.ns, "modeldeployments")
+        if m["metadata"]["name"] in chaos.autoscaled
+        and ((m.get("status") or {}).get("autoscaling") or {}).get("reason") == "Steady"
+    )
+
+
+def summarize(
+    chaos: Chaos,
+    chaos_run: tuple[float, float],
+    settle: float,
+    rest: Rest,
+    problems: dict[str, list[str]],
+    pods: FakePodMetrics,
+) -> dict[str, Any]:
+    chaos_minutes, chaos_writes = chaos_run
+    count = len(chaos.names)
+    scaled, other = rest.scaled_counts, rest.other_counts
+    return {
+        "count": count,
+        "autoscaled": len(chaos.autoscaled),
+        "chaos_minutes": round(chaos_minutes, 2),
+        "actions": chaos.counts,
+        "operator_restarts": chaos.op.restarts,
+        "settle_s": round(settle, 1),
+        "not_ready": len(problems["not_ready"]),
+        "missing_children": len(problems["missing"]),
+        "orphans": len(problems["orphans"]),
+        "examples": {k: v[:5] for k, v in problems.items() if v},
+        "status_writes_per_min_chaos": round(chaos_writes / chaos_minutes, 1),
+        "status_writes_per_md_min_rest": round(rest.writes / count / rest.minutes, 3),
+        # Apiserver-side, from a watch: changes per ModelDeployment per minute at rest.
+        "rest_changes_per_min_autoscaled_mean": round(sum(scaled) / max(1, len(scaled)), 3),
+        "rest_changes_per_min_autoscaled_max": round(max(scaled, default=0), 3),
+        "rest_changes_per_min_other_mean": round(sum(other) / max(1, len(other)), 3),
+        "rest_changes_per_min_other_max": round(max(other, default=0), 3),
+        "autoscaled_steady_at_end": steady_count(chaos),
+        "scrapes_served": pods.served,
+        "operator_log": str(chaos.op.log),
+    }
+
+
+def soak(a: argparse.Namespace, c: Cluster, ns: str, work: Path, stack: ExitStack) -> bool:
+    """Set up, run the chaos, settle, rest; print the summary; True when converged."""
+    c.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"), check=True)
+    c.kubectl("create", "namespace", ns, check=True)
+    add_nodes(c, 2)
+    proxy, proxied = proxied_kubeconfig(c, work)
+    stack.callback(proxy.stop)
+    op = Operator(ns, proxied, work / "operator.log")
+    stack.callback(op.stop)
+    op.start()
+    names, autoscaled = create_deployments(c, ns, a.count)
+    pods = FakePodMetrics().start()
+    stack.callback(pods.stop)
+    pods.bodies = [exposition(str(n)) for n in (1, 2, 3, 2)]
+
+    first, problems = converge(c, ns, pods, a.settle)
+    print(json.dumps({"initial_converge_s": round(first, 1)}), flush=True)
+    chaos = Chaos(c, ns, names, autoscaled, random.Random(a.seed), op, proxy)
+    writes0, chaos_start = op.writes(), time.monotonic()
+    chaos.run(a.minutes, a.rate, pods)
+    chaos_run = ((time.monotonic() - chaos_start) / 60, op.writes() - writes0)
+
+    settle, problems = converge(c, ns, pods, a.settle)
+    time.sleep(10)  # the last transitions' writes land
+    rest = rest_phase(chaos, pods, a.rest_seconds)
+    problems = check(c, ns)  # again, after the rest: still converged?
+    print(json.dumps(summarize(chaos, chaos_run, settle, rest, problems, pods)), flush=True)
+    return not any(problems.values())
+
+
+def main() -> None:
+    a = parse_args()
+    name = f"chaos-{os.getpid()}"
+    c = cluster_up(name)
     work = Path(f"/tmp/pasture-chaos-{os.getpid()}")
     work.mkdir(parents=True, exist_ok=True)
-    farm: FakePodMetrics | None = None
-    proxy: TcpProxy | None = None
-    op: Operator | None = None
-    counts: dict[str, int] = {}
     ok = False
     try:
-        c.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"), check=True)
-        c.kubectl("create", "namespace", ns, check=True)
-        add_nodes(c, 2)
-        config = yaml.safe_load(Path(c.kubeconfig).read_text())
-        server = urlsplit(config["clusters"][0]["cluster"]["server"])
-        assert server.hostname and server.port
-        proxy = TcpProxy(server.hostname, server.port).start()
-        for cl in config["clusters"]:
-            cl["cluster"]["server"] = f"https://{server.hostname}:{proxy.port}"
-        proxied = work / "proxied.kubeconfig"
-        proxied.write_text(yaml.safe_dump(config))
-        op = Operator(ns, proxied, work / "operator.log")
-        op.start()
-
-        names = [f"md-{i}" for i in range(a.count)]
-        autoscaled = {n for n in names if int(n.split("-")[1]) % 5 == 0}
-        model = {
-            "apiVersion": f"{GROUP}/{VERSION}",
-            "kind": "Model",
-            "metadata": {"name": "tiny"},
-            "spec": {"source": {"huggingFace": {"repo": "org/tiny"}}},
-        }
-        docs = [model, *[md_body(n, n in autoscaled) for n in names]]
-        c.kubectl(
-            "create", "-n", ns, "-f", "-", input=yaml.safe_dump_all(docs), check=True, timeout=600
-        )
-        farm = pods = FakePodMetrics().start()
-        pods.bodies = [exposition(str(n)) for n in (1, 2, 3, 2)]
-
-        def converge(limit: float) -> tuple[float, dict[str, list[str]]]:
-            start = time.monotonic()
-            problems = check(c, ns)
-            while time.monotonic() - start < limit:
-                sync_pods(c, ns, pods)
-                problems = check(c, ns)
-                if not any(problems.values()):
-                    break
-                time.sleep(2)
-            return time.monotonic() - start, problems
-
-        first, problems = converge(a.settle)
-        print(json.dumps({"initial_converge_s": round(first, 1)}), flush=True)
-
-        pending: list[tuple[float, str]] = []  # (when, name) to recreate
-        end = time.monotonic() + a.minutes * 60
-        writes0, chaos_start = op.writes(), time.monotonic()
-        next_sync = 0.0
-        while time.monotonic() < end:
-            now = time.monotonic()
-            for when, n in [x for x in pending if x[0] <= now]:
-                pending.remove((when, n))
-                c.kubectl(
-                    "apply", "-n", ns, "-f", "-", input=yaml.safe_dump(md_body(n, n in autoscaled))
-                )
-            if now >= next_sync:
-                sync_pods(c, ns, pods)
-                next_sync = now + 5
-            roll = rng.random()
-            n = rng.choice(names)
-            if roll < 0.004:
-                action = "operator_restart"
-                op.restart()
-            elif roll < 0.007:
-                action = "apiserver_restart"
-                c.hack("restart", "kube-apiserver")
-                for comp in ("kube-controller-manager", "kwok"):
-                    c.hack("restart", comp)
-            elif roll < 0.011:
-                action = "watch_gap"
-                proxy.sever()
-                for victim in rng.sample(names, 3):
-                    c.kubectl("delete", "-n", ns, rng.choice(CHILD_KINDS[1:3]), victim)
-                time.sleep(rng.uniform(2, 8))
-                proxy.restore()
-            elif roll < 0.08:
-                action = "delete_md"
-                if not any(x[1] == n for x in pending):
-                    c.kubectl("delete", "-n", ns, "modeldeployment", n, "--wait=false")
-                    pending.append((now + rng.uniform(1, 10), n))
-            elif roll < 0.45:
-                action = "delete_child"
-                kind = rng.choice(CHILD_KINDS)
-                child = f"{n}-runtime" if kind == "configmap" else n
-                c.kubectl("delete", "-n", ns, kind, child, "--wait=false")
-            else:
-                action = "edit"
-                what = rng.random()
-                if what < 0.4 and n not in autoscaled:
-                    patch = {"spec": {"replicas": rng.choice([1, 2])}}
-                elif what < 0.7:
-                    patch = {"spec": {"engine": {"maxNumSeqs": rng.choice([8, 16, 32, 64])}}}
-                else:
-                    patch = {"spec": {"service": {"annotations": {"chaos": str(rng.random())}}}}
-                c.kubectl(
-                    "patch", "-n", ns, "modeldeployment", n, "--type=merge", "-p", json.dumps(patch)
-                )
-            counts[action] = counts.get(action, 0) + 1
-            time.sleep(rng.expovariate(a.rate))
-        for _, n in pending:
-            c.kubectl(
-                "apply", "-n", ns, "-f", "-", input=yaml.safe_dump(md_body(n, n in autoscaled))
-            )
-        chaos_minutes = (time.monotonic() - chaos_start) / 60
-        chaos_writes = op.writes() - writes0
-
-        settle, problems = converge(a.settle)
-        time.sleep(10)  # the last transitions' writes land
-        rest0 = op.writes()
-        counter = WriteCounter(c, ns)
-        rest_start = time.monotonic()
-        while time.monotonic() - rest_start < a.rest_seconds:
-            sync_pods(c, ns, pods)
-            time.sleep(5)
-        rest_minutes = (time.monotonic() - rest_start) / 60
-        rest_writes = op.writes() - rest0
-        per_md = counter.stop()
-        scaled_counts = [per_md.get(n, 0) / rest_minutes for n in autoscaled]
-        other_counts = [per_md.get(n, 0) / rest_minutes for n in names if n not in autoscaled]
-        problems = check(c, ns)  # again, after the rest: still converged?
-        steady = sum(
-            1
-            for m in c.get(ns, "modeldeployments")
-            if m["metadata"]["name"] in autoscaled
-            and ((m.get("status") or {}).get("autoscaling") or {}).get("reason") == "Steady"
-        )
-        summary = {
-            "count": a.count,
-            "autoscaled": len(autoscaled),
-            "chaos_minutes": round(chaos_minutes, 2),
-            "actions": counts,
-            "operator_restarts": op.restarts,
-            "settle_s": round(settle, 1),
-            "not_ready": len(problems["not_ready"]),
-            "missing_children": len(problems["missing"]),
-            "orphans": len(problems["orphans"]),
-            "examples": {k: v[:5] for k, v in problems.items() if v},
-            "status_writes_per_min_chaos": round(chaos_writes / chaos_minutes, 1),
-            "status_writes_per_md_min_rest": round(rest_writes / a.count / rest_minutes, 3),
-            # Apiserver-side, from a watch: changes per ModelDeployment per minute at rest.
-            "rest_changes_per_min_autoscaled_mean": round(
-                sum(scaled_counts) / max(1, len(scaled_counts)), 3
-            ),
-            "rest_changes_per_min_autoscaled_max": round(max(scaled_counts, default=0), 3),
-            "rest_changes_per_min_other_mean": round(
-                sum(other_counts) / max(1, len(other_counts)), 3
-            ),
-            "rest_changes_per_min_other_max": round(max(other_counts, default=0), 3),
-            "autoscaled_steady_at_end": steady,
-            "scrapes_served": pods.served,
-            "operator_log": str(op.log),
-        }
-        print(json.dumps(summary), flush=True)
-        ok = not any(problems.values())
+        with ExitStack() as stack:  # stops the operator, the fake pods and the proxy
+            ok = soak(a, c, "chaos", work, stack)
     finally:
-        if op is not None:
-            op.stop()
-        if farm is not None:
-            farm.stop()
-        if proxy is not None:
-            proxy.stop()
         subprocess.run([str(ROOT / "hack/cluster"), "down", "--name", name], capture_output=True)
     sys.exit(0 if ok else 1)
 

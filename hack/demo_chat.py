@@ -18,7 +18,8 @@ def main() -> None:
     for chunk in stream:
         print(chunk.message.content, end="", flush=True)
         last = chunk
-    assert last is not None and last.done
+    assert last is not None
+    assert last.done
     print(
         f"\ndone_reason={last.done_reason} prompt_eval_count={last.prompt_eval_count} "
         f"eval_count={last.eval_count} total_duration={last.total_duration}ns"

@@ -89,8 +89,8 @@ def learn_bpe(corpus: list[str], vocab_size: int) -> tuple[dict[str, int], list[
     merges: list[tuple[str, str]] = []
     while len(vocab) < vocab_size:
         pairs: Counter[tuple[str, str]] = Counter()
-        for word, count in words.items():
-            for a, b in itertools.pairwise(word):
+        for symbols, count in words.items():
+            for a, b in itertools.pairwise(symbols):
                 pairs[(a, b)] += count
         if not pairs:
             break
@@ -98,15 +98,15 @@ def learn_bpe(corpus: list[str], vocab_size: int) -> tuple[dict[str, int], list[
         merges.append(best)
         vocab[best[0] + best[1]] = len(vocab)
         merged: Counter[tuple[str, ...]] = Counter()
-        for word, count in words.items():
+        for symbols, count in words.items():
             out: list[str] = []
             i = 0
-            while i < len(word):
-                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
-                    out.append(word[i] + word[i + 1])
+            while i < len(symbols):
+                if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == best:
+                    out.append(symbols[i] + symbols[i + 1])
                     i += 2
                 else:
-                    out.append(word[i])
+                    out.append(symbols[i])
                     i += 1
             merged[tuple(out)] += count
         words = merged
@@ -122,7 +122,7 @@ def write_tokenizer(out: Path) -> int:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(SPECIAL_TOKENS)
-    fast = PreTrainedTokenizerFast(
+    fast = PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok,
         bos_token="<s>",
         eos_token="</s>",
@@ -137,7 +137,7 @@ def write_tokenizer(out: Path) -> int:
 
 # The text model's shape; hack/tiny_vision_model.py reuses it as the language
 # model of the image + text model.
-TEXT_CONFIG = {
+TEXT_CONFIG: dict[str, Any] = {
     "hidden_size": 128,
     "intermediate_size": 256,
     "num_hidden_layers": 2,
@@ -169,10 +169,11 @@ def write_model(out: Path, vocab_size: int) -> None:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    config = LlamaConfig(vocab_size=vocab_size, **TEXT_CONFIG, torch_dtype="bfloat16")
+    # `torch_dtype` (the older name) is what config.json has always recorded.
+    config = LlamaConfig(vocab_size=vocab_size, **TEXT_CONFIG, torch_dtype="bfloat16")  # type: ignore[call-arg]
     model = LlamaForCausalLM(config)  # type: ignore[no-untyped-call]
     seed_weights(model)
-    model = model.to(torch.bfloat16)
+    model = model.to(torch.bfloat16)  # type: ignore[arg-type]  # transformers' stub of .to
     model.save_pretrained(str(out), safe_serialization=True)
 
 

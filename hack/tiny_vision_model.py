@@ -66,7 +66,7 @@ def make_tokenizer() -> object:
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.add_special_tokens(tiny_model.SPECIAL_TOKENS + IMAGE_TOKENS)
-    return PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=tok,
         bos_token="<s>",
         eos_token="</s>",
@@ -124,11 +124,11 @@ def write_model(out: Path, vocab_size: int, image_token_id: int) -> None:
         scale_factor=SCALE_FACTOR,
         pad_token_id=2,
         tie_word_embeddings=False,
-        torch_dtype="bfloat16",
+        torch_dtype="bfloat16",  # type: ignore[call-arg]  # as in tiny_model.write_model
     )
-    model = Idefics3ForConditionalGeneration(config)
+    model = Idefics3ForConditionalGeneration(config)  # type: ignore[no-untyped-call]
     tiny_model.seed_weights(model)
-    model = model.to(torch.bfloat16)
+    model = model.to(torch.bfloat16)  # type: ignore[arg-type]  # transformers' stub of .to
     model.save_pretrained(str(out), safe_serialization=True)
 
 

@@ -84,7 +84,8 @@ def test_runtime_image_health_check_and_ports_match_the_server() -> None:
     from pasture_runtime.routers import health as health_router
 
     paths = {getattr(r, "path", "") for r in health_router.router.routes}
-    assert "/readyz" in paths and "/healthz" in paths
+    assert "/readyz" in paths
+    assert "/healthz" in paths
 
 
 def test_operator_image_health_check_matches_the_liveness_default() -> None:
@@ -112,7 +113,8 @@ def test_operator_image_ships_the_gateway() -> None:
     and its extra are installed, its port exposed, and the chart runs it from there."""
     ins = instructions(DOCKERFILES["operator"])
     copies = [shlex.split(a)[0] for w, a in ins if w == "COPY" and not a.startswith("--from")]
-    assert "gateway" in copies and "operator" in copies
+    assert "gateway" in copies
+    assert "operator" in copies
     install = next(a for w, a in ins if w == "RUN" and "pip install" in a)
     assert '"/src[operator,gateway]"' in install
     assert any(w == "EXPOSE" and "11434" in a.split() for w, a in ins)

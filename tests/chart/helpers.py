@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from tests.fixtures.cluster import ROOT, KubeCluster, _bin_dir
+from tests.fixtures.tiers import require_tier
 
 CHART = ROOT / "charts" / "pasture"
 RULES = CHART / "alerts" / "pasture-rules.yaml"
@@ -48,6 +49,7 @@ def render(
 
 def promtool() -> str:
     """promtool's path; fails (never skips) when missing: `make setup` installs it."""
+    require_tier("kube")  # hack/setup-monitoring installs it with the kube tier
     path = shutil.which("promtool")
     if path is None:
         pytest.fail("promtool is missing: run hack/setup-monitoring (part of `make setup`)")
@@ -81,6 +83,7 @@ def prometheus_operator_crds() -> list[Path]:
 def own_cluster(name: str) -> Iterator[KubeCluster]:
     # As on OpenShift: blockOwnerDeletion needs update on the owner's finalizers
     # (the RBAC proof shows the chart grants it).
+    require_tier("kube")
     up = subprocess.run(
         [
             str(ROOT / "hack" / "cluster"),

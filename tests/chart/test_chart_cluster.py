@@ -63,7 +63,8 @@ def test_server_side_validation_catches_a_broken_object(chart_cluster: KubeClust
     out = chart_cluster.kubectl(
         "apply", "--dry-run=server", "--validate=strict", "-f", "-", input=broken, check=False
     )
-    assert out.returncode != 0 and "replicaz" in out.stderr
+    assert out.returncode != 0
+    assert "replicaz" in out.stderr
 
 
 def test_helm_install_serves_crds_and_runs_operator(chart_cluster: KubeCluster) -> None:

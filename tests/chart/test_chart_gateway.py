@@ -54,7 +54,8 @@ def test_gateway_deployment_service_and_pdb() -> None:
     c = container(objs)
     assert c["image"].startswith("ghcr.io/pasture-dev/pasture-operator:")
     assert c["command"] == ["pasture-gateway"]
-    assert "--port=11434" in c["args"] and "--hold-timeout=600" in c["args"]
+    assert "--port=11434" in c["args"]
+    assert "--hold-timeout=600" in c["args"]
     assert not any(a.startswith("--namespaces") for a in c["args"])  # every namespace
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
@@ -100,7 +101,8 @@ def test_gateway_values() -> None:
     (dep,) = gateway(objs, "Deployment")
     assert dep["spec"]["replicas"] == 3
     c = container(objs)
-    assert "--hold-timeout=90" in c["args"] and "--namespaces=team-a" in c["args"]
+    assert "--hold-timeout=90" in c["args"]
+    assert "--namespaces=team-a" in c["args"]
     assert c["resources"]["limits"]["memory"] == "1Gi"
     one = render("--set", "gateway.replicas=1")
     assert not gateway(one, "PodDisruptionBudget")
@@ -119,7 +121,9 @@ def test_gateway_values() -> None:
 )
 def test_gateway_values_schema(flag: str, message: str) -> None:
     out = helm("template", "x", str(CHART), "--set", flag, check=False)
-    assert out.returncode != 0 and "schema" in out.stderr and message in out.stderr, out.stderr
+    assert out.returncode != 0, out.stderr
+    assert "schema" in out.stderr, out.stderr
+    assert message in out.stderr, out.stderr
 
 
 def test_gateway_rbac_is_the_contract_cluster_wide() -> None:
@@ -144,7 +148,8 @@ def test_gateway_rbac_is_the_contract_cluster_wide() -> None:
 )
 def test_gateway_rbac_is_namespaced_to_what_it_serves(flags: list[str]) -> None:
     objs = render(*flags)
-    assert not gateway(objs, "ClusterRole") and not gateway(objs, "ClusterRoleBinding")
+    assert not gateway(objs, "ClusterRole")
+    assert not gateway(objs, "ClusterRoleBinding")
     roles = gateway(objs, "Role")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     assert all(rules(r) == GATEWAY_RULES for r in roles)

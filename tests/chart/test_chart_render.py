@@ -57,7 +57,8 @@ def test_lint_strict_with_every_option() -> None:
 
 def test_chart_versions() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
-    assert chart["version"] and chart["appVersion"]
+    assert chart["version"]
+    assert chart["appVersion"]
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     assert values["operator"]["image"]["tag"] == ""  # defaults to appVersion
     objs = render()
@@ -88,7 +89,8 @@ def test_chart_versions() -> None:
 def test_values_schema_rejects_bad_values(flag: str, message: str) -> None:
     out = helm("template", "x", str(CHART), "--set", flag, check=False)
     assert out.returncode != 0
-    assert "schema" in out.stderr and message in out.stderr, out.stderr
+    assert "schema" in out.stderr, out.stderr
+    assert message in out.stderr, out.stderr
 
 
 def test_values_documented_field_by_field() -> None:
@@ -164,7 +166,8 @@ def test_rendered_crds_equal_source() -> None:
 def test_crd_switches() -> None:
     assert not by_kind(render("--set", "crds.enabled=false"), "CustomResourceDefinition")
     unkept = by_kind(render("--set", "crds.keep=false"), "CustomResourceDefinition")
-    assert unkept and all(
+    assert unkept
+    assert all(
         "helm.sh/resource-policy" not in (c["metadata"].get("annotations") or {}) for c in unkept
     )
 
@@ -197,17 +200,20 @@ def test_namespaced_rbac_when_namespaces_are_listed() -> None:
     cluster_resources = {r for rule in cluster_role["rules"] for r in rule["resources"]}
     assert cluster_resources == {"storageclasses", "customresourcedefinitions"}
     args = operator_args(objs)
-    assert "--namespace=team-a" in args and "--namespace=team-b" in args
+    assert "--namespace=team-a" in args
+    assert "--namespace=team-b" in args
     assert "--all-namespaces" not in args
     out = helm(
         "template", "x", str(CHART), "--set", "operator.watchNamespaces={team-*}", check=False
     )
-    assert out.returncode != 0 and "pattern" in out.stderr
+    assert out.returncode != 0
+    assert "pattern" in out.stderr
 
 
 def test_leader_election_follows_replicas() -> None:
     one = operator_args(render())
-    assert "--standalone" in one and "--all-namespaces" in one
+    assert "--standalone" in one
+    assert "--all-namespaces" in one
     two = render("--set", "operator.replicas=2", "--set", "operator.peeringName=elect")
     assert "--peering=elect" in operator_args(two)
     assert "--standalone" not in operator_args(two)
@@ -224,7 +230,8 @@ def test_log_level_and_resources() -> None:
         "operator.resources.limits.memory=1Gi",
     )
     args = operator_args(objs)
-    assert "--verbose" in args and "--log-format=plain" in args
+    assert "--verbose" in args
+    assert "--log-format=plain" in args
     container = by_kind(objs, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]
     assert container["resources"]["limits"]["memory"] == "1Gi"
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
@@ -293,7 +300,8 @@ def test_no_gpu_profiles_load_as_none(tmp_path: Path) -> None:
 
 def test_metrics_service_and_optional_monitoring() -> None:
     plain = render()
-    assert not by_kind(plain, "ServiceMonitor") and not by_kind(plain, "PrometheusRule")
+    assert not by_kind(plain, "ServiceMonitor")
+    assert not by_kind(plain, "PrometheusRule")
     (svc,) = by_kind(plain, "Service")
     assert svc["spec"]["ports"][0]["targetPort"] == "metrics"
     full = render(
@@ -346,7 +354,8 @@ def test_prometheusrule_is_the_rules_file_with_overrides() -> None:
         "PrometheusRule",
     )
     rules = {r["alert"]: r for g in tuned["spec"]["groups"] for r in g["rules"]}
-    assert "PastureKVCacheNearFull" not in rules and len(rules) == len(names) - 1
+    assert "PastureKVCacheNearFull" not in rules
+    assert len(rules) == len(names) - 1
     assert rules["PastureTTFTP95High"]["expr"].rstrip().endswith("> 7.5")
     assert rules["PastureModelDeploymentNotReady"]["for"] == "30m"
     assert all(r["labels"]["team"] == "ml" for r in rules.values())

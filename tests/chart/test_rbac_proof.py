@@ -337,13 +337,15 @@ def test_operator_reconciles_examples_with_chart_serviceaccount(
         md = json.loads(
             chart_cluster.kubectl("-n", ns, "get", "modeldeployment/tiny", "-o", "json").stdout
         )
-        assert md["status"]["readyReplicas"] == 2 and md["status"]["endpoint"]
+        assert md["status"]["readyReplicas"] == 2
+        assert md["status"]["endpoint"]
         events = chart_cluster.kubectl("-n", ns, "get", "events", "-o", "json").stdout
         assert "pasture-operator" in events  # Events posted with the SA's permission
         time.sleep(2)
         log = op.text()
         assert op.proc.poll() is None, log[-3000:]
-        assert "403" not in log and "orbidden" not in log, log[-3000:]
+        assert "403" not in log, log[-3000:]
+        assert "orbidden" not in log, log[-3000:]
     finally:
         op.stop()
         _remove_examples(chart_cluster, ns)

@@ -40,7 +40,8 @@ async def test_engine_generates_eight_tokens(vllm_engine: Any) -> None:
         final = None
         async for out in vllm_engine.generate({"prompt_token_ids": [1, 10, 20, 30]}, params, rid):
             final = out
-        assert final is not None and final.finished
+        assert final is not None
+        assert final.finished
         outputs.append(list(final.outputs[0].token_ids))
     assert len(outputs[0]) == 8
     assert outputs[0] == outputs[1]  # greedy decoding is deterministic

@@ -25,13 +25,16 @@ def _alive(pid: int) -> bool:
 
 def test_up_kubeconfig_down_leaves_nothing_behind(tmp_path: Path) -> None:
     env = {**os.environ, "PASTURE_CLUSTER_DIR": str(tmp_path)}
-    run = lambda *a: subprocess.run(  # noqa: E731
-        [str(ROOT / "hack" / "cluster"), *a, "--name", "updown"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+
+    def run(*args: str) -> str:
+        return subprocess.run(
+            [str(ROOT / "hack" / "cluster"), *args, "--name", "updown"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+
     kubeconfig = run("up")
     assert run("kubeconfig") == kubeconfig
     state = json.loads((tmp_path / "updown" / "state.json").read_text())

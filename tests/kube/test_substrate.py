@@ -133,7 +133,7 @@ def test_pod_asking_for_too_many_gpus_stays_pending(
         p = get(kube_cluster, namespace, "pod", "greedy")
         for c in p["status"].get("conditions", []):
             if c["type"] == "PodScheduled" and c["status"] == "False":
-                return c
+                return dict(c)
         return None
 
     cond = wait_until(unschedulable, what="PodScheduled=False")

@@ -32,6 +32,8 @@ from typing import Any, TypeVar
 
 import httpx
 
+from tests.fixtures.tiers import require_tier
+
 ROOT = Path(__file__).resolve().parents[2]
 RUNTIME = ROOT / ".venv" / "bin" / "pasture-runtime"
 POD_PORT = 11434
@@ -65,6 +67,7 @@ def start_runtimes(
     model_dir: Path, ports: list[int], log_dir: Path, timeout: float = 420
 ) -> list[Runtime]:
     """Start one `pasture-runtime serve` per port (tiny model, 1 GiB KV cache); wait ready."""
+    require_tier("engine")
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
     out: list[Runtime] = []
     try:
@@ -293,9 +296,11 @@ class Load:
                 await asyncio.sleep(0.1)
 
 
-def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
+def wait_until(
+    predicate: Callable[[], T | None], timeout: float, what: str, interval: float = 0.1
+) -> T:
     deadline = time.monotonic() + timeout
-    last: T = predicate()
+    last = predicate()
     while not last:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")

@@ -7,12 +7,13 @@ fresh namespace, so tests never see each other's objects.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ class OperatorProcess:
     log: Path
     metrics_port: int
     liveness_port: int
-    args: list[str] = field(default_factory=list)
+    args: list[str] = dataclasses.field(default_factory=list)
 
     def metrics(self) -> str:
         with urllib.request.urlopen(
@@ -73,7 +74,7 @@ class OperatorProcess:
             with urllib.request.urlopen(
                 f"http://127.0.0.1:{self.liveness_port}/healthz", timeout=2
             ) as r:
-                return r.status == 200
+                return bool(r.status == 200)
         except OSError:
             return False
 

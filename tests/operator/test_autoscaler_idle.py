@@ -245,7 +245,7 @@ def test_parse_duration(text: str | int, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "-5m", "5 minutes", "2d", "m", -1])
 def test_parse_duration_refuses(text: str | int) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"duration"):
         parse_duration(text)
 
 

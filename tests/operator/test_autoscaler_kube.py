@@ -32,7 +32,7 @@ from tests.operator.autoscale_support import (
 )
 from tests.operator.conftest import OperatorProcess, get_json
 
-pytestmark = pytest.mark.kube
+pytestmark = [pytest.mark.kube, pytest.mark.engine]  # real runtimes (start_runtimes)
 
 MODEL = {
     "apiVersion": "pasture.dev/v1alpha1",
@@ -107,9 +107,10 @@ class Harness:
         self.relay.start()
 
     def md(self) -> dict[str, Any]:
-        out: dict[str, Any] = self.custom.get_namespaced_custom_object(
+        out = self.custom.get_namespaced_custom_object(
             "pasture.dev", "v1alpha1", self.ns, "modeldeployments", "tiny"
         )
+        assert isinstance(out, dict)
         return out
 
     def replicas(self) -> int:
@@ -247,7 +248,8 @@ def test_scales_up_within_two_intervals_and_down_only_after_delay(
         "AtMaximum",
     )
     assert max(h.hold(2 * interval) + seen) == 3  # never above maxReplicas
-    assert st["currentMetric"] >= 6 and st["desiredReplicas"] == 3
+    assert st["currentMetric"] >= 6
+    assert st["desiredReplicas"] == 3
     wait_until(
         lambda: h.autoscaling().get("missingPods"),
         10,
@@ -266,10 +268,12 @@ def test_scales_up_within_two_intervals_and_down_only_after_delay(
 
     st = h.autoscaling()
     reasons = [d["reason"] for d in st["recentDecisions"]]
-    assert "ScaleDown" in reasons and "ScaleDownDelayed" in reasons
+    assert "ScaleDown" in reasons
+    assert "ScaleDownDelayed" in reasons
     assert reasons.index("ScaleDownDelayed") < len(reasons) - 1 - reasons[::-1].index("ScaleDown")
     assert all(d["message"] for d in st["recentDecisions"])
-    assert st["lastScaleTime"] and st["lastBusyTime"]
+    assert st["lastScaleTime"]
+    assert st["lastBusyTime"]
     assert wait_until(lambda: h.events("ScaleUp"), 10, "ScaleUp events")
     assert any("3 -> 1" in m for m in h.events("ScaleDown"))
     text = operator.metrics()

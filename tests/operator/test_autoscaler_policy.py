@@ -99,9 +99,11 @@ def test_missing_pods_alone_do_not_scale_up() -> None:
 
 def test_busy_refreshes_evidence_and_delay_counts_from_it() -> None:
     busy = decide(win(4, 4, 4), 2, SPEC, NOW - 500, NOW)
-    assert busy.reason == "Steady" and busy.last_busy == NOW
+    assert busy.reason == "Steady"
+    assert busy.last_busy == NOW
     low = decide(win(0, 0, 0), 2, SPEC, busy.last_busy, NOW + 59)
-    assert low.reason == "ScaleDownDelayed" and low.last_busy == NOW
+    assert low.reason == "ScaleDownDelayed"
+    assert low.last_busy == NOW
     assert decide(win(0, 0, 0), 2, SPEC, busy.last_busy, NOW + 60).reason == "ScaleDown"
 
 
@@ -200,7 +202,8 @@ def test_state_survives_restart_through_status() -> None:
 
     fresh = AutoscaleState.restore(SPEC, status, NOW + 5)  # a new operator process
     # lastBusyTime is written at most every heartbeat: assumed busy until then (capped at now).
-    assert fresh.last_busy == NOW + 5 and parse_rfc3339(status["lastBusyTime"]) == NOW
+    assert fresh.last_busy == NOW + 5
+    assert parse_rfc3339(status["lastBusyTime"]) == NOW
     assert fresh.decisions == status["recentDecisions"]
     fresh.add(Sample(NOW + 10, 0, 1, 0))  # first sample of the new process: idle
     d = decide(fresh.window, 2, SPEC, fresh.last_busy, NOW + 120)

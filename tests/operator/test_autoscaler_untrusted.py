@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -55,10 +55,11 @@ def test_decide_never_raises_on_a_bad_sample(bad: float) -> None:
     """Even if a bad number reached the window, the decision holds instead of raising."""
     window = [Sample(NOW - 5, 1.0, 1, 0), Sample(NOW, bad, 1, 0)]
     d = decide(window, 2, SPEC, None, NOW)
-    assert d.desired == 2 and d.reason == "NoMetrics"
+    assert d.desired == 2
+    assert d.reason == "NoMetrics"
 
 
-async def _serve(payload: bytes, chunks: int, sent: list[int]) -> AsyncIterator[int]:
+async def _serve(payload: bytes, chunks: int, sent: list[int]) -> AsyncGenerator[int]:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readuntil(b"\r\n\r\n")
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n")

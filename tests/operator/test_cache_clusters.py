@@ -84,7 +84,8 @@ def test_volume_root_cause_reaches_the_status() -> None:
     )
     p = plan_deployment(md(), obs, OperatorSettings("img"), "T")
     degraded = next(c for c in p.status["conditions"] if c["type"] == "Degraded")
-    assert degraded["status"] == "True" and degraded["reason"] == "VolumeMultiAttach"
+    assert degraded["status"] == "True"
+    assert degraded["reason"] == "VolumeMultiAttach"
     assert [e.reason for e in p.events if e.type == "Warning"] == ["VolumeMultiAttach"]
 
 

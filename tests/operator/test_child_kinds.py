@@ -120,10 +120,12 @@ def test_verbs_cover_what_each_row_says_is_done(row: KindRow) -> None:
     if row.watch is not None:
         assert {"list", "watch"} <= row.verbs
     if row.owner is not None:  # looked up before an apply (conflicts), applied, watched
-        assert {"get", "create", "patch"} <= row.verbs and row.watch is not None
+        assert {"get", "create", "patch"} <= row.verbs
+        assert row.watch is not None
         assert row.namespaced  # owner references do not cross namespaces
     if row.optional is not None:  # deleted when no longer wanted
-        assert row.owner is not None and "delete" in row.verbs
+        assert row.owner is not None
+        assert "delete" in row.verbs
 
 
 def _children(objs: list[dict[str, Any]]) -> dict[str, str]:
@@ -143,7 +145,8 @@ def test_a_full_deployment_plan_makes_exactly_the_table_children() -> None:
 def _pods_are_watched(owners: list[dict[str, Any]]) -> None:
     """The pods a Deployment or Job makes carry the labels the Pod watch selects by."""
     watch = BY_KIND["Pod"].watch
-    assert owners and watch is not None
+    assert owners
+    assert watch is not None
     for o in owners:
         labels = o["spec"]["template"]["metadata"]["labels"]
         assert labels.items() >= watch.labels.items(), o["kind"]
@@ -161,6 +164,7 @@ def test_a_cached_model_plan_makes_exactly_the_table_children() -> None:
     assert _children(objs) == {r.kind: r.api_version for r in KINDS if r.owner == MODEL_KIND}
     for o in objs:
         watch = BY_KIND[o["kind"]].watch
-        assert watch is not None and o["metadata"]["labels"].items() >= watch.labels.items()
+        assert watch is not None
+        assert o["metadata"]["labels"].items() >= watch.labels.items()
         assert o["metadata"]["ownerReferences"][0]["kind"] == MODEL_KIND
     _pods_are_watched([o for o in objs if o["kind"] == "Job"])

@@ -9,7 +9,8 @@ def test_transition_time_kept_while_status_unchanged() -> None:
     first = conditions.merge(None, [Condition("Ready", "False", "Starting", "0/1")], 1, "T1")
     second = conditions.merge(first, [Condition("Ready", "False", "Unschedulable", "no")], 2, "T2")
     assert second[0]["lastTransitionTime"] == "T1"
-    assert second[0]["reason"] == "Unschedulable" and second[0]["observedGeneration"] == 2
+    assert second[0]["reason"] == "Unschedulable"
+    assert second[0]["observedGeneration"] == 2
     third = conditions.merge(second, [Condition("Ready", "True", "Available", "1/1")], 2, "T3")
     assert third[0]["lastTransitionTime"] == "T3"
 

@@ -130,7 +130,8 @@ def test_nothing_applied_when_children_match() -> None:
     first = plan(md())
     children = {(o["kind"], o["metadata"]["name"]): o for o in first.apply}
     again = plan(md(), children=children)
-    assert again.apply == [] and again.delete == []
+    assert again.apply == []
+    assert again.delete == []
 
 
 def test_optional_children() -> None:
@@ -269,7 +270,8 @@ def test_ready_status_fields_and_event() -> None:
     body = md()
     body["status"] = p.status
     again = plan(body, children=children)
-    assert again.status == p.status and again.events == []
+    assert again.status == p.status
+    assert again.events == []
 
 
 @pytest.mark.parametrize(

@@ -113,7 +113,8 @@ def test_checksum_mismatch_is_permanent(server: str, tmp_path: Path) -> None:
         "--termination-log",
         str(tmp_path / "t"),
     )
-    assert out.returncode == 2 and "sha256 mismatch" in out.stderr
+    assert out.returncode == 2
+    assert "sha256 mismatch" in out.stderr
 
 
 def test_unreachable_server_is_retryable(tmp_path: Path) -> None:

@@ -99,7 +99,8 @@ def test_an_interrupted_download_resumes_from_its_byte_offset(
     download_url(url, dest, progress)
     assert served.ranges == [None, f"bytes={offset}-"]
     assert (dest / "weights.bin").read_bytes() == BODY
-    assert progress.done == len(BODY) and progress.total == len(BODY)
+    assert progress.done == len(BODY)
+    assert progress.total == len(BODY)
     assert not list(dest.parent.glob(".download-*"))  # staging removed after success
 
 
@@ -127,7 +128,8 @@ def test_stale_staging_is_removed_at_start(server: tuple[str, Served], tmp_path:
     keep = work_dir(dest, "url:x")
     keep.mkdir()
     assert clean_stale(dest, keep=keep) == stale
-    assert keep.exists() and not any(d.exists() for d in stale)
+    assert keep.exists()
+    assert not any(d.exists() for d in stale)
     # ... and a download does it on its own.
     stale[0].mkdir()
     download_url(f"{base}/weights.bin", dest, _progress())
@@ -184,5 +186,7 @@ def test_failure_messages_never_show_url_credentials(
     out = _run(tmp_path, {"SRC": secret}, "--url-env", "SRC")
     assert out.returncode == 2  # 401: permanent
     shown = out.stderr + (tmp_path / "term").read_text()
-    assert "401" in shown and "REDACTED" in shown
-    assert "s3cret" not in shown and "abc123" not in shown
+    assert "401" in shown
+    assert "REDACTED" in shown
+    assert "s3cret" not in shown
+    assert "abc123" not in shown

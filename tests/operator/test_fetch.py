@@ -117,7 +117,8 @@ def test_a_wrong_content_range_discards_the_partial_file(
     script.replies = [Reply(206, {"Content-Range": f"bytes 0-999/{len(BODY)}"}, BODY)]
     with pytest.raises(RuntimeError, match="unexpected Content-Range from the URL"):
         _fetch(url, blob)
-    assert not blob.exists() and not (tmp_path / "blob.validator").exists()
+    assert not blob.exists()
+    assert not (tmp_path / "blob.validator").exists()
 
 
 @pytest.mark.parametrize(

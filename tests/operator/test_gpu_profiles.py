@@ -156,7 +156,8 @@ def test_load_errors_name_the_file(tmp_path: Path, text: str | None, message: st
         path.write_text(text)
     with pytest.raises(GpuProfileError) as err:
         load_profiles(path)
-    assert message in str(err.value) and str(path) in str(err.value)
+    assert message in str(err.value)
+    assert str(path) in str(err.value)
 
 
 def test_load_empty_file_is_no_profiles(tmp_path: Path) -> None:
@@ -418,7 +419,9 @@ def test_plan_uses_the_profile() -> None:
 def test_unknown_profile_blocks_children(s: OperatorSettings, fragment: str) -> None:
     body = md(resources={"profile": "h200", "gpus": 1})
     p = plan(body, s)
-    assert p.apply == [] and p.desired == [] and p.delete == []
+    assert p.apply == []
+    assert p.desired == []
+    assert p.delete == []
     assert conds(p) == {
         "Ready": ("False", "UnknownGPUProfile"),
         "Progressing": ("False", "UnknownGPUProfile"),
@@ -435,7 +438,9 @@ def test_unknown_profile_leaves_existing_children_alone() -> None:
     good = plan(md(replicas=2, resources={"profile": "a100"}))
     children = {(o["kind"], o["metadata"]["name"]): o for o in good.apply}
     bad = plan(md(replicas=2, resources={"profile": "h200"}), children=children)
-    assert bad.apply == [] and bad.delete == []  # the running pods stay as they are
+    # The running pods stay as they are.
+    assert bad.apply == []
+    assert bad.delete == []
 
 
 def test_unknown_profile_recovers() -> None:

@@ -48,7 +48,8 @@ def test_pool_selects_the_runtime_pods_on_the_runtime_port() -> None:
 
 def test_picker_name_is_a_service_name_for_dotted_deployments() -> None:
     name = endpoint_picker_name("qwen2.5")
-    assert "." not in name and name.startswith("qwen2-5-epp")
+    assert "." not in name
+    assert name.startswith("qwen2-5-epp")
 
 
 def test_plan_adds_a_pool_only_where_the_crd_exists_and_deletes_it_when_gone() -> None:

@@ -103,7 +103,8 @@ def test_apiserver_stop_and_start_operator_reconnects_and_converges(
         60,
         "status Ready with 2 replicas",
     )
-    assert operator.proc.poll() is None and operator.proc.pid == pid  # no crash loop
+    assert operator.proc.poll() is None
+    assert operator.proc.pid == pid  # no crash loop
 
 
 def test_apiserver_restart_under_autoscaling_keeps_operator_up(
@@ -154,7 +155,8 @@ def proxied_kubeconfig(
     """A kubeconfig whose server is a severable TCP proxy in front of the apiserver."""
     config = yaml.safe_load(kube_cluster.kubeconfig.read_text())
     server = urlsplit(config["clusters"][0]["cluster"]["server"])
-    assert server.hostname and server.port
+    assert server.hostname
+    assert server.port
     proxy = TcpProxy(server.hostname, server.port).start()
     for c in config["clusters"]:
         c["cluster"]["server"] = f"https://{server.hostname}:{proxy.port}"

@@ -23,13 +23,14 @@ def test_two_deployments_serving_one_name_are_both_told(
     k = kube_cluster
     apply(k, namespace, HF_MODEL + "---\n" + md_yaml("first") + "---\n" + md_yaml("second"))
     for name in ("first", "second"):
-        wait_for(
-            lambda name=name: _degraded_reason(k, namespace, name) == "NameConflict",
-            60,
-            f"{name} Degraded NameConflict",
-        )
+
+        def conflicted(name: str = name) -> bool:
+            return _degraded_reason(k, namespace, name) == "NameConflict"
+
+        wait_for(conflicted, 60, f"{name} Degraded NameConflict")
     message = condition(get_json(k, namespace, "modeldeployment", "first"), "Degraded")["message"]
-    assert "'tiny:latest'" in message and "ModelDeployment 'second'" in message
+    assert "'tiny:latest'" in message
+    assert "ModelDeployment 'second'" in message
     events = k.kubectl(
         "get", "events", "-n", namespace, "--field-selector", "reason=NameConflict", "-o", "name"
     ).stdout.split()

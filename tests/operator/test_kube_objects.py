@@ -68,9 +68,11 @@ def test_longest_and_dotted_names_make_valid_children(
         lambda: get_json(k, namespace, "deployment", "qwen2.5"), 60, "the Deployment of qwen2.5"
     )
     volumes = [v["name"] for v in dep["spec"]["template"]["spec"]["volumes"]]
-    assert "model" in volumes and any(v.startswith("adapter-") for v in volumes)
+    assert "model" in volumes
+    assert any(v.startswith("adapter-") for v in volumes)
     services = get_json(k, namespace, "services", "-l", "pasture.dev/deployment=qwen2.5")
-    assert services is not None and len(services["items"]) == 1
+    assert services is not None
+    assert len(services["items"]) == 1
     svc_name = services["items"][0]["metadata"]["name"]
     body = get_json(k, namespace, "modeldeployment", "qwen2.5")
     assert body is not None
@@ -126,7 +128,8 @@ def test_same_named_user_objects_are_never_adopted(
     wait_for(lambda: reason("modeldeployment", "tiny", "Degraded") == "ChildConflict", 60, "MD")
     body = get_json(k, namespace, "modeldeployment", "tiny")
     message = condition(body, "Degraded")["message"]
-    assert "Service tiny" in message and "ConfigMap tiny-runtime" in message
+    assert "Service tiny" in message
+    assert "ConfigMap tiny-runtime" in message
     assert condition(body, "Ready")["status"] == "False"
     wait_for(lambda: reason("model", "cached", "Ready") == "ChildConflict", 60, "Model conflict")
     assert (
@@ -140,9 +143,11 @@ def test_same_named_user_objects_are_never_adopted(
         assert not obj["metadata"].get("ownerReferences"), (kind, obj["metadata"])
         assert "app.kubernetes.io/managed-by" not in (obj["metadata"].get("labels") or {})
     svc = get_json(k, namespace, "service", "tiny")
-    assert svc is not None and svc["spec"]["selector"] == {"app": "mine"}
+    assert svc is not None
+    assert svc["spec"]["selector"] == {"app": "mine"}
     cm = get_json(k, namespace, "configmap", "tiny-runtime")
-    assert cm is not None and cm["data"] == {"mine": "yes"}
+    assert cm is not None
+    assert cm["data"] == {"mine": "yes"}
     assert get_json(k, namespace, "jobs", "-l", "pasture.dev/model=cached") == {
         "apiVersion": "v1",
         "items": [],
@@ -162,7 +167,8 @@ def test_same_named_user_objects_are_never_adopted(
     k.kubectl("delete", "-n", namespace, "service/tiny", "configmap/tiny-runtime")
     wait_for(lambda: reason("modeldeployment", "tiny", "Degraded") != "ChildConflict", 60, "heal")
     svc = get_json(k, namespace, "service", "tiny")
-    assert svc is not None and svc["metadata"]["ownerReferences"][0]["kind"] == "ModelDeployment"
+    assert svc is not None
+    assert svc["metadata"]["ownerReferences"][0]["kind"] == "ModelDeployment"
 
 
 def test_cache_access_mode_is_a_validated_immutable_spec_field(
@@ -179,12 +185,14 @@ def test_cache_access_mode_is_a_validated_immutable_spec_field(
         "-p", '{"spec": {"cache": {"accessMode": "ReadWriteOnce"}}}',
         check=False,
     )  # fmt: skip
-    assert changed.returncode != 0 and "cache.accessMode is immutable" in changed.stderr
+    assert changed.returncode != 0
+    assert "cache.accessMode is immutable" in changed.stderr
     bad = k.kubectl(
         "apply", "-n", namespace, "-f", "-", check=False,
         input=yaml.safe_dump(model("bad", {**spec, "cache": {**cache, "accessMode": "RWX"}})),
     )  # fmt: skip
-    assert bad.returncode != 0 and "accessMode" in bad.stderr
+    assert bad.returncode != 0
+    assert "accessMode" in bad.stderr
 
 
 def test_multi_attach_on_a_pod_is_the_root_cause(
@@ -244,4 +252,5 @@ def test_multi_attach_on_a_pod_is_the_root_cause(
     )
     assert "ReadWriteMany" in condition(body, "Degraded")["message"]
     warnings = [e for e in _events(k, namespace, "tiny") if e["reason"] == "VolumeMultiAttach"]
-    assert warnings and warnings[0]["type"] == "Warning"
+    assert warnings
+    assert warnings[0]["type"] == "Warning"

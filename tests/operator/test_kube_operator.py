@@ -6,6 +6,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,8 @@ def test_examples_reach_ready(
             for v in pod_spec["volumes"]
         )
         svc = get_json(kube_cluster, namespace, "service", "tiny")
-        assert svc is not None and svc["spec"]["ports"][0]["port"] == 11434
+        assert svc is not None
+        assert svc["spec"]["ports"][0]["port"] == 11434
         assert get_json(kube_cluster, namespace, "pdb", "tiny") is not None
         pods = get_json(kube_cluster, namespace, "pods", "-l", "pasture.dev/deployment=tiny")
         assert pods is not None
@@ -107,7 +109,8 @@ def test_examples_reach_ready(
         events = kube_cluster.kubectl(
             "get", "events", "-n", namespace, "--field-selector", "involvedObject.name=tiny"
         ).stdout
-        assert "Ready" in events and "Created" in events
+        assert "Ready" in events
+        assert "Created" in events
     finally:
         kube_cluster.kubectl("delete", "pv", pv, "--wait=false", check=False)
 
@@ -392,10 +395,14 @@ def test_scale_subresource_and_delete(
         ("pdb", "tiny"),
     ]:
         wait_for(
-            lambda kind=kind, name=name: get_json(k, namespace, kind, name) is None,
+            partial(_gone, k, namespace, kind, name),
             60,
             f"{kind}/{name} garbage-collected",
         )
+
+
+def _gone(cluster: KubeCluster, namespace: str, kind: str, name: str) -> bool:
+    return get_json(cluster, namespace, kind, name) is None
 
 
 def test_restart_makes_no_rollout(
@@ -407,20 +414,24 @@ def test_restart_makes_no_rollout(
     wait_ready(k, namespace)
     before = deployment(k, namespace)
     md_before = get_json(k, namespace, "modeldeployment", "tiny")
-    assert before is not None and md_before is not None
+    assert before is not None
+    assert md_before is not None
     first.stop()
     second = start_operator()
     wait_for(lambda: second.reconciles() >= 2, 30, "second operator reconciled")
     time.sleep(2)
     after = deployment(k, namespace)
     md_after = get_json(k, namespace, "modeldeployment", "tiny")
-    assert after is not None and md_after is not None
+    assert after is not None
+    assert md_after is not None
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert md_after["status"]["conditions"] == md_before["status"]["conditions"]
     rs = get_json(k, namespace, "replicasets", "-l", "pasture.dev/deployment=tiny")
-    assert rs is not None and len(rs["items"]) == 1
+    assert rs is not None
+    assert len(rs["items"]) == 1
     deps = get_json(k, namespace, "deployments")
-    assert deps is not None and len(deps["items"]) == 1
+    assert deps is not None
+    assert len(deps["items"]) == 1
 
 
 def test_cache_pvc_job_and_status(
@@ -454,12 +465,15 @@ spec:
         "PVCUnbound status naming the StorageClass",
     )
     pvc = get_json(k, namespace, "pvc", "cached-cache")
-    assert pvc is not None and pvc["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert pvc is not None
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "1Gi"
     jobs = get_json(k, namespace, "jobs", "-l", "pasture.dev/model=cached")
-    assert jobs is not None and len(jobs["items"]) == 1
+    assert jobs is not None
+    assert len(jobs["items"]) == 1
     job = jobs["items"][0]
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]
-    assert args[:2] == ["-m", "pasture_operator.downloader"] and "--url-env" in args
+    assert args[:2] == ["-m", "pasture_operator.downloader"]
+    assert "--url-env" in args
     md = wait_for(
         lambda: (
             lambda b: b if condition(b, "ModelReady").get("reason") == "ModelNotReady" else None
@@ -468,7 +482,8 @@ spec:
         "MD waits for the model",
     )
     dep = deployment(k, namespace)
-    assert dep is not None and dep["spec"]["replicas"] == 0  # no pods before the cache is full
+    assert dep is not None
+    assert dep["spec"]["replicas"] == 0  # no pods before the cache is full
     assert condition(md, "Ready")["status"] == "False"
 
 
@@ -531,7 +546,8 @@ def test_gpu_profiles_place_pods_and_unknown_profiles_wait(
     # The known profile: its selector, tolerations and GPU count, merged with the spec.
     wait_ready(k, namespace)
     md = get_json(k, namespace, "modeldeployment", "tiny")
-    assert md is not None and "gpus" not in md["spec"]["resources"]  # no schema default
+    assert md is not None
+    assert "gpus" not in md["spec"]["resources"]  # no schema default
     dep = deployment(k, namespace)
     assert dep is not None
     pod_spec = dep["spec"]["template"]["spec"]
@@ -546,7 +562,8 @@ def test_gpu_profiles_place_pods_and_unknown_profiles_wait(
     assert cm is not None
     assert yaml.safe_load(cm["data"]["runtime.yaml"])["engine"]["tensor_parallel_size"] == 2
     pods = get_json(k, namespace, "pods", "-l", "pasture.dev/deployment=tiny")
-    assert pods is not None and {p["spec"]["nodeName"] for p in pods["items"]} == {"kwok-gpu-0"}
+    assert pods is not None
+    assert {p["spec"]["nodeName"] for p in pods["items"]} == {"kwok-gpu-0"}
 
     # The unknown profile: no children, Ready=False naming the known profiles, an Event.
     def later_reason() -> str:

@@ -55,7 +55,8 @@ def test_replica_changes_still_apply_on_the_served_template() -> None:
         children=children,
     )
     deps = [o for o in p.apply if o["kind"] == "Deployment"]
-    assert len(deps) == 1 and deps[0]["spec"]["replicas"] == 3
+    assert len(deps) == 1
+    assert deps[0]["spec"]["replicas"] == 3
     assert deps[0]["spec"]["template"] == dep["spec"]["template"]  # the served revision's pods
     assert not [o for o in p.apply if o["kind"] == "ConfigMap"]
 
@@ -64,7 +65,8 @@ def test_the_new_revision_rolls_once_ready() -> None:
     children, dep = serving(2)
     p = plan(md(replicas=2), models={"tiny": model(spec=WEIGHTS_V2)}, children=children)
     kinds = [o["kind"] for o in p.apply]
-    assert "ConfigMap" in kinds and "Deployment" in kinds
+    assert "ConfigMap" in kinds
+    assert "Deployment" in kinds
     new = next(o for o in p.apply if o["kind"] == "Deployment")
     assert new["spec"]["template"] != dep["spec"]["template"]
 

@@ -54,7 +54,8 @@ def test_unknown_library_name() -> None:
 def test_cache_children() -> None:
     p = run(CACHED)
     pvc, job = p.apply
-    assert pvc["kind"] == "PersistentVolumeClaim" and pvc["metadata"]["name"] == "tiny-cache"
+    assert pvc["kind"] == "PersistentVolumeClaim"
+    assert pvc["metadata"]["name"] == "tiny-cache"
     assert pvc["spec"]["storageClassName"] == "fast"
     assert pvc["spec"]["resources"]["requests"]["storage"] == "1Gi"
     assert job["kind"] == "Job"
@@ -192,7 +193,8 @@ def test_pvc_source_states() -> None:
     assert run(spec).reason == "PVCNotFound"
     bound = {"metadata": {"name": "w"}, "status": {"phase": "Bound"}}
     p = run(spec, ModelObserved(source_pvc=bound))
-    assert p.status["phase"] == "Ready" and p.status["enginePath"] == "/models/tiny"
+    assert p.status["phase"] == "Ready"
+    assert p.status["enginePath"] == "/models/tiny"
     unbound = {"metadata": {"name": "w"}, "spec": {}, "status": {"phase": "Pending"}}
     p = run(spec, ModelObserved(source_pvc=unbound, storage_classes=[]))
     assert "no default StorageClass" in p.status["message"]

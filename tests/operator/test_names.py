@@ -72,8 +72,10 @@ def _check_label_map(labels: dict[str, Any], where: str) -> None:
     for key, value in labels.items():
         prefix, _, key_name = key.rpartition("/")
         assert not prefix or is_subdomain(prefix), (where, key)
-        assert len(key_name) <= 63 and LABEL_KEY_NAME.match(key_name), (where, key)
-        assert len(str(value)) <= 63 and LABEL_VALUE.match(str(value)), (where, key, value)
+        assert len(key_name) <= 63, (where, key)
+        assert LABEL_KEY_NAME.match(key_name), (where, key)
+        assert len(str(value)) <= 63, (where, key, value)
+        assert LABEL_VALUE.match(str(value)), (where, key, value)
 
 
 def _walk(obj: Any) -> Iterator[tuple[str, Any]]:
@@ -92,9 +94,11 @@ def check_object(obj: dict[str, Any]) -> None:
     name = meta["name"]
     assert is_subdomain(name), (kind, name)
     if kind == "Service":
-        assert len(name) <= 63 and LABEL_1035.match(name), (kind, name)
+        assert len(name) <= 63, (kind, name)
+        assert LABEL_1035.match(name), (kind, name)
     if kind == "Job":  # its name becomes the pods' job-name label
-        assert len(name) <= 63 and LABEL_VALUE.match(name), (kind, name)
+        assert len(name) <= 63, (kind, name)
+        assert LABEL_VALUE.match(name), (kind, name)
     _check_label_map(meta.get("labels") or {}, f"{kind}/{name}")
     for key, value in _walk(obj.get("spec") or {}):
         if key in ("labels", "matchLabels", "selector") and isinstance(value, dict):
@@ -180,4 +184,5 @@ def test_names_kept_when_valid_and_fitted_when_not() -> None:
             )
         )
     )
-    assert len(job) <= 63 and job.startswith("m" * 20)
+    assert len(job) <= 63
+    assert job.startswith("m" * 20)

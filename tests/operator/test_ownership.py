@@ -66,7 +66,8 @@ def test_model_plan_applies_nothing_over_a_foreign_pvc() -> None:
         downloader_image="i",
         now="T",
     )
-    assert p.apply == [] and p.delete == []
+    assert p.apply == []
+    assert p.delete == []
     assert (p.phase, p.reason) == ("Failed", "ChildConflict")
     assert "PersistentVolumeClaim tiny-cache" in p.message
 

@@ -143,7 +143,8 @@ def test_model_phase_change_is_an_event_and_a_patch_once() -> None:
     assert first.status_patch == first.status
     written = {**body, "status": first.status}
     again = _plan(written)
-    assert again.events == [] and again.status_patch is None
+    assert again.events == []
+    assert again.status_patch is None
 
 
 def test_failed_model_event_is_a_warning() -> None:

@@ -17,6 +17,7 @@ from pasture_runtime.config import RuntimeConfig
 from pasture_runtime.engine import Engine
 from pasture_runtime.state import Runtime
 from tests.fixtures.net import free_port
+from tests.fixtures.tiers import require_tier
 
 MODEL = "tiny:latest"
 
@@ -56,6 +57,7 @@ class Served:
 
 @contextlib.asynccontextmanager
 async def serve(config: RuntimeConfig, engine: Engine) -> AsyncIterator[Served]:
+    require_tier("engine")
     app = create_app(config, engine=engine)
     port = free_port()
     server = _QuietServer(

@@ -24,7 +24,8 @@ async def test_root_version_and_probes_while_loading(tmp_path: Path) -> None:
         assert r.headers["content-type"].startswith("text/plain")
         assert (await c.head("/")).status_code == 200
         r = await c.get("/api/version")
-        assert r.json()["version"] == OLLAMA_COMPAT_VERSION and r.headers["x-pasture-version"]
+        assert r.json()["version"] == OLLAMA_COMPAT_VERSION
+        assert r.headers["x-pasture-version"]
         assert (await c.head("/api/version")).status_code == 200
         assert (await c.get("/healthz")).status_code == 200
         r = await c.get("/readyz")
@@ -40,7 +41,8 @@ async def test_errors_before_the_engine_is_ready(tmp_path: Path) -> None:
         r = await c.post("/api/generate", json={"model": "nope", "prompt": "x"})
         assert (r.status_code, r.json()) == (404, {"error": "model 'nope' not found"})
         r = await c.post("/api/generate", json={"model": "tiny", "prompt": "x"})
-        assert r.status_code == 503 and "loading" in r.json()["error"]
+        assert r.status_code == 503
+        assert "loading" in r.json()["error"]
         r = await c.post("/api/generate", json={"model": "tiny"})
         assert r.json()["done_reason"] == "load"
         r = await c.post("/api/generate", content=b"")
@@ -73,4 +75,5 @@ def test_embedding_runtime_has_no_generation_abort_series(tmp_path: Path) -> Non
     config.engine.runner = "pooling"
     text = create_app(config).state.runtime.metrics.render().decode()
     assert 'pasture_admission_rejections_total{model="tiny:latest",reason="queue_full"} 0.0' in text
-    assert "client_disconnect" not in text and 'reason="drain_timeout"} 0.0' in text
+    assert "client_disconnect" not in text
+    assert 'reason="drain_timeout"} 0.0' in text

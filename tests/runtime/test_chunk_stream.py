@@ -73,7 +73,8 @@ def test_chat_streamed_splits_the_trace_from_the_answer() -> None:
         _message(" there"),
         _message(""),
     ]
-    assert out[-1] is not None and out[-1]["done"] is True
+    assert out[-1] is not None
+    assert out[-1]["done"] is True
 
 
 def test_chat_streamed_hides_the_trace_with_think_false() -> None:

@@ -87,7 +87,8 @@ def test_serve_answers_then_drains_on_sigterm(tiny_model_dir: Path, tmp_path: Pa
         assert r.status_code == 200
         assert r.headers["content-type"] == "application/x-ndjson"
         lines = [json.loads(x) for x in r.text.splitlines()]
-        assert lines[-1]["done"] is True and lines[-1]["done_reason"] in ("stop", "length")
+        assert lines[-1]["done"] is True
+        assert lines[-1]["done_reason"] in ("stop", "length")
         assert all(lines[-1][k] > 0 for k in METRICS)
 
         # A stream in flight when SIGTERM arrives completes; new requests get 503.
@@ -109,7 +110,8 @@ def test_serve_answers_then_drains_on_sigterm(tiny_model_dir: Path, tmp_path: Pa
                     assert refused.status_code == 503
                     assert "shutting down" in refused.json()["error"]
                 rest = [json.loads(line) for line in it]
-            assert rest and rest[-1]["done"] is True
+            assert rest
+            assert rest[-1]["done"] is True
             assert "error" not in rest[-1]
         assert proc.wait(timeout=60) == 0
     finally:

@@ -86,7 +86,8 @@ async def test_long_chat_drops_old_messages_and_leaves_room_to_answer(
     out = r.json()
     # Before: prompt_eval_count 2047, eval_count 1 (the window cut to window - 1).
     assert out["prompt_eval_count"] <= WINDOW - ROOM
-    assert out["eval_count"] >= ROOM and out["message"]["content"]
+    assert out["eval_count"] >= ROOM
+    assert out["message"]["content"]
     assert out["prompt_eval_count"] + out["eval_count"] <= WINDOW
     # The prompt as rendered: the system prompt and the last user message are
     # in it, the oldest turns are not.
@@ -95,16 +96,21 @@ async def test_long_chat_drops_old_messages_and_leaves_room_to_answer(
     text = noeos.engine.decode(prep.prompt_ids)
     assert text.startswith(f"<|system|>\n{SYSTEM}</s>\n<|user|>\nturn ")
     assert text.endswith(f"<|user|>\n{LAST}</s>\n<|assistant|>\n")
-    assert "turn 0:" not in text and "turn 1:" not in text
+    assert "turn 0:" not in text
+    assert "turn 1:" not in text
     # Counted twice: the HTTP request and the direct prepare_chat above.
     assert await fitted_count(noeos, "/api/chat", "messages_dropped") == before + 2
     records = [r for r in caplog.records if "prompt fitted" in r.getMessage()]
     line = records[0].getMessage()
-    assert "how=messages_dropped" in line and "messages=" in line
-    assert LAST not in line and "quick brown fox" not in line
+    assert "how=messages_dropped" in line
+    assert "messages=" in line
+    assert LAST not in line
+    assert "quick brown fox" not in line
     fields = records[0].fields  # type: ignore[attr-defined]  # the JSON log's keys
-    assert fields["how"] == "messages_dropped" and fields["messages"] > 0
-    assert fields["prompt_tokens"] <= WINDOW - ROOM and fields["context_length"] == WINDOW
+    assert fields["how"] == "messages_dropped"
+    assert fields["messages"] > 0
+    assert fields["prompt_tokens"] <= WINDOW - ROOM
+    assert fields["context_length"] == WINDOW
 
 
 async def test_num_predict_is_the_room_kept_for_the_reply(noeos: Served) -> None:
@@ -118,7 +124,8 @@ async def test_num_predict_is_the_room_kept_for_the_reply(noeos: Served) -> None
     out = r.json()
     # Whole messages are dropped: the prompt fills the budget up to one turn.
     assert WINDOW // 2 < out["prompt_eval_count"] <= WINDOW - 64
-    assert out["eval_count"] == 64 and out["done_reason"] == "length"
+    assert out["eval_count"] == 64
+    assert out["done_reason"] == "length"
 
 
 async def test_streamed_and_openai_chats_are_fitted_too(noeos: Served) -> None:
@@ -132,21 +139,24 @@ async def test_streamed_and_openai_chats_are_fitted_too(noeos: Served) -> None:
         ) as r,
     ):
         lines = [json.loads(line) async for line in r.aiter_lines() if line]
-    assert lines[-1]["eval_count"] == 16 and lines[-1]["prompt_eval_count"] <= WINDOW - 16
+    assert lines[-1]["eval_count"] == 16
+    assert lines[-1]["prompt_eval_count"] <= WINDOW - 16
     assert "".join(x["message"]["content"] for x in lines)
     r = await post(
         noeos, "/v1/chat/completions", {"model": MODEL, "messages": messages, "max_tokens": 16}
     )
     assert r.status_code == 200, r.text
     usage = r.json()["usage"]
-    assert usage["completion_tokens"] == 16 and usage["prompt_tokens"] <= WINDOW - 16
+    assert usage["completion_tokens"] == 16
+    assert usage["prompt_tokens"] <= WINDOW - 16
     assert await fitted_count(noeos, "/v1/chat/completions", "messages_dropped") >= 1
 
 
 async def test_truncate_false_keeps_todays_error(server: Served) -> None:
     messages = long_chat(server.engine, times=2)
     r = await post(server, "/api/chat", {"model": MODEL, "messages": messages, "truncate": False})
-    assert r.status_code == 400 and "exceeds the context length" in r.json()["error"]
+    assert r.status_code == 400
+    assert "exceeds the context length" in r.json()["error"]
 
 
 async def test_a_last_message_too_long_for_the_window_is_a_clear_400(server: Served) -> None:
@@ -156,7 +166,8 @@ async def test_a_last_message_too_long_for_the_window_is_a_clear_400(server: Ser
     assert r.status_code == 400
     error = r.json()["error"]
     assert "the system prompt and the last user message take" in error
-    assert f"{WINDOW} tokens" in error and f"{ROOM} of them are kept for the reply" in error
+    assert f"{WINDOW} tokens" in error
+    assert f"{ROOM} of them are kept for the reply" in error
 
 
 async def test_36_open_webui_tools_are_a_clear_400_naming_the_tools(server: Served) -> None:
@@ -174,7 +185,8 @@ async def test_36_open_webui_tools_are_a_clear_400_naming_the_tools(server: Serv
     )
     assert r.status_code == 400
     err = r.json()["error"]
-    assert "36 tool definitions" in err["message"] and err["code"] == "context_length_exceeded"
+    assert "36 tool definitions" in err["message"]
+    assert err["code"] == "context_length_exceeded"
 
 
 async def test_a_few_tools_fit_beside_a_long_chat(noeos: Served) -> None:
@@ -187,7 +199,8 @@ async def test_a_few_tools_fit_beside_a_long_chat(noeos: Served) -> None:
     prep = prepare_chat(noeos.runtime, ChatRequest.model_validate(body))
     assert isinstance(prep, Prepared)
     text = noeos.engine.decode(prep.prompt_ids)
-    assert all(t["function"]["name"] in text for t in owui.TOOLS[:3]) and LAST in text
+    assert all(t["function"]["name"] in text for t in owui.TOOLS[:3])
+    assert LAST in text
 
 
 async def test_generate_leaves_room_to_answer(noeos: Served) -> None:
@@ -195,7 +208,8 @@ async def test_generate_leaves_room_to_answer(noeos: Served) -> None:
     before = await fitted_count(noeos, "/api/generate", "tokens_cut")
     r = await post(noeos, "/api/generate", {"model": MODEL, "prompt": prompt, "stream": False})
     out = r.json()
-    assert out["prompt_eval_count"] == WINDOW - ROOM and out["eval_count"] == ROOM
+    assert out["prompt_eval_count"] == WINDOW - ROOM
+    assert out["eval_count"] == ROOM
     assert await fitted_count(noeos, "/api/generate", "tokens_cut") == before + 1
 
 
@@ -210,7 +224,8 @@ async def test_open_webui_traffic_through_the_ollama_client(noeos: Served) -> No
             keep_alive=owui.KEEP_ALIVE, stream=True,
         ):  # fmt: skip
             pass
-    assert e.value.status_code == 400 and "36 tool definitions" in e.value.error
+    assert e.value.status_code == 400
+    assert "36 tool definitions" in e.value.error
     # Without the tools (the user's setting): a real streamed reply.
     parts = [
         p
@@ -220,8 +235,10 @@ async def test_open_webui_traffic_through_the_ollama_client(noeos: Served) -> No
         )
     ]  # fmt: skip
     final = parts[-1]
-    assert final.done and final.eval_count == 48
-    assert final.prompt_eval_count and final.prompt_eval_count <= WINDOW - 48
+    assert final.done
+    assert final.eval_count == 48
+    assert final.prompt_eval_count
+    assert final.prompt_eval_count <= WINDOW - 48
     assert "".join(p.message.content or "" for p in parts)
     # The background tasks after a reply: a title, then tags (not streamed).
     history = [
@@ -233,7 +250,9 @@ async def test_open_webui_traffic_through_the_ollama_client(noeos: Served) -> No
             model=MODEL, messages=task, stream=False, keep_alive=owui.KEEP_ALIVE,
             options={"num_predict": 24},
         )  # fmt: skip
-        assert out.done and out.eval_count == 24 and out.message.content
+        assert out.done
+        assert out.eval_count == 24
+        assert out.message.content
 
 
 class PartialByteEngine(Engine):
@@ -271,13 +290,15 @@ async def test_a_reply_ending_on_a_partial_utf8_byte_has_content(
     assert lines[-1]["eval_count"] == num_predict
     # Before: no content chunk at all (the held byte was never flushed).
     content = "".join(x["message"]["content"] for x in lines)
-    assert content and set(content) == {"\ufffd"}
+    assert content
+    assert set(content) == {"\ufffd"}
     r = await post(
         partial,
         "/api/generate",
         {"model": MODEL, "prompt": "hi", "stream": False, "options": options},
     )
-    assert r.json()["eval_count"] == num_predict and r.json()["response"]
+    assert r.json()["eval_count"] == num_predict
+    assert r.json()["response"]
 
 
 def test_long_prompts_do_not_warn_about_the_tokenizers_maximum(tiny_model_dir: Path) -> None:
@@ -285,15 +306,19 @@ def test_long_prompts_do_not_warn_about_the_tokenizers_maximum(tiny_model_dir: P
     makes fresh copies: a fresh tokenizer here, as the pool would lend one."""
     from vllm.tokenizers.registry import get_tokenizer
 
-    tokenizer = get_tokenizer(str(tiny_model_dir))
+    tokenizer: Any = get_tokenizer(str(tiny_model_dir))
 
     class Tokenizing:  # the one AsyncLLM method Engine.encode uses
         def get_tokenizer(self) -> Any:
             return tokenizer
 
     records: list[logging.LogRecord] = []
-    handler = logging.Handler()
-    handler.emit = records.append  # type: ignore[method-assign]
+
+    class Recording(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Recording()
     logging.getLogger("transformers").addHandler(handler)
     try:
         ids = Engine(Tokenizing()).encode("The quick brown fox. " * 2000, add_special_tokens=False)

@@ -71,7 +71,8 @@ async def test_preflight_is_answered_before_auth(url: str) -> None:
             headers={"Origin": "http://localhost:5173", "Access-Control-Request-Method": "POST",
                      "Access-Control-Request-Headers": "content-type,authorization"},
         )  # fmt: skip
-        assert r.status_code == 204 and r.content == b""
+        assert r.status_code == 204
+        assert r.content == b""
         assert r.headers["access-control-allow-origin"] == "http://localhost:5173"
         assert r.headers["access-control-allow-methods"] == "GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS"
         allowed = r.headers["access-control-allow-headers"].split(",")
@@ -88,7 +89,8 @@ KEY = {"Authorization": "Bearer sesame"}
 async def test_allowed_origins_get_the_header_others_a_403(url: str) -> None:
     async with httpx.AsyncClient(base_url=url, timeout=30, headers=KEY) as c:
         ok = await c.get("/api/version", headers={"Origin": "https://chat.example.com"})
-        assert ok.status_code == 200 and ok.json()["version"] == OLLAMA_COMPAT_VERSION
+        assert ok.status_code == 200
+        assert ok.json()["version"] == OLLAMA_COMPAT_VERSION
         assert ok.headers["access-control-allow-origin"] == "https://chat.example.com"
         assert ok.headers["vary"] == "Origin"
         bad = await c.get("/api/version", headers={"Origin": "https://evil.example"})
@@ -97,9 +99,11 @@ async def test_allowed_origins_get_the_header_others_a_403(url: str) -> None:
         assert bad_preflight.status_code == 403
         # No Origin, or the server's own: not CORS, no headers.
         plain = await c.get("/api/version")
-        assert plain.status_code == 200 and "access-control-allow-origin" not in plain.headers
+        assert plain.status_code == 200
+        assert "access-control-allow-origin" not in plain.headers
         own = await c.get("/api/version", headers={"Origin": url})
-        assert own.status_code == 200 and "access-control-allow-origin" not in own.headers
+        assert own.status_code == 200
+        assert "access-control-allow-origin" not in own.headers
 
 
 async def test_account_and_status_as_an_ollama_nobody_signed_in_to(url: str) -> None:

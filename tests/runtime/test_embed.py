@@ -58,10 +58,13 @@ def _tokens(engine: Engine, *texts: str) -> int:
 async def test_ollama_client_embed(embed_server: Served) -> None:
     c = ollama.AsyncClient(host=embed_server.url)
     one = await c.embed(model="tiny-embed", input="Cows graze in the pasture.")
-    assert one.model == "tiny-embed" and len(one.embeddings) == 1
-    assert len(one.embeddings[0]) == DIMS and abs(_norm(list(one.embeddings[0])) - 1) < 1e-4
+    assert one.model == "tiny-embed"
+    assert len(one.embeddings) == 1
+    assert len(one.embeddings[0]) == DIMS
+    assert abs(_norm(list(one.embeddings[0])) - 1) < 1e-4
     assert one.prompt_eval_count == _tokens(embed_server.engine, "Cows graze in the pasture.")
-    assert one.total_duration and one.load_duration
+    assert one.total_duration
+    assert one.load_duration
     texts = ["Cows graze in the pasture.", "The quick brown fox."]
     two = await c.embed(model=EMBED, input=texts)
     assert len(two.embeddings) == 2
@@ -75,7 +78,8 @@ async def test_dimensions_cut_and_renormalise(embed_server: Served) -> None:
     c = ollama.AsyncClient(host=embed_server.url)
     full = (await c.embed(model=EMBED, input="hello")).embeddings[0]
     cut = (await c.embed(model=EMBED, input="hello", dimensions=16)).embeddings[0]
-    assert len(cut) == 16 and abs(_norm(list(cut)) - 1) < 1e-4
+    assert len(cut) == 16
+    assert abs(_norm(list(cut)) - 1) < 1e-4
     head = list(full[:16])
     assert cut == pytest.approx([x / _norm(head) for x in head], abs=1e-3)
 
@@ -84,7 +88,8 @@ async def test_truncate(embed_server: Served) -> None:
     c = ollama.AsyncClient(host=embed_server.url)
     long = "the quick brown fox jumps over the lazy dog " * 400  # > 2048 tokens
     out = await c.embed(model=EMBED, input=long)
-    assert out.prompt_eval_count == 2048 and len(out.embeddings[0]) == DIMS
+    assert out.prompt_eval_count == 2048
+    assert len(out.embeddings[0]) == DIMS
     with pytest.raises(ollama.ResponseError) as err:
         await c.embed(model=EMBED, input=long, truncate=False)
     assert err.value.status_code == 400
@@ -111,8 +116,10 @@ async def test_openai_client_embeddings(embed_server: Served) -> None:
     c = openai.AsyncOpenAI(base_url=embed_server.url + "/v1", api_key="x", max_retries=0)
     # The SDK asks for base64 by default and decodes it itself.
     out = await c.embeddings.create(model=EMBED, input=["hello", "The quick brown fox."])
-    assert out.object == "list" and out.model == EMBED
-    assert [d.index for d in out.data] == [0, 1] and len(out.data[0].embedding) == DIMS
+    assert out.object == "list"
+    assert out.model == EMBED
+    assert [d.index for d in out.data] == [0, 1]
+    assert len(out.data[0].embedding) == DIMS
     tokens = _tokens(embed_server.engine, "hello", "The quick brown fox.")
     assert out.usage.prompt_tokens == out.usage.total_tokens == tokens
     ollama_vec = (await ollama.AsyncClient(host=embed_server.url).embed(EMBED, "hello")).embeddings
@@ -147,9 +154,11 @@ async def test_embedding_model_errors(embed_server: Served) -> None:
         r = await h.post(
             "/v1/embeddings", json={"model": EMBED, "input": "x", "encoding_format": "hex"}
         )
-        assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
+        assert r.status_code == 400
+        assert r.json()["error"]["type"] == "invalid_request_error"
         r = await h.post("/v1/embeddings", json={"model": EMBED, "input": []})
-        assert r.status_code == 400 and "invalid input" in r.json()["error"]["message"]
+        assert r.status_code == 400
+        assert "invalid input" in r.json()["error"]["message"]
         r = await h.post("/api/show", json={"model": EMBED})
         assert r.json()["capabilities"] == ["embedding"]
     c = openai.AsyncOpenAI(base_url=embed_server.url + "/v1", api_key="x", max_retries=0)
@@ -206,12 +215,15 @@ async def test_each_embedding_input_holds_its_own_ticket(
     texts = [f"input number {i}" for i in range(5)]
     async with serve(cfg, counting) as s, httpx.AsyncClient(base_url=s.url, timeout=60) as c:
         r = await c.post("/api/embed", json={"model": EMBED, "input": texts})
-        assert r.status_code == 200 and len(r.json()["embeddings"]) == 5
+        assert r.status_code == 200
+        assert len(r.json()["embeddings"]) == 5
         r = await c.post("/v1/embeddings", json={"model": EMBED, "input": texts})
-        assert r.status_code == 200 and len(r.json()["data"]) == 5
+        assert r.status_code == 200
+        assert len(r.json()["data"]) == 5
         assert counting.most == max_running
         adm = s.runtime.admission
-        assert adm is not None and adm.in_flight == 0
+        assert adm is not None
+        assert adm.in_flight == 0
         metrics = (await c.get("/metrics")).text
         assert 'pasture_requests_running{model="tiny-embed:latest"} 0.0' in metrics
         assert 'pasture_requests_waiting{model="tiny-embed:latest"} 0.0' in metrics

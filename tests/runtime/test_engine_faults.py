@@ -125,10 +125,13 @@ def test_stalled_engine_fails_liveness_and_dead_engine_exits(
                 killed_at = time.monotonic()
                 core.kill()
                 rest = [json.loads(line) for line in lines]
-            assert rest and "error" in rest[-1], rest[-3:]
+            assert rest, lines
+            assert "error" in rest[-1], rest[-3:]
             error = rest[-1]["error"]
             assert error.startswith("generation failed: internal error"), error
-            assert "Engine" not in error and "Error" not in error  # no exception text
+            # No exception text.
+            assert "Engine" not in error
+            assert "Error" not in error
         code = proc.wait(timeout=120)
         took = time.monotonic() - killed_at
         print(f"engine core killed: runtime exited {code} after {took:.1f} s")
@@ -191,4 +194,5 @@ def test_engine_child_failure_cause_reaches_the_termination_message(
     message = termination_log.read_text()
     print("termination message:", message)
     assert "See root cause above" not in message
-    assert "kv cache" in message.lower() and "100000" in message, message
+    assert "kv cache" in message.lower(), message
+    assert "100000" in message, message

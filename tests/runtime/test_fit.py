@@ -88,7 +88,8 @@ def test_chat_fitting_matches_ollamas_prompt_builder(
 
 def test_images_of_dropped_messages_go_with_them() -> None:
     result = fitted(HARRY_IMAGES, 1000)
-    assert result.kept == (2,) and result.fits
+    assert result.kept == (2,)
+    assert result.fits
     assert sum(HARRY_IMAGES[i].images for i in result.kept) == 1
 
 
@@ -103,16 +104,19 @@ def test_the_last_user_message_and_what_follows_it_are_never_dropped() -> None:
         Msg("tool", "sunny and warm today"),
     ]
     result = fitted(msgs, 17)
-    assert result.kept == (0, 5, 6, 7) and result.fits
+    assert result.kept == (0, 5, 6, 7)
+    assert result.fits
     # Ollama would go down to the tool result alone; Pasture stops at the question.
-    assert fitted(msgs, 5).kept == (0, 5, 6, 7) and not fitted(msgs, 5).fits
+    assert fitted(msgs, 5).kept == (0, 5, 6, 7)
+    assert not fitted(msgs, 5).fits
 
 
 def test_kept_history_starts_at_a_user_message() -> None:
     # 15 tokens fit "I-I'm a what? A test. ..." (from the assistant message)
     # but Pasture starts at a user turn: only the last user message is kept.
     result = fitted(HARRY, 15)
-    assert result.kept == (2,) and result.fits
+    assert result.kept == (2,)
+    assert result.fits
 
 
 def test_without_user_messages_every_message_is_a_start() -> None:
@@ -134,7 +138,8 @@ def test_chat_fitting_renders_few_candidates(name: str, limit: int, max_calls: i
     ]
     calls: list[tuple[int, ...]] = []
     result = fit.fit_messages([m.role for m in msgs], cost_of(msgs, calls), limit)
-    assert result.fits and len(calls) <= max_calls, name
+    assert result.fits, name
+    assert len(calls) <= max_calls, name
 
 
 def test_long_chats_are_fitted_by_binary_search() -> None:
@@ -142,8 +147,10 @@ def test_long_chats_are_fitted_by_binary_search() -> None:
     msgs.append(Msg("user", "the question"))
     calls: list[tuple[int, ...]] = []
     result = fit.fit_messages([m.role for m in msgs], cost_of(msgs, calls), 500)
-    assert result.fits and result.tokens <= 500
-    assert result.kept[0] == 0 and result.kept[-1] == len(msgs) - 1
+    assert result.fits
+    assert result.tokens <= 500
+    assert result.kept[0] == 0
+    assert result.kept[-1] == len(msgs) - 1
     assert len(calls) <= 12  # 1 + log2(501) + 1, not one per message
     # The longest candidate that fits: one more turn would not.
     start = result.kept[1]
@@ -168,14 +175,17 @@ def test_reply_room(context: int, num_predict: int | None, room: int) -> None:
 def test_token_truncation_leaves_room_to_answer() -> None:
     plan = opt.plan_sampling(opt.effective_options({}, {"num_ctx": 100}), 2048)
     ids, max_tokens = opt.fit_prompt(list(range(1000)), plan, truncate=True)
-    assert ids == list(range(1000 - 75, 1000)) and max_tokens == 25
+    assert ids == list(range(1000 - 75, 1000))
+    assert max_tokens == 25
     # A prompt that fits with room is left alone and may fill the window.
     ids, max_tokens = opt.fit_prompt(list(range(70)), plan, truncate=True)
-    assert len(ids) == 70 and max_tokens == 30
+    assert len(ids) == 70
+    assert max_tokens == 30
     # truncate: false keeps today's error (no room even for one token).
     with pytest.raises(OllamaError) as e:
         opt.fit_prompt(list(range(100)), plan, truncate=False)
-    assert e.value.status == 400 and "exceeds the context length" in e.value.message
+    assert e.value.status == 400
+    assert "exceeds the context length" in e.value.message
 
 
 def chat_fit(msgs: list[Msg], tools: int, context: int, **kw: Any) -> fit.ChatPrompt:
@@ -200,21 +210,27 @@ def test_fit_chat_keeps_the_ids_of_the_longest_candidate_that_fits() -> None:
     # context 40, room 10 (a quarter): budget 30 keeps system + the last turn
     # pair (6 + 11 + 3 + 11 = 31 > 30) -> system + last user message (17).
     out = chat_fit(msgs, 0, 40)
-    assert out.kept == (0, 5) and out.dropped == 4 and len(out.ids) == 17
+    assert out.kept == (0, 5)
+    assert out.dropped == 4
+    assert len(out.ids) == 17
     out = chat_fit(msgs, 0, 48)  # budget 36: the last two turns fit
-    assert out.kept == (0, 3, 4, 5) and len(out.ids) == 31
+    assert out.kept == (0, 3, 4, 5)
+    assert len(out.ids) == 31
     assert chat_fit(msgs, 0, 4096).dropped == 0
 
 
 def test_fit_chat_with_truncate_false_drops_nothing() -> None:
     out = chat_fit([SYSTEM, *HARRY], 0, 8, truncate=False)
-    assert out.kept == (0, 1, 2, 3) and out.dropped == 0 and len(out.ids) == 24
+    assert out.kept == (0, 1, 2, 3)
+    assert out.dropped == 0
+    assert len(out.ids) == 24
 
 
 def test_fit_chat_refuses_what_cannot_leave_room_to_answer() -> None:
     with pytest.raises(OllamaError) as e:
         chat_fit([SYSTEM, *HARRY], 0, 20)  # budget 15 < system + last (17)
-    assert e.value.status == 400 and e.value.code == "context_length_exceeded"
+    assert e.value.status == 400
+    assert e.value.code == "context_length_exceeded"
     assert e.value.message == (
         "prompt too long: the system prompt and the last user message take 17 tokens; "
         "the context window is 20 tokens (num_ctx) and 5 of them are kept for the reply. "

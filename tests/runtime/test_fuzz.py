@@ -226,4 +226,5 @@ async def test_no_request_body_gives_a_5xx(server: Served, api: str) -> None:
         for line in metrics.splitlines()
         if line.startswith(("pasture_requests_running", "pasture_requests_waiting"))
     ]
-    assert len(gauges) == 2 and all(line.endswith(" 0.0") for line in gauges), gauges
+    assert len(gauges) == 2, gauges
+    assert all(line.endswith(" 0.0") for line in gauges), gauges

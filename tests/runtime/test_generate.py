@@ -34,7 +34,8 @@ async def stream_lines(server: Served, path: str, body: Any) -> tuple[httpx.Resp
         c.stream("POST", path, json=body) as r,
     ):
         raw = (await r.aread()).decode()
-    assert raw.endswith("\n") and "\n\n" not in raw  # NDJSON: no blank lines
+    assert raw.endswith("\n")
+    assert "\n\n" not in raw  # NDJSON: no blank lines
     return r, [json.loads(line) for line in raw.splitlines()]
 
 
@@ -42,8 +43,10 @@ def assert_final(chunk: dict[str, Any]) -> None:
     assert chunk["done"] is True
     assert chunk["done_reason"] in ("stop", "length")
     for key in METRICS:
-        assert isinstance(chunk[key], int) and chunk[key] > 0, key
-    assert chunk["created_at"].endswith("Z") and len(chunk["created_at"]) == 30
+        assert isinstance(chunk[key], int), key
+        assert chunk[key] > 0, key
+    assert chunk["created_at"].endswith("Z")
+    assert len(chunk["created_at"]) == 30
 
 
 async def test_generate_streams_ndjson_with_final_metrics(server: Served) -> None:
@@ -55,7 +58,8 @@ async def test_generate_streams_ndjson_with_final_metrics(server: Served) -> Non
     *chunks, final = lines
     assert chunks, "tokens are streamed before the final chunk"
     for chunk in chunks:
-        assert chunk["done"] is False and chunk["model"] == "tiny"
+        assert chunk["done"] is False
+        assert chunk["model"] == "tiny"
         assert set(chunk) == {"model", "created_at", "response", "done"}
     assert_final(final)
     assert final["response"] == ""

@@ -125,8 +125,10 @@ async def test_a_broken_template_and_a_requests_go_template(go_models: Served) -
             json={"model": "chatml", "stream": False, "prompt": "q",
                   "template": "{{ range .Messages }}{{ end }}"},
         )  # fmt: skip
-    assert broken.status_code == 400 and "unexpected EOF" in broken.json()["error"]
-    assert shown.status_code == 200 and shown.json()["template"] == "{{ if .Prompt }}unclosed"
+    assert broken.status_code == 400
+    assert "unexpected EOF" in broken.json()["error"]
+    assert shown.status_code == 200
+    assert shown.json()["template"] == "{{ if .Prompt }}unclosed"
     assert own.status_code == 200, own.text
     assert own.json()["prompt_eval_count"] == _tokens(go_models, "[S|S;q;]")
     assert unsupported.status_code == 400

@@ -63,5 +63,6 @@ def test_a_tool_prints_as_its_json_as_current_ollama() -> None:
     [case] = [c for c in GOLDEN if c["name"] == "llama31-tools"]
     out = parse(case["template"]).execute(_values(case["values"]))
     first, second = (json.loads(line) for line in out.splitlines() if line.startswith('{"type"'))
-    assert first["function"]["name"] == "get_weather" and second["function"]["name"] == "now"
+    assert first["function"]["name"] == "get_weather"
+    assert second["function"]["name"] == "now"
     assert '"description":"Get the \\u003ccurrent\\u003e weather \\u0026 more"' in out

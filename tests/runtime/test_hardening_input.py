@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from pasture_runtime.drain import drain
-from pasture_runtime.engine import Engine, EngineBadRequest
+from pasture_runtime.engine import Engine
+from pasture_runtime.engine_types import EngineBadRequest
 from tests.runtime.harness import MODEL, NoEosEngine, Served, serve, tiny_config, wait_until
 
 pytestmark = pytest.mark.engine
@@ -67,7 +68,8 @@ async def _gauges(c: httpx.AsyncClient) -> tuple[float, float]:
     text = (await c.get("/metrics")).text
     running = re.search(r'^pasture_requests_running\{model="tiny:latest"\} (\S+)$', text, re.M)
     waiting = re.search(r'^pasture_requests_waiting\{model="tiny:latest"\} (\S+)$', text, re.M)
-    assert running and waiting, text[-2000:]
+    assert running, text[-2000:]
+    assert waiting, text[-2000:]
     return float(running.group(1)), float(waiting.group(1))
 
 
@@ -137,7 +139,8 @@ async def test_list_prompt_refused_when_busy_leaks_no_ticket(tight: Served) -> N
                 r = await c.post("/v1/completions", json={**body, "stream": stream})
                 assert r.status_code == 503, r.text
             adm = tight.runtime.admission
-            assert adm is not None and (adm.running, adm.waiting) == (1, 1)
+            assert adm is not None
+            assert (adm.running, adm.waiting) == (1, 1)
     await _settled(tight)
 
 
@@ -152,7 +155,8 @@ async def test_list_prompt_streams_every_prompt_under_one_slot(tight: Served) ->
         r = await c.post("/v1/completions", json=body)
         assert r.status_code == 200
         indexes = {int(i) for i in re.findall(r'"index": ?(\d+)', r.text)}
-        assert indexes == {0, 1, 2} and "error" not in r.text, r.text[-500:]
+        assert indexes == {0, 1, 2}, r.text[-500:]
+        assert "error" not in r.text, r.text[-500:]
     await _settled(tight)
 
 
@@ -170,7 +174,8 @@ async def test_failing_prompt_of_a_list_aborts_its_siblings(poison: Served, stre
         if stream:
             assert "poisoned prompt" in r.text
         else:
-            assert r.status_code == 400 and "poisoned prompt" in r.text, r.text
+            assert r.status_code == 400, r.text
+            assert "poisoned prompt" in r.text, r.text
     assert await wait_until(lambda: poison.engine.num_unfinished() == 0, within=2.0)
     await _settled(poison)
 
@@ -392,7 +397,8 @@ async def test_tokenizing_a_huge_prompt_does_not_stall_the_server(server: Served
         stop.set()
         await asyncio.to_thread(poller.join)
     assert r.status_code == 200, r.text[:500]
-    assert len(latencies) >= 3 and max(latencies) < 1.0, (
+    assert len(latencies) >= 3, latencies
+    assert max(latencies) < 1.0, (
         f"/api/version took up to {max(latencies):.1f} s while a prompt was tokenized"
     )
     await _settled(server)
@@ -417,6 +423,8 @@ async def test_drain_timeout_refuses_the_queue(tiny_model_dir: Path, engine: Eng
         assert await wait_until(lambda: adm.waiting == 1)
         await drain(s.runtime, 0.5, lambda: None)
         r = await queued
-        assert r.status_code == 503 and "shutting down" in r.json()["error"], r.text
+        assert r.status_code == 503, r.text
+        assert "shutting down" in r.json()["error"], r.text
         assert await wait_until(lambda: s.engine.num_unfinished() == 0, within=5)
-        assert adm.in_flight == 0 and not s.engine.active
+        assert adm.in_flight == 0
+        assert not s.engine.active

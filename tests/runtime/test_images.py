@@ -14,6 +14,7 @@ import httpx
 import ollama
 import openai
 import pytest
+from openai.types.chat import ChatCompletionContentPartImageParam, ChatCompletionMessageParam
 from PIL import Image
 
 from pasture_runtime.config import RuntimeConfig
@@ -80,7 +81,7 @@ def openai_client(server: Served) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
 
 
-def image_part(url: str) -> dict[str, Any]:
+def image_part(url: str) -> ChatCompletionContentPartImageParam:
     return {"type": "image_url", "image_url": {"url": url}}
 
 
@@ -91,7 +92,9 @@ async def test_ollama_chat_with_images(vision_server: Served) -> None:
     one = await c.chat(
         model="tiny-vision", messages=[{**question, "images": [png()]}], options=OPTIONS
     )
-    assert one.done and one.eval_count and isinstance(one.message.content, str)
+    assert one.done
+    assert one.eval_count
+    assert isinstance(one.message.content, str)
     assert one.prompt_eval_count == (text.prompt_eval_count or 0) + PER_IMAGE
     # Greedy and seeded: the same image gives the same answer.
     again = await c.chat(
@@ -108,7 +111,8 @@ async def test_ollama_chat_with_images(vision_server: Served) -> None:
         ],
         options=OPTIONS,
     )
-    assert two.done and (two.prompt_eval_count or 0) > 3 * PER_IMAGE
+    assert two.done
+    assert (two.prompt_eval_count or 0) > 3 * PER_IMAGE
 
 
 async def test_string_templates_get_placeholder_text(vision_server: Served) -> None:
@@ -128,7 +132,8 @@ async def test_ollama_chat_streams_with_an_image(vision_server: Served) -> None:
         p async for p in await c.chat(model=VISION, messages=messages, options=OPTIONS, stream=True)
     ]
     assert "".join(p.message.content or "" for p in parts) == whole.message.content
-    assert parts[-1].done and parts[-1].prompt_eval_count == whole.prompt_eval_count
+    assert parts[-1].done
+    assert parts[-1].prompt_eval_count == whole.prompt_eval_count
 
 
 async def test_ollama_generate_with_images(vision_server: Served, tmp_path: Path) -> None:
@@ -136,16 +141,23 @@ async def test_ollama_generate_with_images(vision_server: Served, tmp_path: Path
     picture = tmp_path / "red.png"
     picture.write_bytes(png())
     text = await c.generate(model=VISION, prompt="what is this?", options=OPTIONS)
-    one = await c.generate(model=VISION, prompt="what is this?", images=[picture], options=OPTIONS)
-    assert one.done and one.eval_count and isinstance(one.response, str)
+    one = await c.generate(
+        model=VISION,
+        prompt="what is this?",
+        images=[picture],  # type: ignore[list-item]  # the SDK reads a Path's file
+        options=OPTIONS,
+    )
+    assert one.done
+    assert one.eval_count
+    assert isinstance(one.response, str)
     assert one.prompt_eval_count == (text.prompt_eval_count or 0) + PER_IMAGE
     # `context` holds the prompt as sent (one placeholder per image) and the output.
-    assert one.context and len(one.context) == (text.prompt_eval_count or 0) + 2 + (
-        one.eval_count or 0
-    )
+    assert one.context
+    assert len(one.context) == (text.prompt_eval_count or 0) + 2 + (one.eval_count or 0)
     # A follow-up on that context, without the image again, still runs.
     more = await c.generate(model=VISION, prompt="and now?", context=one.context, options=OPTIONS)
-    assert more.done and more.eval_count
+    assert more.done
+    assert more.eval_count
 
 
 async def test_raw_generate_carries_its_own_placeholders(vision_server: Served) -> None:
@@ -158,7 +170,8 @@ async def test_raw_generate_carries_its_own_placeholders(vision_server: Served) 
     # No placeholder for the image: a 400 that says so.
     with pytest.raises(ollama.ResponseError) as e:
         await c.generate(model=VISION, prompt="what is this?", raw=True, images=[png()])
-    assert e.value.status_code == 400 and "image placeholder" in e.value.error
+    assert e.value.status_code == 400
+    assert "image placeholder" in e.value.error
     # A placeholder cut off by truncation: the engine's refusal is a 400, not a 500.
     with pytest.raises(ollama.ResponseError) as e:
         await c.generate(
@@ -168,7 +181,8 @@ async def test_raw_generate_carries_its_own_placeholders(vision_server: Served) 
             images=[png()],
             options={"num_ctx": 40},
         )
-    assert e.value.status_code == 400 and "do not match" in e.value.error
+    assert e.value.status_code == 400
+    assert "do not match" in e.value.error
 
 
 async def test_text_only_requests_still_work_on_a_vision_model(vision_server: Served) -> None:
@@ -179,31 +193,33 @@ async def test_text_only_requests_still_work_on_a_vision_model(vision_server: Se
         messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
         options=OPTIONS,
     )
-    assert out.done and out.eval_count
+    assert out.done
+    assert out.eval_count
 
 
 async def test_openai_chat_with_a_data_url(vision_server: Served) -> None:
     c = openai_client(vision_server)
     url = "data:image/png;base64," + b64(png())
-    text = [{"role": "user", "content": "what is this?"}]
-    image = [
+    text: list[ChatCompletionMessageParam] = [{"role": "user", "content": "what is this?"}]
+    image: list[ChatCompletionMessageParam] = [
         {"role": "user", "content": [{"type": "text", "text": "what is this?"}, image_part(url)]}
     ]
     plain = await c.chat.completions.create(
         model=VISION,
-        messages=text,  # type: ignore[arg-type]
+        messages=text,
         max_tokens=6,
         temperature=0,
         seed=1,
     )
     out = await c.chat.completions.create(
         model=VISION,
-        messages=image,  # type: ignore[arg-type]
+        messages=image,
         max_tokens=6,
         temperature=0,
         seed=1,
     )
-    assert out.usage is not None and plain.usage is not None
+    assert out.usage is not None
+    assert plain.usage is not None
     assert isinstance(out.choices[0].message.content, str)
     assert out.usage.prompt_tokens == plain.usage.prompt_tokens + PER_IMAGE
     # The same request through Ollama's API is the same prompt.
@@ -215,7 +231,7 @@ async def test_openai_chat_with_a_data_url(vision_server: Served) -> None:
     assert same.prompt_eval_count == out.usage.prompt_tokens
     stream = await c.chat.completions.create(
         model=VISION,
-        messages=image,  # type: ignore[arg-type]
+        messages=image,
         max_tokens=6,
         temperature=0,
         seed=1,
@@ -235,9 +251,11 @@ async def test_openai_bad_images_are_openai_400s(vision_server: Served) -> None:
         "data:image/png;base64,%%%": "illegal base64 data",
     }
     for url, words in cases.items():
-        messages = [{"role": "user", "content": [{"type": "text", "text": "x"}, image_part(url)]}]
+        messages: list[ChatCompletionMessageParam] = [
+            {"role": "user", "content": [{"type": "text", "text": "x"}, image_part(url)]}
+        ]
         with pytest.raises(openai.BadRequestError) as e:
-            await c.chat.completions.create(model=VISION, messages=messages)  # type: ignore[arg-type]
+            await c.chat.completions.create(model=VISION, messages=messages)
         assert words in e.value.message
         body: Any = e.value.body
         assert set(body) == {"message", "type", "param", "code"}
@@ -273,17 +291,20 @@ async def test_ollama_bad_images_are_400s(
 async def test_show_lists_vision(vision_server: Served) -> None:
     shown = await ollama_client(vision_server).show(VISION)
     assert shown.capabilities == ["completion", "vision"]
-    assert shown.template and "image" in shown.template
+    assert shown.template
+    assert "image" in shown.template
 
 
 async def test_text_model_refuses_images(server: Served) -> None:
     c = ollama_client(server)
     with pytest.raises(ollama.ResponseError) as e:
         await c.chat(model=MODEL, messages=[{"role": "user", "content": "x", "images": [png()]}])
-    assert e.value.status_code == 400 and e.value.error == '"tiny:latest" does not support images'
+    assert e.value.status_code == 400
+    assert e.value.error == '"tiny:latest" does not support images'
     with pytest.raises(ollama.ResponseError) as e:
         await c.generate(model="tiny", prompt="x", images=[png()])
-    assert e.value.status_code == 400 and e.value.error == '"tiny" does not support images'
+    assert e.value.status_code == 400
+    assert e.value.error == '"tiny" does not support images'
     shown = await c.show(MODEL)
     assert "vision" not in (shown.capabilities or [])
 
@@ -311,7 +332,9 @@ async def test_a_long_chat_keeps_only_the_images_of_the_messages_it_keeps(
     body = {"model": model, "messages": [*history, last], "stream": False, "options": OPTIONS}
     # Seven images in all (the limit is four per prompt): the fitted prompt keeps one.
     prep = prepare_chat(vision_server.runtime, ChatRequest.model_validate(body))
-    assert isinstance(prep, Prepared) and prep.images is not None and len(prep.images) == 1
+    assert isinstance(prep, Prepared)
+    assert prep.images is not None
+    assert len(prep.images) == 1
     assert "turn 0:" not in vision_server.engine.decode(prep.prompt_ids)
     async with httpx.AsyncClient(base_url=vision_server.url, timeout=120) as http:
         r = await http.post("/api/chat", json=body)
@@ -341,9 +364,11 @@ async def test_decompression_bombs_are_400s(vision_server: Served, size: tuple[i
         part = image_part("data:image/png;base64," + bomb)
         messages = [{"role": "user", "content": [part]}]
         r = await http.post("/v1/chat/completions", json={"model": VISION, "messages": messages})
-        assert r.status_code == 400 and "image too large" in r.json()["error"]["message"]
+        assert r.status_code == 400
+        assert "image too large" in r.json()["error"]["message"]
         adm = vision_server.runtime.admission
-        assert adm is not None and adm.in_flight == 0
+        assert adm is not None
+        assert adm.in_flight == 0
     ok = await ollama_client(vision_server).generate(
         model=VISION, prompt="x", images=[png()], options=OPTIONS
     )

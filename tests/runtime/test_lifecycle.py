@@ -54,7 +54,8 @@ async def test_liveness_fails_after_the_stall_window(tmp_path: Path) -> None:
             assert (await c.get("/healthz")).status_code == 200
             rt.admission.last_progress = time.monotonic() - 31  # liveness window passed
             r = await c.get("/healthz")
-            assert r.status_code == 503 and r.json()["status"].startswith("stalled")
+            assert r.status_code == 503
+            assert r.json()["status"].startswith("stalled")
             rt.admission.progress()  # a token came
             assert (await c.get("/healthz")).status_code == 200
             ticket.release()
@@ -99,7 +100,9 @@ async def test_mid_stream_errors_do_not_leak_exception_text(
     encode: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     out = b"".join([chunk async for chunk in encode(_failing())]).decode()
-    assert SECRET not in out and "deadbeef" not in out and "RuntimeError" not in out
+    assert SECRET not in out
+    assert "deadbeef" not in out
+    assert "RuntimeError" not in out
     assert "generation failed: internal error" in out
     assert SECRET in caplog.text  # the log keeps it
 
@@ -121,7 +124,8 @@ def _oom() -> BaseException:
 def _hub(status: int) -> BaseException:
     from huggingface_hub.errors import HfHubHTTPError
 
-    response = httpx.Response(status, request=httpx.Request("GET", "https://huggingface.co/x"))
+    # The hub's annotations name its own vendored httpx; it takes httpx's at run time.
+    response: Any = httpx.Response(status, request=httpx.Request("GET", "https://huggingface.co/x"))
     hub = HfHubHTTPError(
         f"{status} Client Error for url https://huggingface.co/x", response=response
     )
@@ -150,7 +154,8 @@ def _hub(status: int) -> BaseException:
 )
 def test_fatal_cause_names_the_root_cause(make: Any, fragments: tuple[str, ...]) -> None:
     line = fatal.cause(make(), "org/model")
-    assert "\n" not in line and len(line) <= fatal.MAX_CHARS
+    assert "\n" not in line
+    assert len(line) <= fatal.MAX_CHARS
     for fragment in fragments:
         assert fragment in line, line
 
@@ -160,14 +165,16 @@ def test_termination_message_first_cause_wins_and_unwritable_is_skipped(tmp_path
     assert fatal.record(str(where), "first\ncause " + "x" * 5000)
     assert not fatal.record(str(where), "a consequence")
     text = where.read_text()
-    assert text.startswith("first cause x") and text.count("\n") == 1
+    assert text.startswith("first cause x")
+    assert text.count("\n") == 1
     assert len(text) <= fatal.MAX_CHARS + 1
     assert not fatal.record(str(tmp_path / "no" / "such" / "dir"), "x")
     assert not fatal.record("", "x")
 
 
 def test_engine_died_message_is_one_line() -> None:
-    assert "\n" not in fatal.ENGINE_DIED and json.dumps(fatal.ENGINE_DIED)
+    assert "\n" not in fatal.ENGINE_DIED
+    assert json.dumps(fatal.ENGINE_DIED)
 
 
 def test_vllm_plugin_writes_the_cause_vllm_logs(

@@ -23,7 +23,8 @@ from pasture_runtime.translate import options as opt
 async def test_enter_many_is_all_or_nothing() -> None:
     adm = Admission(max_running=1, max_waiting=2)
     tickets = adm.enter_many(3)
-    assert (adm.running, adm.waiting) == (1, 2) and len(tickets) == 3
+    assert (adm.running, adm.waiting) == (1, 2)
+    assert len(tickets) == 3
     with pytest.raises(OllamaError) as e:
         adm.enter_many(1)
     assert (e.value.status, e.value.message) == (503, BUSY)
@@ -156,7 +157,8 @@ def test_non_finite_and_huge_numbers_are_400_naming_the_option(
 ) -> None:
     with pytest.raises(OllamaError) as e:
         opt.validate_options(options)
-    assert e.value.status == 400 and f'option "{name}"' in e.value.message, e.value.message
+    assert e.value.status == 400, e.value.message
+    assert f'option "{name}"' in e.value.message, e.value.message
 
 
 def test_int64_bounds_and_large_finite_floats_are_accepted() -> None:

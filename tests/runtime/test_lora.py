@@ -68,7 +68,8 @@ def test_adapter_problems(tmp_path: Path, tiny_model_dir: Path) -> None:
     # A repo id is not checked here: vLLM fetches it.
     assert adapter_problems(_config(tiny_model_dir, "org/some-lora")) == []
     (missing,) = adapter_problems(_config(tiny_model_dir, tmp_path / "nope"))
-    assert "tiny-lora:r8: adapter directory" in missing and "does not exist" in missing
+    assert "tiny-lora:r8: adapter directory" in missing
+    assert "does not exist" in missing
     (rank,) = adapter_problems(_config(tiny_model_dir, good, max_lora_rank=4))
     assert rank == "tiny-lora:r8: adapter rank 8 is over engine.max_lora_rank 4"
     bad = tmp_path / "bad"
@@ -150,12 +151,14 @@ async def test_adapter_has_its_own_defaults_on_both_apis(lora: Served) -> None:
     hi = [{"role": "user", "content": "hi"}]
     c = ollama.AsyncClient(host=lora.url)
     out = await c.chat(model="tiny-lora:r8", messages=hi)
-    assert out.eval_count == 3 and out.done_reason == "length"  # its num_predict
+    assert out.eval_count == 3  # its num_predict
+    assert out.done_reason == "length"
     assert (
         await c.chat(model="tiny-lora:r8", messages=hi, options={"num_predict": 5})
     ).eval_count == 5
     o = openai.AsyncOpenAI(base_url=lora.url + "/v1", api_key="x", max_retries=0)
     chat = await o.chat.completions.create(model="tiny-lora:r8", messages=hi)  # type: ignore[arg-type]
-    assert chat.usage is not None and chat.usage.completion_tokens == 3
+    assert chat.usage is not None
+    assert chat.usage.completion_tokens == 3
     # Its temperature 0 default: the OpenAI and Ollama paths give the same text.
     assert chat.choices[0].message.content == out.message.content

@@ -71,13 +71,15 @@ async def test_system_template_raw_and_suffix(server: Served) -> None:
     assert r.status_code == 400
     assert r.json() == {"error": "raw mode does not support template, system, or context"}
     r = await post(server, "/api/generate", {"model": MODEL, "prompt": "x", "suffix": "y"})
-    assert r.status_code == 400 and "does not support insert" in r.json()["error"]
+    assert r.status_code == 400
+    assert "does not support insert" in r.json()["error"]
     r = await post(
         server,
         "/api/generate",
         {"model": MODEL, "prompt": "x", "template": '{{ template "t" }}{{ .Prompt }}'},
     )
-    assert r.status_code == 400 and r.json()["error"].startswith("template:")
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("template:")
 
 
 async def test_num_ctx_truncates_from_the_front_or_refuses(server: Served) -> None:
@@ -90,7 +92,8 @@ async def test_num_ctx_truncates_from_the_front_or_refuses(server: Served) -> No
         "/api/generate",
         {"model": MODEL, "prompt": long_prompt, "truncate": False, "options": {"num_ctx": 64}},
     )
-    assert r.status_code == 400 and "exceeds the context length" in r.json()["error"]
+    assert r.status_code == 400
+    assert "exceeds the context length" in r.json()["error"]
 
 
 async def test_num_predict_minus_one_runs_until_context_full(server: Served) -> None:
@@ -104,7 +107,9 @@ async def test_empty_prompt_and_messages_load_and_unload(server: Served) -> None
     r = await post(server, "/api/generate", {"model": "tiny"})
     assert r.status_code == 200
     body = r.json()
-    assert body["done"] is True and body["done_reason"] == "load" and body["response"] == ""
+    assert body["done"] is True
+    assert body["done_reason"] == "load"
+    assert body["response"] == ""
     for keep_alive in (0, "0", "0s"):
         r = await post(server, "/api/generate", {"model": "tiny", "keep_alive": keep_alive})
         assert r.json()["done_reason"] == "unload"
@@ -166,9 +171,11 @@ async def test_malformed_bodies_are_400_never_5xx(server: Served) -> None:
             r = await c.post(path)
             assert (r.status_code, r.json()) == (400, {"error": "missing request body"}), path
             r = await c.post(path, content=b"{not json")
-            assert r.status_code == 400 and r.json()["error"].startswith("invalid JSON"), path
+            assert r.status_code == 400, path
+            assert r.json()["error"].startswith("invalid JSON"), path
             r = await c.post(path, content=b"[1, 2]")
-            assert r.status_code == 400 and "cannot unmarshal array" in r.json()["error"], path
+            assert r.status_code == 400, path
+            assert "cannot unmarshal array" in r.json()["error"], path
         r = await c.post("/api/generate", json={"model": MODEL, "prompt": 5})
         assert r.status_code == 400
         assert r.json()["error"] == (
@@ -184,7 +191,8 @@ async def test_malformed_bodies_are_400_never_5xx(server: Served) -> None:
         r = await c.post(
             "/api/generate", content=b"x" * (server.runtime.config.server.max_body_bytes + 1)
         )
-        assert r.status_code == 413 and "error" in r.json()
+        assert r.status_code == 413
+        assert "error" in r.json()
 
 
 async def test_curl_style_form_content_type_is_read_as_json(server: Served) -> None:
@@ -194,7 +202,8 @@ async def test_curl_style_form_content_type_is_read_as_json(server: Served) -> N
             content=b'{"model":"tiny","prompt":"hi","stream":false,"options":{"num_predict":2}}',
             headers={"content-type": "application/x-www-form-urlencoded"},
         )
-    assert r.status_code == 200 and r.json()["done"] is True
+    assert r.status_code == 200
+    assert r.json()["done"] is True
 
 
 async def test_unknown_options_and_fields_are_ignored(server: Served) -> None:

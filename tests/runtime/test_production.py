@@ -43,7 +43,8 @@ async def test_stream_disconnect_aborts_engine_request(noeos: Served) -> None:
         lines = r.aiter_lines()
         first = json.loads(await lines.__anext__())
         assert first["done"] is False
-        assert noeos.engine.active and noeos.engine.num_unfinished() == 1
+        assert noeos.engine.active
+        assert noeos.engine.num_unfinished() == 1
     # Leaving the block closed the connection mid-stream.
     assert await wait_until(lambda: _idle(noeos), within=1.0)
 
@@ -80,7 +81,8 @@ async def test_admission_queue_full_is_503_with_retry_after(noeos: Served) -> No
         async with c.stream("POST", "/api/generate", json=body) as queued:
             assert queued.status_code == 200  # admitted into the queue (max_waiting=1)
             adm = noeos.runtime.admission
-            assert adm is not None and (adm.running, adm.waiting) == (1, 1)
+            assert adm is not None
+            assert (adm.running, adm.waiting) == (1, 1)
             metrics = (await c.get("/metrics")).text
             metrics = "\n".join(ln for ln in metrics.splitlines() if "pasture_req" in ln)
             assert 'pasture_requests_running{model="tiny:latest"} 1.0' in metrics
@@ -97,7 +99,8 @@ async def test_admission_queue_full_is_503_with_retry_after(noeos: Served) -> No
             # The OpenAI routes share the same admission control.
             chat = {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
             r = await c.post("/v1/chat/completions", json=chat)
-            assert r.status_code == 503 and r.json()["error"]["type"] == "server_error"
+            assert r.status_code == 503
+            assert r.json()["error"]["type"] == "server_error"
     assert await wait_until(lambda: _idle(noeos), within=2.0)
     metrics = (await httpx.AsyncClient(base_url=noeos.url).get("/metrics")).text
     rejected = 'pasture_admission_rejections_total{model="tiny:latest",reason="queue_full"} 3.0'
@@ -116,7 +119,8 @@ async def test_metrics_after_traffic(server: Served) -> None:
         await c.get("/healthz")
         await c.get("/readyz")
         r = await c.get("/metrics")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/plain")
     text = r.text
     ep = 'endpoint="/api/generate"'
     model = 'model="tiny:latest"'
@@ -146,9 +150,11 @@ async def test_health_and_draining(server: Served) -> None:
         server.runtime.draining = True
         try:
             r = await c.get("/readyz")
-            assert r.status_code == 503 and r.json()["status"] == "draining"
+            assert r.status_code == 503
+            assert r.json()["status"] == "draining"
             r = await c.post("/api/generate", json={"model": MODEL, "prompt": "x"})
-            assert r.status_code == 503 and "shutting down" in r.json()["error"]
+            assert r.status_code == 503
+            assert "shutting down" in r.json()["error"]
             assert (await c.get("/healthz")).status_code == 200
         finally:
             server.runtime.draining = False
@@ -179,11 +185,13 @@ async def test_api_keys(tiny_model_dir: Path, engine: Engine, tmp_path: Path) ->
     cfg = tiny_config(tiny_model_dir, api_keys_file=str(keys))
     async with serve(cfg, engine) as s, httpx.AsyncClient(base_url=s.url) as c:
         r = await c.get("/api/tags")
-        assert r.status_code == 401 and "error" in r.json()
+        assert r.status_code == 401
+        assert "error" in r.json()
         r = await c.get("/api/tags", headers={"Authorization": "Bearer wrong"})
         assert r.status_code == 401
         r = await c.post("/v1/chat/completions", json={})
-        assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+        assert r.status_code == 401
+        assert r.json()["error"]["type"] == "authentication_error"
         assert (await c.get("/healthz")).status_code == 200
         assert (await c.get("/readyz")).status_code == 200
         assert (await c.get("/metrics")).status_code == 200

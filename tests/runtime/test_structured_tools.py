@@ -14,6 +14,8 @@ import httpx
 import ollama
 import openai
 import pytest
+from openai.types.chat import ChatCompletionToolParam
+from openai.types.shared_params import ResponseFormatJSONSchema
 from pydantic import BaseModel
 
 from pasture_runtime.config import RuntimeConfig
@@ -47,13 +49,15 @@ async def test_ollama_format_schema_parses_back(server: Served) -> None:
     gen = await c.generate(
         model=MODEL, prompt="json please", format="json", options={"num_predict": 48}
     )
+    assert gen.response is not None
     _json_object(gen.response, gen.done_reason)
 
 
 def _json_object(text: str, done_reason: str | None) -> None:
     """`"json"` allows free-text keys, which random weights may not close in
     budget; the grammar still holds: an object so far, a whole one if it stopped."""
-    assert text.startswith("{") and not text[1:2].isspace()
+    assert text.startswith("{")
+    assert not text[1:2].isspace()
     if done_reason == "stop":
         assert isinstance(json.loads(text), dict)
 
@@ -61,21 +65,23 @@ def _json_object(text: str, done_reason: str | None) -> None:
 async def test_ollama_invalid_schema_is_400(server: Served) -> None:
     body = {"model": MODEL, "prompt": "x", "format": {"type": "nonsense"}}
     r = await post(server, "/api/generate", body)
-    assert r.status_code == 400 and r.json()["error"].startswith("invalid JSON schema in format")
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("invalid JSON schema in format")
     r = await post(server, "/api/generate", {"model": MODEL, "prompt": "x", "format": "yaml"})
-    assert r.status_code == 400 and "invalid format" in r.json()["error"]
+    assert r.status_code == 400
+    assert "invalid format" in r.json()["error"]
 
 
 async def test_openai_response_format(server: Served) -> None:
     c = openai.AsyncOpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
-    schema = {
+    schema: Any = {
         "type": "json_schema",
         "json_schema": {"name": "cow", "schema": Cow.model_json_schema()},
     }
     out = await c.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "a cow"}],
-        response_format=schema,  # type: ignore[arg-type]
+        response_format=schema,
         max_tokens=64,
     )
     Cow.model_validate_json(out.choices[0].message.content or "")
@@ -138,17 +144,19 @@ async def test_tool_calls_ollama_shape_and_round_trip(tools_server: Served) -> N
         options={"num_predict": 64},
     )
     calls = out.message.tool_calls
-    assert calls and calls[0].function.name == "get_weather"
+    assert calls
+    assert calls[0].function.name == "get_weather"
     assert calls[0].function.arguments["city"] in ("Paris", "Oslo")
     assert out.message.content == ""
     # Round trip: the call and the tool's result go back through the template.
-    follow = [
+    follow: list[Any] = [
         *messages,
         {"role": "assistant", "content": "", "tool_calls": [c.model_dump() for c in calls]},
         {"role": "tool", "content": "18 degrees", "tool_name": "get_weather"},
     ]
     again = await c.chat(model=MODEL, messages=follow, tools=[WEATHER], options={"num_predict": 2})
-    assert again.prompt_eval_count and again.prompt_eval_count > out.prompt_eval_count  # type: ignore[operator]
+    assert again.prompt_eval_count
+    assert again.prompt_eval_count > out.prompt_eval_count  # type: ignore[operator]
     # Streaming: the call arrives whole in a chunk before the done one, the
     # same call a non-streaming request gets for the same output.
     kwargs: dict[str, Any] = {
@@ -160,7 +168,8 @@ async def test_tool_calls_ollama_shape_and_round_trip(tools_server: Served) -> N
     }
     whole = await c.chat(**kwargs)
     parts = [p async for p in await c.chat(**kwargs, stream=True)]
-    assert parts[-1].done and not parts[-1].message.tool_calls
+    assert parts[-1].done
+    assert not parts[-1].message.tool_calls
     streamed = [t for p in parts[:-1] for t in p.message.tool_calls or []]
     assert [t.function.model_dump() for t in streamed] == [
         t.function.model_dump() for t in whole.message.tool_calls or []
@@ -203,10 +212,12 @@ async def test_streamed_tool_calls_each_arrive_when_complete(tools_server: Serve
     whole = await c.chat(**kwargs)
     assert len(whole.message.tool_calls or []) == 2
     parts = [p async for p in await c.chat(**kwargs, stream=True)]
-    assert parts[-1].done and not parts[-1].message.tool_calls
+    assert parts[-1].done
+    assert not parts[-1].message.tool_calls
     with_calls = [i for i, p in enumerate(parts) if p.message.tool_calls]
     # One chunk per call: the first goes out once the second starts.
-    assert len(with_calls) == 2 and with_calls[0] < with_calls[1]
+    assert len(with_calls) == 2
+    assert with_calls[0] < with_calls[1]
     streamed = [t for i in with_calls for t in parts[i].message.tool_calls or []]
     assert [(t.function.name, t.function.arguments) for t in streamed] == [
         (t.function.name, t.function.arguments) for t in whole.message.tool_calls or []
@@ -220,7 +231,8 @@ async def test_streamed_tool_calls_each_arrive_when_complete(tools_server: Serve
         lines = [json.loads(line) async for line in r.aiter_lines() if line]
     wire = [t for line in lines for t in line["message"].get("tool_calls") or []]
     assert [t["function"]["index"] for t in wire] == [0, 1]
-    assert all(t["id"] for t in wire) and wire[0]["id"] != wire[1]["id"]
+    assert all(t["id"] for t in wire)
+    assert wire[0]["id"] != wire[1]["id"]
 
 
 async def test_streamed_content_with_tools_and_no_call(tools_server: Served) -> None:
@@ -233,9 +245,11 @@ async def test_streamed_content_with_tools_and_no_call(tools_server: Served) -> 
         "options": {"num_predict": 16, "temperature": 0},
     }
     whole = await c.chat(**kwargs)
-    assert whole.message.content and not whole.message.tool_calls
+    assert whole.message.content
+    assert not whole.message.tool_calls
     parts = [p async for p in await c.chat(**kwargs, stream=True)]
-    assert parts[-1].done and [p.done for p in parts].count(True) == 1
+    assert parts[-1].done
+    assert [p.done for p in parts].count(True) == 1
     contents = [p.message.content for p in parts[:-1] if p.message.content]
     assert len(contents) > 3, contents  # many chunks, not one held to the end
     assert "".join(p.message.content or "" for p in parts) == whole.message.content
@@ -249,12 +263,16 @@ async def test_show_lists_tools_with_a_parser(tools_server: Served) -> None:
 
 async def test_tool_calls_openai_shape(tools_server: Served) -> None:
     c = openai.AsyncOpenAI(base_url=tools_server.url + "/v1", api_key="x", max_retries=0)
-    schema = {"type": "json_schema", "json_schema": {"name": "call", "schema": CALL_SHAPE}}
+    tools: list[ChatCompletionToolParam] = [WEATHER]  # type: ignore[list-item]
+    schema: ResponseFormatJSONSchema = {
+        "type": "json_schema",
+        "json_schema": {"name": "call", "schema": CALL_SHAPE},
+    }
     out = await c.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "weather?"}],
-        tools=[WEATHER],  # type: ignore[list-item]
-        response_format=schema,  # type: ignore[arg-type]
+        tools=tools,
+        response_format=schema,
         max_tokens=64,
     )
     choice = out.choices[0]
@@ -265,14 +283,16 @@ async def test_tool_calls_openai_shape(tools_server: Served) -> None:
     stream = await c.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "weather?"}],
-        tools=[WEATHER],  # type: ignore[list-item]
-        response_format=schema,  # type: ignore[arg-type]
+        tools=tools,
+        response_format=schema,
         max_tokens=64,
         stream=True,
     )
     chunks = [ch async for ch in stream]
     deltas = [d for ch in chunks for d in (ch.choices[0].delta.tool_calls or [])]
-    assert deltas and deltas[0].index == 0 and deltas[0].function.name == "get_weather"  # type: ignore[union-attr]
+    assert deltas
+    assert deltas[0].index == 0
+    assert deltas[0].function.name == "get_weather"  # type: ignore[union-attr]
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
     assert all(ch.choices[0].finish_reason is None for ch in chunks[:-1])
     # A tool-call round trip in OpenAI's shape (arguments as a string) renders.
@@ -283,10 +303,11 @@ async def test_tool_calls_openai_shape(tools_server: Served) -> None:
             {"role": "assistant", "tool_calls": [call.model_dump()]},  # type: ignore[list-item]
             {"role": "tool", "tool_call_id": call.id, "content": "18 degrees"},
         ],
-        tools=[WEATHER],  # type: ignore[list-item]
+        tools=tools,
         max_tokens=2,
     )
-    assert follow.usage is not None and follow.usage.prompt_tokens > out.usage.prompt_tokens  # type: ignore[union-attr]
+    assert follow.usage is not None
+    assert follow.usage.prompt_tokens > out.usage.prompt_tokens  # type: ignore[union-attr]
 
 
 def _reassemble(chunks: list[Any]) -> dict[int, dict[str, str]]:
@@ -314,15 +335,17 @@ async def test_openai_streamed_tool_calls(tools_server: Served) -> None:
     }
     whole = await c.chat.completions.create(**kwargs)
     expected = [
-        (t.function.name, json.loads(t.function.arguments))  # type: ignore[union-attr]
+        (t.function.name, json.loads(t.function.arguments))
         for t in whole.choices[0].message.tool_calls or []
     ]
     assert len(expected) == 2
     chunks = [ch async for ch in await c.chat.completions.create(**kwargs, stream=True)]
     with_calls = [i for i, ch in enumerate(chunks) if ch.choices[0].delta.tool_calls]
-    assert len(with_calls) == 2 and with_calls[0] < with_calls[1]  # each when complete
+    assert len(with_calls) == 2
+    assert with_calls[0] < with_calls[1]  # each when complete
     calls = _reassemble(chunks)
-    assert sorted(calls) == [0, 1] and all(call["id"] for call in calls.values())
+    assert sorted(calls) == [0, 1]
+    assert all(call["id"] for call in calls.values())
     assert [(calls[i]["name"], json.loads(calls[i]["arguments"])) for i in (0, 1)] == expected
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
     # No call made: content deltas as they come, finish_reason as usual.
@@ -380,9 +403,11 @@ async def test_thinking_and_streamed_tool_calls(think_tools_server: Served) -> N
         "options": {"num_predict": 80, "temperature": 0},
     }
     whole = await c.chat(**kwargs)
-    assert whole.message.thinking and whole.message.content == ""
+    assert whole.message.thinking
+    assert whole.message.content == ""
     calls = whole.message.tool_calls or []
-    assert len(calls) == 1 and calls[0].function.arguments["city"] in ("Paris", "Oslo")
+    assert len(calls) == 1
+    assert calls[0].function.arguments["city"] in ("Paris", "Oslo")
     parts = [p async for p in await c.chat(**kwargs, stream=True)]
     assert "".join(p.message.thinking or "" for p in parts) == whole.message.thinking
     assert "".join(p.message.content or "" for p in parts) == ""

@@ -58,6 +58,8 @@ async def test_template_bombs_get_400_and_the_server_stays_responsive(server: Se
                 "options": {"num_predict": 2},
             },
         )
-        assert ok.status_code == 200 and ok.json()["done"] is True
+        assert ok.status_code == 200
+        assert ok.json()["done"] is True
     adm = server.runtime.admission
-    assert adm is not None and adm.in_flight == 0
+    assert adm is not None
+    assert adm.in_flight == 0

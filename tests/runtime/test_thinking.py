@@ -46,7 +46,8 @@ class _Vocab:
 def deepseek_r1(tokenizer: Any = None) -> Any:
     from vllm.reasoning import ReasoningParserManager
 
-    return ReasoningParserManager.get_reasoning_parser("deepseek_r1")(_Vocab(tokenizer or _Empty()))
+    vocab: Any = _Vocab(tokenizer or _Empty())  # duck-typed: the ids vLLM's parser looks up
+    return ReasoningParserManager.get_reasoning_parser("deepseek_r1")(vocab)
 
 
 class _Empty:
@@ -115,7 +116,8 @@ def test_think_values(think: Any, variables: dict[str, Any]) -> None:
 def test_invalid_think_value_has_ollamas_words(think: Any, error: str) -> None:
     with pytest.raises(OllamaError) as e:
         th.check_think(think)
-    assert e.value.status == 400 and e.value.message == error
+    assert e.value.status == 400
+    assert e.value.message == error
 
 
 class ThinkingEngine(Engine):
@@ -155,12 +157,14 @@ async def test_chat_thinking_split_stream_and_hidden(think_server: Served) -> No
     c = ollama.AsyncClient(host=think_server.url)
     out = await c.chat(model=MODEL, messages=HI, options=OPTS)
     thinking, content = out.message.thinking or "", out.message.content or ""
-    assert WORDS.fullmatch(thinking) and WORDS.fullmatch(content), (thinking, content)
+    assert WORDS.fullmatch(thinking), (thinking, content)
+    assert WORDS.fullmatch(content), (thinking, content)
     parts = [p async for p in await c.chat(model=MODEL, messages=HI, options=OPTS, stream=True)]
     assert "".join(p.message.thinking or "" for p in parts) == thinking
     assert "".join(p.message.content or "" for p in parts) == content
     hidden = await c.chat(model=MODEL, messages=HI, options=OPTS, think=False)
-    assert hidden.message.thinking is None and hidden.message.content == content
+    assert hidden.message.thinking is None
+    assert hidden.message.content == content
     high = await c.chat(model=MODEL, messages=HI, options=OPTS, think="high")
     assert high.message.thinking == thinking
     shown = await c.show(MODEL)
@@ -171,13 +175,15 @@ async def test_chat_thinking_split_stream_and_hidden(think_server: Served) -> No
 async def test_generate_thinking_and_bad_think(think_server: Served) -> None:
     c = ollama.AsyncClient(host=think_server.url)
     out = await c.generate(model=MODEL, prompt="hi", options=OPTS)
-    assert WORDS.fullmatch(out.thinking or "") and WORDS.fullmatch(out.response)
+    assert WORDS.fullmatch(out.thinking or "")
+    assert WORDS.fullmatch(out.response or "")
     parts = [p async for p in await c.generate(model=MODEL, prompt="hi", options=OPTS, stream=True)]
     assert "".join(p.thinking or "" for p in parts) == out.thinking
-    assert "".join(p.response for p in parts) == out.response
+    assert "".join(p.response or "" for p in parts) == out.response
     async with httpx.AsyncClient(base_url=think_server.url, timeout=60) as h:
         r = await h.post("/api/chat", json={"model": MODEL, "messages": HI, "think": "extreme"})
-    assert r.status_code == 400 and r.json()["error"].startswith("invalid think value")
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("invalid think value")
 
 
 @pytest.mark.engine
@@ -188,8 +194,10 @@ async def test_openai_reasoning(think_server: Served) -> None:
     out = await c.chat.completions.create(**kwargs, reasoning_effort="low")
     msg = out.choices[0].message
     extra = msg.model_extra or {}
-    assert WORDS.fullmatch(extra["reasoning"]) and extra["reasoning_content"] == extra["reasoning"]
-    assert msg.content and WORDS.fullmatch(msg.content)
+    assert WORDS.fullmatch(extra["reasoning"])
+    assert extra["reasoning_content"] == extra["reasoning"]
+    assert msg.content
+    assert WORDS.fullmatch(msg.content)
     stream = await c.chat.completions.create(**kwargs, stream=True)
     chunks = [ch async for ch in stream]
     deltas = [ch.choices[0].delta for ch in chunks if ch.choices]

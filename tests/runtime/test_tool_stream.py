@@ -41,7 +41,8 @@ def test_fragments_join_per_index_and_complete_when_the_next_starts() -> None:
     # More for a call already handed out cannot change it: ignored.
     assert acc.add([(0, None, None, "garbage")]) == []
     assert acc.finish() == [Call("call_b", "get_time", "{}")]
-    assert acc.finish() == [] and acc.pending() == []
+    assert acc.finish() == []
+    assert acc.pending() == []
     assert [c.name for c in acc.emitted] == ["get_weather", "get_time"]
 
 
@@ -225,7 +226,8 @@ def test_content_and_calls_go_out_while_streaming(
     """Token by token: content before a call streams (not held to the end),
     and a call is out as soon as the next one starts."""
     got = Streamed(tokenizer, parser, text, "tokens+eos")
-    assert got.streamed_content == content and got.rest == ""
+    assert got.streamed_content == content
+    assert got.rest == ""
     if not calls:
         assert got.chunks > 3  # streamed, not one held-back chunk
     assert [c.name for c in got.streamed_calls] == [name for name, _ in calls[:-1]]
@@ -235,7 +237,8 @@ def test_content_and_calls_go_out_while_streaming(
 def test_a_partial_tool_tag_at_the_end_is_content(tokenizer: Any) -> None:
     """hermes holds back what may start `<tool_call>`; at the end it is content."""
     got = Streamed(tokenizer, "hermes", "see <tool_c", "tokens+eos")
-    assert got.streamed_content == "see " and got.rest == "<tool_c"
+    assert got.streamed_content == "see "
+    assert got.rest == "<tool_c"
     assert got.result() == whole(tokenizer, "hermes", "see <tool_c") == ("see <tool_c", [])
 
 
@@ -267,7 +270,8 @@ def test_a_failing_streaming_parser_loses_nothing(
     with caplog.at_level(logging.ERROR, logger="pasture_runtime.tool_parsing"):
         got = Streamed(tokenizer, "hermes", text, "tokens+eos")
     assert "streaming tool parser hermes failed" in caplog.text
-    assert got.streamed_content and text.startswith(got.streamed_content)
+    assert got.streamed_content
+    assert text.startswith(got.streamed_content)
     assert len(got.streamed_content) < len("Sure thing. ")
     assert got.result() == whole(tokenizer, "hermes", text)
     assert len(got.result()[1]) == 2
@@ -275,4 +279,5 @@ def test_a_failing_streaming_parser_loses_nothing(
 
 def test_an_unknown_parser_gives_the_text_as_content(tokenizer: Any) -> None:
     got = Streamed(tokenizer, "no-such-parser", XLAM_ONE, "tokens+eos")
-    assert got.result() == (XLAM_ONE, []) and got.streamed_content == ""
+    assert got.result() == (XLAM_ONE, [])
+    assert got.streamed_content == ""

@@ -35,7 +35,8 @@ def test_ollama_defaults_when_options_omitted() -> None:
         "frequency_penalty": 0.0,
         "stop": None,
     }
-    assert plan.num_predict is None and plan.context_length == 2048
+    assert plan.num_predict is None
+    assert plan.context_length == 2048
 
 
 def test_options_map_to_vllm_names() -> None:
@@ -110,9 +111,12 @@ def test_out_of_range_values_are_made_safe() -> None:
         ),
         2048,
     )
-    assert plan.kwargs["top_k"] == 0 and plan.kwargs["top_p"] == 1.0
-    assert plan.kwargs["repetition_penalty"] == 1.0 and "seed" not in plan.kwargs
-    assert plan.kwargs["temperature"] == 0.0 and plan.kwargs["presence_penalty"] == 2.0
+    assert plan.kwargs["top_k"] == 0
+    assert plan.kwargs["top_p"] == 1.0
+    assert plan.kwargs["repetition_penalty"] == 1.0
+    assert "seed" not in plan.kwargs
+    assert plan.kwargs["temperature"] == 0.0
+    assert plan.kwargs["presence_penalty"] == 2.0
 
 
 @pytest.mark.parametrize("num_predict", [-1, -2, 0])
@@ -127,7 +131,8 @@ def test_num_ctx_is_capped_by_the_engine_and_prompts_truncate_from_the_front() -
     plan = opt.plan_sampling(opt.effective_options({}, {"num_ctx": 10, "num_predict": 4}), 100)
     ids, max_tokens = opt.fit_prompt(list(range(25)), plan, truncate=True)
     # Cut from the front, leaving num_predict's room for the reply (not one token).
-    assert ids == list(range(19, 25)) and max_tokens == 4
+    assert ids == list(range(19, 25))
+    assert max_tokens == 4
     with pytest.raises(OllamaError) as e:
         opt.fit_prompt(list(range(25)), plan, truncate=False)
     assert e.value.status == 400
@@ -164,10 +169,14 @@ def test_keep_alive_numbers_and_go_durations(value: Any, seconds: float | None) 
 
 
 def test_keep_alive_zero_unloads_and_garbage_is_400() -> None:
-    assert is_unload(0) and is_unload("0m") and not is_unload("5m") and not is_unload(None)
+    assert is_unload(0)
+    assert is_unload("0m")
+    assert not is_unload("5m")
+    assert not is_unload(None)
     with pytest.raises(OllamaError) as e:
         keep_alive_seconds("five minutes")
-    assert e.value.status == 400 and "invalid duration" in e.value.message
+    assert e.value.status == 400
+    assert "invalid duration" in e.value.message
 
 
 def test_go_template_request_template() -> None:
@@ -178,13 +187,12 @@ def test_go_template_request_template() -> None:
     assert render_go_generate(go, system, "hi", None, None) == "<s>be brief</s>\n<u>hi</u>"
     assert render_go_generate(go, system[1:], "hi", None, None) == "<u>hi</u>"
     trim = go_template("a {{- .Prompt -}} b")
-    assert (
-        trim is not None
-        and render_go_generate(trim, [{"role": "user", "content": "X"}], "X", None, None) == "aXb"
-    )
+    assert trim is not None
+    assert render_go_generate(trim, [{"role": "user", "content": "X"}], "X", None, None) == "aXb"
     with pytest.raises(OllamaError) as e:
         go_template("{{ if .System }}x")
-    assert e.value.status == 400 and "unexpected EOF" in e.value.message
+    assert e.value.status == 400
+    assert "unexpected EOF" in e.value.message
 
 
 def test_names_normalise_and_resolve_aliases() -> None:
@@ -193,7 +201,8 @@ def test_names_normalise_and_resolve_aliases() -> None:
     assert normalize("host:5000/ns/model") == "host:5000/ns/model:latest"
     reg = ModelRegistry([ModelEntry(name="tiny", aliases=["small:v1"])])
     assert reg.lookup("TINY:latest") is reg.lookup("small:V1") is reg.primary
-    assert reg.lookup("small") is None and reg.lookup("") is None
+    assert reg.lookup("small") is None
+    assert reg.lookup("") is None
     assert reg.listed_names() == ["tiny:latest", "small:v1"]
 
 
@@ -244,11 +253,13 @@ def test_config_file_env_and_flags_precedence(tmp_path: Path) -> None:
     }
     cfg = load_config(f, {"server": {"port": 9100}}, env=env)
     assert cfg.engine.max_model_len == 1024  # file beats env
-    assert cfg.server.max_waiting == 7 and cfg.server.host == "1.2.3.4"  # env fills gaps
+    assert cfg.server.max_waiting == 7  # env fills gaps
+    assert cfg.server.host == "1.2.3.4"
     assert cfg.server.drain_timeout_seconds == 5
     assert cfg.server.port == 9100  # flags beat the file
     assert cfg.models[0].parameters == {"temperature": 0.1}
-    assert cfg.server.max_running is None and cfg.engine.runner == "generate"
+    assert cfg.server.max_running is None
+    assert cfg.engine.runner == "generate"
 
 
 def test_config_rejects_unknown_keys_and_needs_a_model(tmp_path: Path) -> None:
@@ -287,7 +298,8 @@ def test_cli_flags_build_the_config(tmp_path: Path) -> None:
     cfg = config_from_args(args)
     assert (cfg.models[0].name, cfg.models[0].aliases) == ("tiny", ["t2"])
     assert (cfg.server.port, cfg.server.max_waiting) == (1234, 3)
-    assert cfg.engine.max_num_seqs == 8 and cfg.engine.enforce_eager is True
+    assert cfg.engine.max_num_seqs == 8
+    assert cfg.engine.enforce_eager is True
 
 
 async def test_admission_runs_queues_then_refuses_fifo() -> None:
@@ -305,7 +317,8 @@ async def test_admission_runs_queues_then_refuses_fifo() -> None:
     assert (adm.running, adm.waiting) == (1, 0)
     second.release()
     second.release()  # idempotent
-    assert adm.in_flight == 0 and await adm.wait_idle(0.1)
+    assert adm.in_flight == 0
+    assert await adm.wait_idle(0.1)
 
 
 async def test_admission_cancelled_waiter_leaves_the_queue() -> None:
@@ -326,4 +339,5 @@ def test_stall_detection() -> None:
     assert not adm.stalled(0.0)  # idle is not stalled
     adm.running = 1
     adm.last_progress -= 10
-    assert adm.stalled(5) and not adm.stalled(60)
+    assert adm.stalled(5)
+    assert not adm.stalled(60)

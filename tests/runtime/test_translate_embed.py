@@ -110,7 +110,8 @@ def test_response_shapes() -> None:
         "prompt_eval_count": 3,
     }
     out = emb.embedding_list("m", [[0.5, -1.0]], "base64", 4)
-    assert out["object"] == "list" and out["usage"] == {"prompt_tokens": 4, "total_tokens": 4}
+    assert out["object"] == "list"
+    assert out["usage"] == {"prompt_tokens": 4, "total_tokens": 4}
     item = out["data"][0]
     assert (item["object"], item["index"]) == ("embedding", 0)
     assert struct.unpack("<2f", base64.b64decode(item["embedding"])) == (0.5, -1.0)

@@ -34,7 +34,8 @@ def test_decode_images_reads_real_images_as_rgb() -> None:
 
 def test_transparency_is_composited_on_white() -> None:
     [image] = img.decode_images([b64(png("RGBA", (2, 2), (0, 0, 0, 0)))])
-    assert image.mode == "RGB" and image.getpixel((1, 1)) == (255, 255, 255)
+    assert image.mode == "RGB"
+    assert image.getpixel((1, 1)) == (255, 255, 255)
 
 
 def test_line_breaks_in_base64_are_ignored_as_go_does() -> None:
@@ -69,7 +70,8 @@ def test_bad_base64_is_400_with_ollamas_words(data: str, offset: int) -> None:
 def test_data_that_is_not_an_image_is_400(raw: bytes) -> None:
     with pytest.raises(OllamaError) as e:
         img.decode_images([b64(raw)])
-    assert e.value.status == 400 and e.value.message == img.NOT_AN_IMAGE
+    assert e.value.status == 400
+    assert e.value.message == img.NOT_AN_IMAGE
 
 
 def test_image_url_data_takes_data_urls_only() -> None:
@@ -78,11 +80,13 @@ def test_image_url_data_takes_data_urls_only() -> None:
     for url in ("http://example.com/cat.png", "https://example.com/cat.png", "ftp://x/y"):
         with pytest.raises(OllamaError) as e:
             img.image_url_data(url)
-        assert e.value.status == 400 and "only data URLs" in e.value.message
+        assert e.value.status == 400
+        assert "only data URLs" in e.value.message
     for url in ("", "QUJD", "data:text/plain;base64,QUJD", "data:image/png,QUJD"):
         with pytest.raises(OllamaError) as e:
             img.image_url_data(url)
-        assert e.value.status == 400 and e.value.message == img.NOT_DATA_URL
+        assert e.value.status == 400
+        assert e.value.message == img.NOT_DATA_URL
 
 
 def test_openai_remote_image_url_is_refused() -> None:
@@ -102,7 +106,8 @@ def test_openai_remote_image_url_is_refused() -> None:
     )
     with pytest.raises(OllamaError) as e:
         to_ollama.chat_request(req)
-    assert e.value.status == 400 and "only data URLs" in e.value.message
+    assert e.value.status == 400
+    assert "only data URLs" in e.value.message
 
 
 def _mark(n: int) -> str:
@@ -152,7 +157,7 @@ def test_place_images_as_placeholder_text() -> None:
 
 
 def test_place_images_needs_one_count_per_message() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="one image count per message"):
         img.place_images([{"role": "user", "content": "x"}], [], False, _mark)
 
 
@@ -176,6 +181,7 @@ def test_images_over_the_pixel_cap_are_400_before_decoding(size: tuple[int, int]
         img.decode_images([b64(png_bomb(*size))])
     assert e.value.status == 400
     assert e.value.message.startswith("image too large: ")
+    assert Image.MAX_IMAGE_PIXELS is not None
     if size[0] * size[1] < 2 * Image.MAX_IMAGE_PIXELS:  # above, PIL's own guard refuses it
         assert e.value.message.startswith(f"image too large: {size[0]}x{size[1]} pixels")
 

@@ -87,7 +87,8 @@ def test_messages_parts_images_tool_calls_and_results() -> None:
         }
     )  # fmt: skip
     body = to_ollama.chat_request(req)
-    assert body["think"] == "high" and body["stream"] is False
+    assert body["think"] == "high"
+    assert body["stream"] is False
     user, assistant, tool = body["messages"]
     assert user == {"role": "user", "content": "see this", "images": ["QUJD"]}
     assert assistant["tool_calls"] == [
@@ -104,7 +105,8 @@ def test_n_above_one_and_token_prompts_are_refused() -> None:
     req = o.CompletionRequest.model_validate({"prompt": ["a", "b"]})
     assert to_ollama.completion_prompts(req) == ["a", "b"]
     gen = to_ollama.generate_request(req, "a")
-    assert gen["raw"] is True and gen["options"] == {"num_predict": 16}  # OpenAI's default
+    assert gen["raw"] is True
+    assert gen["options"] == {"num_predict": 16}
 
 
 @pytest.mark.parametrize(
@@ -236,7 +238,8 @@ def test_response_translation_is_pure() -> None:
     first = translate()
     assert first == translate()
     completion = first[0]
-    assert completion["id"] == "chatcmpl-1" and completion["created"] == 5
+    assert completion["id"] == "chatcmpl-1"
+    assert completion["created"] == 5
     [call] = completion["choices"][0]["message"]["tool_calls"]
     assert call["id"] == "call_0"
     assert first[1]["tool_calls"][0]["id"] == "call_0"

@@ -66,7 +66,8 @@ async def test_show_gives_each_its_own_modelfile(variants: Served) -> None:
             (await h.post("/api/show", json={"model": n})).json()
             for n in ("tiny", "pirate", "terse:v1")
         ]
-    assert "system" not in base and "parameters" not in base
+    assert "system" not in base
+    assert "parameters" not in base
     assert pirate["system"] == PIRATE_SYSTEM
     assert f'SYSTEM """{PIRATE_SYSTEM}"""' in pirate["modelfile"]
     assert "num_predict" in pirate["parameters"]
@@ -83,7 +84,8 @@ async def test_each_variant_applies_its_own_settings(variants: Served) -> None:
     hi = [{"role": "user", "content": "hi"}]
     # The pirate's parameters: num_predict 3 caps the output; a request option wins.
     pirate = await c.chat(model="pirate", messages=hi)
-    assert pirate.eval_count == 3 and pirate.done_reason == "length"
+    assert pirate.eval_count == 3
+    assert pirate.done_reason == "length"
     more = await c.chat(model="pirate", messages=hi, options={"num_predict": 5})
     assert more.eval_count == 5
     # Its SYSTEM is rendered before the user's message (the exact prompt).

@@ -113,13 +113,8 @@ class Controller:
         else:
             self.store.put(kind, body)
         labels = meta.get("labels") or {}
-        if kind == DEPLOYMENT_KIND:
-            self.queue.add((DEPLOYMENT_KIND, ns, name))
-        elif kind == MODEL_KIND:
-            self.queue.add((MODEL_KIND, ns, name))
-            for md in self.store.in_namespace(DEPLOYMENT_KIND, ns):
-                if name in DeploymentSpec.from_object(md).model_names:
-                    self.queue.add((DEPLOYMENT_KIND, ns, md["metadata"]["name"]))
+        if kind in (DEPLOYMENT_KIND, MODEL_KIND):
+            self._queue_resource(kind, ns, name)
         if labels.get(LABEL_DEPLOYMENT):
             self.queue.add((DEPLOYMENT_KIND, ns, labels[LABEL_DEPLOYMENT]))
         if labels.get(LABEL_MODEL):
@@ -131,6 +126,14 @@ class Controller:
         metrics.MANAGED.labels(DEPLOYMENT_KIND).set(self.store.count(DEPLOYMENT_KIND))
         metrics.MANAGED.labels(MODEL_KIND).set(self.store.count(MODEL_KIND))
         metrics.QUEUE_DEPTH.set(len(self.queue))
+
+    def _queue_resource(self, kind: str, ns: str, name: str) -> None:
+        """A Model or ModelDeployment; a Model's ModelDeployments look again too."""
+        self.queue.add((kind, ns, name))
+        if kind == MODEL_KIND:
+            for md in self.store.in_namespace(DEPLOYMENT_KIND, ns):
+                if name in DeploymentSpec.from_object(md).model_names:
+                    self.queue.add((DEPLOYMENT_KIND, ns, md["metadata"]["name"]))
 
     def _requeue_if_names_moved(
         self, ns: str, name: str, event_type: str | None, body: Mapping[str, Any]

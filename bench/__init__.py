@@ -1,0 +1,1 @@
+"""Benchmark scripts (BENCHMARKS.md); a package so they can share code."""
