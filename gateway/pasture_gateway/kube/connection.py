@@ -42,7 +42,8 @@ def connect(kubeconfig: str | None = None) -> httpx.AsyncClient:
             config_file=kubeconfig, client_configuration=cfg
         )
     headers = {"Accept": "application/json"}
-    token = (cfg.api_key or {}).get("authorization")
+    keys = cfg.api_key or {}
+    token = keys.get("BearerToken") or keys.get("authorization")
     if auth is None and token:
         headers["Authorization"] = (
             token if token.lower().startswith("bearer") else f"Bearer {token}"
