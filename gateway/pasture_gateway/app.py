@@ -7,8 +7,10 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
+import yaml
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -45,6 +47,8 @@ class Gateway:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
+        if self.settings.objects_file:
+            load_objects(self.store, Path(self.settings.objects_file))
         if self.kube is not None:
             for src in watch.sources(self.settings.namespaces):
                 self.tasks.append(asyncio.create_task(watch.run(self.kube, src, self.store)))
@@ -61,6 +65,13 @@ class Gateway:
         await self.upstream.close()
         if self.kube is not None:
             await self.kube.aclose()
+
+
+def load_objects(store: Store, path: Path) -> None:
+    """A fixed routing table from a YAML stream of API objects."""
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict)]
+    for kind in ("Model", "ModelDeployment", "Pod"):
+        store.replace(kind, "", [d for d in docs if d.get("kind") == kind])
 
 
 def build(settings: Settings, kube: httpx.AsyncClient | None) -> Gateway:

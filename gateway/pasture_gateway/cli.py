@@ -39,6 +39,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         help="file whose first key the gateway presents to runtimes (Authorization: Bearer)",
     )
     p.add_argument("--log-level", default=_env("LOG_LEVEL", "info"))
+    p.add_argument(
+        "--objects-file",
+        default=None,
+        help="YAML of Models, ModelDeployments and Pods to route by, instead of watching a "
+        "cluster (benchmarks, local runs)",
+    )
     a = p.parse_args(argv)
     return Settings(
         host=a.host,
@@ -51,6 +57,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         api_keys_file=a.api_keys_file,
         upstream_key_file=a.upstream_key_file,
         log_level=a.log_level,
+        objects_file=a.objects_file,
     )
 
 
@@ -71,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    gateway = build(settings, connect(settings.kubeconfig))
+    kube = None if settings.objects_file else connect(settings.kubeconfig)
+    gateway = build(settings, kube)
     config = uvicorn.Config(
         create_app(gateway),
         host=settings.host,

@@ -19,3 +19,4 @@ class Settings:
     api_keys_file: str | None = None
     upstream_key_file: str | None = None
     log_level: str = "info"
+    objects_file: str | None = None  # a fixed table instead of watches (benches, local runs)
