@@ -142,11 +142,13 @@ class Cluster:
         data: dict[str, Any] = json.loads(out.stdout)
         return data
 
-    def pod(self, name: str, deployment: str) -> str:
-        """A kwok pod of `deployment`, Ready; returns its IP."""
+    def pod(self, name: str, deployment: str, bind: Callable[[str], object] | None = None) -> str:
+        """A Ready kwok pod of `deployment`; returns its IP. kwok marks a pod Ready
+        at once, with no process behind it: the pod is made without its deployment
+        label, its IP bound (`bind`), and only then labelled, so the gateway sees
+        it Ready when something listens, as a readiness probe would ensure."""
         self.apply({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"pasture.dev/deployment": deployment}},
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
             "spec": {"containers": [{"name": "runtime", "image": "pasture-runtime:test"}]},
         })  # fmt: skip
 
@@ -158,6 +160,11 @@ class Cluster:
             return st.get("podIP") if ok else None
 
         ip: str = wait_until(ready_ip, 60, f"pod {name} ready")
+        if bind is not None:
+            bind(ip)
+        self.kube.kubectl(
+            "label", "-n", self.ns, "pod", name, f"pasture.dev/deployment={deployment}"
+        )
         self.pods[name] = ip
         return ip
 

@@ -29,7 +29,7 @@ def _two_deployments(cluster: Cluster, bind: Bind) -> None:
     for name in ("alpha", "beta"):
         cluster.model(name)
         cluster.deployment(name, [f"{name}:latest"])
-        bind(cluster.pod(f"{name}-0", name))
+        cluster.pod(f"{name}-0", name, bind)
 
 
 def _routable(gw: Process, name: str) -> bool:
@@ -125,11 +125,12 @@ def test_failover_before_the_first_byte(
 ) -> None:
     cluster.model("alpha")
     cluster.deployment("alpha", ["alpha:latest"], replicas=2)
-    bind(cluster.pod("alpha-0", "alpha"))
-    stop = bind(cluster.pod("alpha-1", "alpha"))
+    cluster.pod("alpha-0", "alpha", bind)
+    stops: list[Callable[[], None]] = []
+    cluster.pod("alpha-1", "alpha", lambda ip: stops.append(bind(ip)))
     gw = gateway("--max-attempts", "2")
     wait_until(lambda: _routable(gw, "alpha:latest"), 30, "alpha routable")
-    stop()  # alpha-1's process is gone; the pod still reads Ready
+    stops[0]()  # alpha-1's process is gone; the pod still reads Ready
     client = ollama.Client(host=gw.url)
     for i in range(6):
         out = client.generate(model="alpha", prompt=f"p{i}", options=OPTS)
@@ -173,7 +174,7 @@ def test_scale_from_zero_holds_wakes_and_answers(
     r = httpx.post(gw.url + "/api/chat", json={"model": "delta", "messages": []}, timeout=10)
     assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
 
-    bind(cluster.pod("cold-0", "cold"))  # the test plays the pod the operator would make
+    cluster.pod("cold-0", "cold", bind)  # the test plays the pod the operator would make
     t.join(120)
     assert not failure, failure
     assert chunks and chunks[-1]["done"] is True
