@@ -10,12 +10,11 @@ import contextlib
 import json
 import logging
 
-import httpx
 from starlette.types import Receive, Scope, Send
 
 from ..middleware import send_reply
 from ..protocol.errors import BODY_TOO_LARGE, ErrorReply
-from ..upstream.client import HOP_BY_HOP, response_headers
+from ..upstream.client import HOP_BY_HOP, MidStreamFailure, UpstreamResponse
 from ..usecases.forward import Call, Forwarder, Opened
 
 log = logging.getLogger(__name__)
@@ -102,17 +101,17 @@ async def _answer(forwarder: Forwarder, call: Call, send: Send) -> None:
 
 async def _stream(forwarder: Forwarder, opened: Opened, send: Send) -> None:
     response = opened.response
-    code = response.status_code
-    headers = [(k.lower().encode(), v.encode()) for k, v in response_headers(response)]
+    code = response.status
+    headers = [(k.lower().encode(), v.encode()) for k, v in response.headers()]
     try:
         await send({"type": "http.response.start", "status": code, "headers": headers})
         if opened.prefetched is not None:
             await send({"type": "http.response.body", "body": opened.prefetched})
             return
         try:
-            async for chunk in response.aiter_raw():
+            async for chunk in response.chunks():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except httpx.HTTPError as e:  # the replica went away mid-stream: end with an error line
+        except MidStreamFailure as e:  # the replica went away mid-stream: end with an error line
             log.warning("upstream %s failed mid-stream: %s", opened.lease.address, e)
             await send({"type": "http.response.body", "body": _mid_stream_error(response)})
             return
@@ -121,11 +120,11 @@ async def _stream(forwarder: Forwarder, opened: Opened, send: Send) -> None:
         code = CLIENT_CLOSED
         raise
     finally:
-        await response.aclose()
+        response.close()
         forwarder.finish(opened, code)
 
 
-def _mid_stream_error(response: httpx.Response) -> bytes:
-    if "ndjson" in response.headers.get("content-type", ""):
+def _mid_stream_error(response: UpstreamResponse) -> bytes:
+    if "ndjson" in response.content_type:
         return json.dumps({"error": "upstream replica failed mid-stream"}).encode() + b"\n"
     return b""

@@ -11,8 +11,6 @@ import logging
 import time
 from dataclasses import dataclass
 
-import httpx
-
 from ..auth import ApiKeys
 from ..kube.store import Store
 from ..kube.writer import KubeWriter
@@ -25,7 +23,7 @@ from ..routing.objects import Deployment
 from ..routing.picker import choose
 from ..routing.table import Conflict, NotFound
 from ..settings import Settings
-from ..upstream.client import ConnectFailed, Upstream
+from ..upstream.client import ConnectFailed, MidStreamFailure, Upstream, UpstreamResponse
 from .demand import Demand
 from .hold import HoldFull, Holds, HoldTimedOut, ShuttingDown
 
@@ -57,7 +55,7 @@ class Lease:
 class Opened:
     """An upstream response whose status and headers are known, body unread."""
 
-    response: httpx.Response
+    response: UpstreamResponse
     lease: Lease
     endpoint: str
     prefetched: bytes | None = None  # a 503 body read to decide on a retry
@@ -226,11 +224,13 @@ class Forwarder:
             time.monotonic() - t0
         )
         opened = Opened(response, lease, call.path)
-        if response.status_code == 503:
+        if response.status == 503:
             try:
-                opened.prefetched = await response.aread()
+                opened.prefetched = await response.read()
+            except MidStreamFailure:
+                opened.prefetched = b""
             finally:
-                await response.aclose()
+                response.close()
             if _retryable_503(opened.prefetched):
                 self._drop(lease)
                 return "busy"
