@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from .auth import ApiKeys
 from .kube import watch
@@ -94,7 +94,7 @@ async def _http_error(_: Request, exc: Exception) -> Response:
     return PlainTextResponse(text, status_code=code)
 
 
-def create_app(gateway: Gateway) -> Starlette:
+def create_app(gateway: Gateway) -> ASGIApp:
     s = gateway.settings
 
     @contextlib.asynccontextmanager
@@ -107,16 +107,11 @@ def create_app(gateway: Gateway) -> Starlette:
 
     proxy = ProxyRoute(gateway.forwarder, s.max_body_bytes)
     show = cluster.ShowRoute(gateway.listings, gateway.forwarder, s.max_body_bytes)
-    routes = [
-        *cluster.routes(gateway.listings),
-        *ops.routes(gateway.store, gateway.metrics),
-        Route("/api/show", show, methods=["POST"]),
-        *(Route(p, proxy, methods=["POST"]) for p in PROXIED),
-    ]
+    routes = [*cluster.routes(gateway.listings), *ops.routes(gateway.store, gateway.metrics)]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error}
     )
     keys = ApiKeys(s.api_keys_file, os.environ.get("PASTURE_API_KEYS"))
-    app.add_middleware(GatewayMiddleware, keys=keys)
-    app.state.gateway = gateway
-    return app
+    direct: dict[str, ASGIApp] = {p: proxy for p in PROXIED}
+    direct["/api/show"] = show
+    return GatewayMiddleware(app, keys, direct)

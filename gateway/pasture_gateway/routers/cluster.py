@@ -61,17 +61,18 @@ class ShowRoute:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope["path"]
+        rid = str(scope.get("state", {}).get("request_id", ""))
         try:
             body = await read_body(receive, self.max_body)
         except Disconnected:
             return
         if body is None:
-            await send_reply(send, path, ErrorReply(413, BODY_TOO_LARGE))
+            await send_reply(send, path, ErrorReply(413, BODY_TOO_LARGE), rid)
             return
         out = self.listings.show(body)
         if isinstance(out, Forward):
             await relay_call(self.forwarder, client_call(scope, out.body), receive, send)
         elif isinstance(out, ErrorReply):
-            await send_reply(send, path, out)
+            await send_reply(send, path, out, rid)
         else:
-            await JSONResponse(out)(scope, receive, send)
+            await JSONResponse(out, headers={"x-request-id": rid})(scope, receive, send)

@@ -12,7 +12,7 @@ import logging
 
 from starlette.types import Receive, Scope, Send
 
-from ..middleware import send_reply
+from ..middleware import send_reply, with_request_id
 from ..protocol.errors import BODY_TOO_LARGE, ErrorReply
 from ..upstream.client import HOP_BY_HOP, MidStreamFailure, UpstreamResponse
 from ..usecases.forward import Call, Forwarder, Opened
@@ -72,7 +72,8 @@ class ProxyRoute:
         except Disconnected:
             return
         if body is None:
-            await send_reply(send, scope["path"], ErrorReply(413, BODY_TOO_LARGE))
+            rid = str(scope.get("state", {}).get("request_id", ""))
+            await send_reply(send, scope["path"], ErrorReply(413, BODY_TOO_LARGE), rid)
             return
         await relay_call(self.forwarder, client_call(scope, body), receive, send)
 
@@ -94,15 +95,16 @@ async def relay_call(forwarder: Forwarder, call: Call, receive: Receive, send: S
 async def _answer(forwarder: Forwarder, call: Call, send: Send) -> None:
     out = await forwarder.forward(call)
     if isinstance(out, ErrorReply):
-        await send_reply(send, call.path, out)
+        await send_reply(send, call.path, out, call.request_id)
         return
-    await _stream(forwarder, out, send)
+    await _stream(forwarder, out, send, call.request_id)
 
 
-async def _stream(forwarder: Forwarder, opened: Opened, send: Send) -> None:
+async def _stream(forwarder: Forwarder, opened: Opened, send: Send, rid: str) -> None:
     response = opened.response
     code = response.status
     headers = [(k.lower().encode(), v.encode()) for k, v in response.headers()]
+    with_request_id(headers, rid)
     try:
         await send({"type": "http.response.start", "status": code, "headers": headers})
         if opened.prefetched is not None:
