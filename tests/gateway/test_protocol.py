@@ -91,3 +91,14 @@ def test_show_from_the_model_resource() -> None:
     assert body["system"] == "be terse"
     assert "PARAMETER stop </s>" in body["modelfile"]
     assert body["capabilities"] == ["completion"]
+
+
+def test_tags_take_a_replicas_own_figures_when_seen() -> None:
+    table = build_table([model("tiny")], [md("tiny")], [])
+    runtime_entry = {
+        "name": "tiny:latest", "size": 99, "digest": "d" * 64,
+        "details": {"family": "llama"}, "modified_at": "2026-01-01T00:00:00Z",
+    }  # fmt: skip
+    entry = listing.tags(table, {"ns/tiny": {"tiny:latest": runtime_entry}})["models"][0]
+    assert (entry["size"], entry["digest"], entry["details"]) == (99, "d" * 64, {"family": "llama"})
+    assert entry["name"] == "tiny:latest"

@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..routing.keepalive import keep_alive_seconds
-from ..routing.names import display_name
+from ..routing.names import display_name, normalize
 from ..routing.objects import ModelFacts
 from ..routing.table import RoutingTable
 
@@ -26,9 +27,17 @@ def details(facts: ModelFacts | None) -> dict[str, Any]:
     }
 
 
-def tag_entry(name: str, facts: ModelFacts | None) -> dict[str, Any]:
+# What a replica's own /api/tags said, per ModelDeployment key, by name key:
+# the runtime reads the weights, so its size, digest and details are the real ones.
+Seen = Mapping[str, Mapping[str, Mapping[str, Any]]]
+_FROM_REPLICA = ("modified_at", "size", "digest", "details")
+
+
+def tag_entry(
+    name: str, facts: ModelFacts | None, seen: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     shown = display_name(name)
-    return {
+    entry = {
         "name": shown,
         "model": shown,
         "modified_at": facts.modified_at if facts else "1970-01-01T00:00:00Z",
@@ -36,16 +45,20 @@ def tag_entry(name: str, facts: ModelFacts | None) -> dict[str, Any]:
         "digest": facts.digest if facts else "",
         "details": details(facts),
     }
+    if seen:
+        entry.update({k: seen[k] for k in _FROM_REPLICA if k in seen})
+    return entry
 
 
-def tags(table: RoutingTable) -> dict[str, Any]:
+def tags(table: RoutingTable, seen: Seen | None = None) -> dict[str, Any]:
     """Every routable name, including models scaled to zero (Ollama lists what
     is pulled, not only what is loaded)."""
     out: list[dict[str, Any]] = []
     for key in sorted(table.deployments):
         d = table.deployments[key]
         facts = table.model_of(d)
-        out.extend(tag_entry(n, facts) for n in table.names_of(d))
+        known = (seen or {}).get(key, {})
+        out.extend(tag_entry(n, facts, known.get(normalize(n))) for n in table.names_of(d))
     return {"models": out}
 
 

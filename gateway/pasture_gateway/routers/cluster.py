@@ -29,7 +29,7 @@ def routes(listings: Listings) -> list[BaseRoute]:
         return JSONResponse({"version": OLLAMA_COMPAT_VERSION, "pasture_version": __version__})
 
     async def tags(_: Request) -> Response:
-        return JSONResponse(listings.tags())
+        return JSONResponse(await listings.tags())
 
     async def ps(_: Request) -> Response:
         return JSONResponse(listings.ps())

@@ -3,6 +3,7 @@ replica is up), from the routing table."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from dataclasses import dataclass
@@ -11,8 +12,10 @@ from typing import Any
 from ..kube.store import Store
 from ..protocol import errors, listing
 from ..protocol.errors import ErrorReply
-from ..routing.names import display_name
+from ..routing.names import display_name, normalize
+from ..routing.objects import Deployment
 from ..routing.table import Conflict, Found, NotFound
+from ..upstream.client import ConnectFailed, MidStreamFailure, Upstream
 from .demand import Demand
 
 
@@ -24,12 +27,55 @@ class Forward:
 
 
 class Listings:
-    def __init__(self, store: Store, demand: Demand) -> None:
+    def __init__(self, store: Store, demand: Demand, upstream: Upstream | None = None) -> None:
         self.store = store
         self.demand = demand
+        self.upstream = upstream
+        # md key -> (Model version, name key -> a replica's /api/tags entry); kept
+        # after a scale to zero, so listings keep the real figures.
+        self._seen: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {}
 
-    def tags(self) -> dict[str, Any]:
-        return listing.tags(self.store.table)
+    async def tags(self) -> dict[str, Any]:
+        await self._learn()
+        table = self.store.table
+        seen = {
+            key: names
+            for key, (version, names) in self._seen.items()
+            if key in table.deployments and version == self._version(key)
+        }
+        return listing.tags(table, seen)
+
+    def _version(self, key: str) -> str:
+        facts = self.store.table.model_of(self.store.table.deployments[key])
+        return facts.digest if facts else ""
+
+    async def _learn(self) -> None:
+        """Ask one ready replica per ModelDeployment not yet seen (1 s bound)."""
+        table = self.store.table
+        todo = [
+            d
+            for key, d in table.deployments.items()
+            if d.ready and self._seen.get(key, ("",))[0] != self._version(key)
+        ]
+        if self.upstream is None or not todo:
+            return
+        await asyncio.gather(*(self._ask(d) for d in todo))
+
+    async def _ask(self, d: Deployment) -> None:
+        assert self.upstream is not None
+        try:
+            async with asyncio.timeout(1):
+                r = await self.upstream.open(d.ready[0].address, "GET", "/api/tags", [], b"")
+                try:
+                    body = json.loads(await r.read()) if r.status == 200 else {}
+                finally:
+                    r.close()
+        except (ConnectFailed, MidStreamFailure, TimeoutError, ValueError):
+            return
+        entries = body.get("models") if isinstance(body, dict) else None
+        if isinstance(entries, list):
+            names = {normalize(str(e.get("name"))): e for e in entries if isinstance(e, dict)}
+            self._seen[d.key] = (self._version(d.key), names)
 
     def ps(self) -> dict[str, Any]:
         return listing.ps(self.store.table, self.demand.last_request, time.time())
