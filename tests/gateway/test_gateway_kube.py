@@ -66,8 +66,10 @@ def test_two_deployments_through_one_address(
     )
     assert len(list(stream)) >= 2
 
-    tags = [m.model for m in client.list().models]
-    assert tags == ["alpha:latest", "beta:latest", "gamma:latest"]  # gamma is at zero
+    listed = client.list().models
+    assert [m.model for m in listed] == ["alpha:latest", "beta:latest", "gamma:latest"]
+    assert (listed[0].size or 0) > 0  # alpha's replica's own figures (its Model has none)
+    assert listed[0].details and listed[0].details.family == "llama"
     ps = sorted(m.model or "" for m in client.ps().models)
     assert ps == ["alpha:latest", "beta:latest"]
     assert sorted(m.id for m in oai.models.list()) == [
