@@ -1,0 +1,179 @@
+"""Gateway overhead: the same streaming load through `pasture-gateway` and
+directly to the runtime, in one run.
+
+    .venv/bin/python bench/gateway_overhead.py                 # concurrency 1, 8, 32; 3 reps
+
+A script, not a timed test. One `pasture-runtime serve` (tiny model, vLLM CPU
+engine) listens on a loopback "pod" address (127.0.0.50:11434); one
+`pasture-gateway` routes to it from a fixed table (--objects-file, no cluster).
+An aiohttp load generator keeps C streaming /api/chat requests open; per target
+and level: output chunks/s (each NDJSON chunk is one token) and TTFT p50/p99
+(request sent -> first chunk). Targets alternate within every repetition
+(direct, gateway, gateway, direct, ...) so machine noise hits both; the table
+gives medians with the min-max spread, then gateway/direct ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+POD_IP = "127.0.0.50"
+BODY = {
+    "model": "tiny",
+    "messages": [{"role": "user", "content": "Cows graze in the pasture."}],
+    "options": {"num_predict": 64, "seed": 0, "temperature": 0},
+}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_ready(url: str, within: float) -> None:
+    deadline = time.monotonic() + within
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            try:
+                async with s.get(url) as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(1)
+    raise RuntimeError(f"{url} not ready after {within}s")
+
+
+def _objects() -> str:
+    meta = {"namespace": "bench"}
+    docs = [
+        {"kind": "Model", "metadata": {**meta, "name": "tiny"}, "spec": {"servedName": "tiny"}},
+        {"kind": "ModelDeployment", "metadata": {**meta, "name": "tiny"},
+         "spec": {"modelRef": {"name": "tiny"}, "replicas": 1},
+         "status": {"servedNames": ["tiny:latest"]}},
+        {"kind": "Pod", "metadata": {**meta, "name": "tiny-0",
+                                     "labels": {"pasture.dev/deployment": "tiny"}},
+         "status": {"phase": "Running", "podIP": POD_IP,
+                    "conditions": [{"type": "Ready", "status": "True"}]}},
+    ]  # fmt: skip
+    return yaml.safe_dump_all(docs)
+
+
+async def _one(session: aiohttp.ClientSession, url: str, ttfts: list[float]) -> int:
+    sent = time.monotonic()
+    chunks = 0
+    async with session.post(url + "/api/chat", json=BODY) as r:
+        async for line in r.content:
+            if not line.strip():
+                continue
+            if chunks == 0:
+                ttfts.append(time.monotonic() - sent)
+            chunks += 1
+            if json.loads(line).get("done"):
+                break
+    return chunks
+
+
+async def _level(url: str, concurrency: int, seconds: float) -> tuple[float, float, float]:
+    ttfts: list[float] = []
+    total = 0
+    stop = time.monotonic() + seconds
+    conn = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=conn) as session:
+
+        async def worker() -> None:
+            nonlocal total
+            while time.monotonic() < stop:
+                total += await _one(session, url, ttfts)
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.monotonic() - started
+    ttfts.sort()
+    p99 = ttfts[min(len(ttfts) - 1, int(len(ttfts) * 0.99))]
+    return total / wall, statistics.median(ttfts) * 1000, p99 * 1000
+
+
+def _fmt(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
+
+
+async def _run(args: argparse.Namespace, urls: dict[str, str]) -> None:
+    print("| concurrency | target | chunks/s | TTFT p50 ms | TTFT p99 ms |")
+    print("| --- | --- | --- | --- | --- |")
+    for c in args.concurrency:
+        res: dict[str, list[tuple[float, float, float]]] = {k: [] for k in urls}
+        await _level(urls["direct"], c, 3)  # warm-up
+        for rep in range(args.reps):
+            order = ["direct", "gateway"] if rep % 2 == 0 else ["gateway", "direct"]
+            for target in order:
+                res[target].append(await _level(urls[target], c, args.seconds))
+        for target in urls:
+            cols = [[r[i] for r in res[target]] for i in range(3)]
+            print(f"| {c} | {target} | {_fmt(cols[0])} | {_fmt(cols[1])} | {_fmt(cols[2])} |")
+        ratio = statistics.median(r[0] for r in res["gateway"]) / statistics.median(
+            r[0] for r in res["direct"]
+        )
+        added = statistics.median(r[1] for r in res["gateway"]) - statistics.median(
+            r[1] for r in res["direct"]
+        )
+        print(f"| {c} | gateway/direct | x{ratio:.3f} | {added:+.2f} ms | |")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", help="model directory (default: build the tiny test model)")
+    p.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=10)
+    args = p.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
+    model = args.model
+    if not model:
+        model = str(tmp / "tiny")
+        subprocess.run([sys.executable, str(ROOT / "hack" / "tiny_model.py"), model], check=True)
+    objects = tmp / "objects.yaml"
+    objects.write_text(_objects())
+    port = _free_port()
+    bin_dir = ROOT / ".venv" / "bin"
+    procs = [
+        subprocess.Popen(
+            [str(bin_dir / "pasture-runtime"), "serve", "--model", model, "--name", "tiny",
+             "--host", POD_IP, "--port", "11434", "--max-model-len", "2048",
+             "--enforce-eager", "true", "--log-level", "warning"],
+            env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"},
+        ),
+        subprocess.Popen(
+            [str(bin_dir / "pasture-gateway"), "--host", "127.0.0.1", "--port", str(port),
+             "--objects-file", str(objects), "--log-level", "warning"]
+        ),
+    ]  # fmt: skip
+    urls = {"direct": f"http://{POD_IP}:11434", "gateway": f"http://127.0.0.1:{port}"}
+    try:
+        asyncio.run(_wait_ready(urls["direct"] + "/readyz", 600))
+        asyncio.run(_wait_ready(urls["gateway"] + "/readyz", 60))
+        asyncio.run(_run(args, urls))
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()

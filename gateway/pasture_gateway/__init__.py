@@ -1,0 +1,5 @@
+"""Pasture's gateway: one Ollama and OpenAI endpoint for every model in the cluster."""
+
+__version__ = "0.1.0"
+# The Ollama version the gateway reports (the runtime's compatibility level).
+OLLAMA_COMPAT_VERSION = "0.12.6"

@@ -1,0 +1,93 @@
+"""`pasture-gateway`: flags, each with a PASTURE_GATEWAY_* environment default."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+from types import FrameType
+
+import uvicorn
+
+from .app import Gateway, build, create_app
+from .kube.connection import connect
+from .settings import Settings
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"PASTURE_GATEWAY_{name}", default)
+
+
+def parse_args(argv: list[str] | None = None) -> Settings:
+    p = argparse.ArgumentParser(prog="pasture-gateway", description=__doc__)
+    p.add_argument("--host", default=_env("HOST", "0.0.0.0"))
+    p.add_argument("--port", type=int, default=int(_env("PORT", "11434") or 11434))
+    p.add_argument(
+        "--namespaces",
+        default=_env("NAMESPACES", ""),
+        help="comma-separated namespaces to serve; empty: every namespace",
+    )
+    p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG"))
+    p.add_argument("--hold-timeout", type=float, default=float(_env("HOLD_TIMEOUT", "600") or 600))
+    p.add_argument("--max-held", type=int, default=int(_env("MAX_HELD", "64") or 64))
+    p.add_argument("--max-attempts", type=int, default=int(_env("MAX_ATTEMPTS", "3") or 3))
+    p.add_argument("--api-keys-file", default=_env("API_KEYS_FILE"))
+    p.add_argument(
+        "--upstream-key-file",
+        default=_env("UPSTREAM_KEY_FILE"),
+        help="file whose first key the gateway presents to runtimes (Authorization: Bearer)",
+    )
+    p.add_argument("--log-level", default=_env("LOG_LEVEL", "info"))
+    p.add_argument(
+        "--objects-file",
+        default=None,
+        help="YAML of Models, ModelDeployments and Pods to route by, instead of watching a "
+        "cluster (benchmarks, local runs)",
+    )
+    a = p.parse_args(argv)
+    return Settings(
+        host=a.host,
+        port=a.port,
+        namespaces=tuple(n.strip() for n in a.namespaces.split(",") if n.strip()),
+        kubeconfig=a.kubeconfig,
+        hold_timeout=a.hold_timeout,
+        max_held=a.max_held,
+        max_attempts=max(1, a.max_attempts),
+        api_keys_file=a.api_keys_file,
+        upstream_key_file=a.upstream_key_file,
+        log_level=a.log_level,
+        objects_file=a.objects_file,
+    )
+
+
+class _Server(uvicorn.Server):
+    """On SIGTERM/SIGINT, held requests are answered at once (503, shutting
+    down) instead of keeping the graceful shutdown waiting for their timeout."""
+
+    gateway: Gateway | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self.gateway is not None:
+            asyncio.get_event_loop().call_soon_threadsafe(self.gateway.holds.stop)
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = parse_args(argv)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    kube = None if settings.objects_file else connect(settings.kubeconfig)
+    gateway = build(settings, kube)
+    config = uvicorn.Config(
+        create_app(gateway),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+    server = _Server(config)
+    server.gateway = gateway
+    server.run()

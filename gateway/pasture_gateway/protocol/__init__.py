@@ -1,0 +1,1 @@
+"""Pure wire shapes: error bodies, cluster listings (tags, ps, models, show)."""

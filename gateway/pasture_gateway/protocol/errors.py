@@ -1,0 +1,99 @@
+"""Error replies in each protocol's shape: Ollama `{"error": "..."}` on /api/
+and /, OpenAI's error object on /v1/. Texts clients match on are Ollama's own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from ..routing.names import display_name
+from ..routing.objects import Deployment
+
+BUSY = "server busy, please try again.  maximum pending requests exceeded"
+MODEL_REQUIRED = "model is required"
+MISSING_BODY = "missing request body"
+SHUTTING_DOWN = "server is shutting down, please try again"
+UNAUTHORIZED = "unauthorized: a valid API key is required (Authorization: Bearer <key>)"
+BODY_TOO_LARGE = "request body too large"
+
+_OPENAI_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    409: "conflict_error",
+    429: "rate_limit_error",
+}
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    status: int
+    message: str
+    code: str | None = None
+    headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def body(self, path: str) -> bytes:
+        if path.startswith("/v1/"):
+            kind = (
+                "server_error" if self.status >= 500 else _OPENAI_TYPES.get(self.status)
+            ) or "invalid_request_error"
+            err = {"message": self.message, "type": kind, "param": None, "code": self.code}
+            return json.dumps({"error": err}).encode()
+        return json.dumps({"error": self.message}).encode()
+
+
+def not_found(path: str, name: str) -> ErrorReply:
+    """Ollama's exact texts: embeddings say "try pulling it first"; show lists the tag."""
+    if path in ("/api/embed", "/api/embeddings"):
+        return ErrorReply(404, f'model "{name}" not found, try pulling it first')
+    if path == "/api/show":
+        return ErrorReply(404, f"model '{display_name(name)}' not found")
+    return ErrorReply(404, f"model '{name}' not found", code="model_not_found")
+
+
+def conflict(name: str, deployments: Sequence[Deployment]) -> ErrorReply:
+    owners = ", ".join(d.key for d in deployments)
+    return ErrorReply(
+        409,
+        f'model "{name}" is served by more than one ModelDeployment ({owners}); '
+        "the gateway will not choose between them",
+        code="model_name_conflict",
+    )
+
+
+def _retry(seconds: int) -> tuple[tuple[str, str], ...]:
+    return (("Retry-After", str(seconds)),)
+
+
+def hold_full(name: str, limit: int, retry_after: int) -> ErrorReply:
+    return ErrorReply(
+        429,
+        f'model "{name}" is starting and {limit} requests already wait for it; try again later',
+        code="rate_limit_exceeded",
+        headers=_retry(retry_after),
+    )
+
+
+def starting_message(name: str, deployment: Deployment) -> str:
+    """What a hold waited for, from the ModelDeployment's conditions (contract item 6)."""
+    want = max(deployment.replicas, 1)
+    text = f'model "{name}" is starting: {len(deployment.ready)}/{want} replicas ready'
+    ready = deployment.condition("Ready")
+    if ready is not None and ready.status != "True" and (ready.reason or ready.message):
+        text += f" ({ready.reason}: {ready.message})" if ready.message else f" ({ready.reason})"
+    return text
+
+
+def hold_timeout(name: str, deployment: Deployment, retry_after: int) -> ErrorReply:
+    return ErrorReply(503, starting_message(name, deployment), headers=_retry(retry_after))
+
+
+def shutting_down() -> ErrorReply:
+    return ErrorReply(503, SHUTTING_DOWN, headers=_retry(1))
+
+
+def upstream_unavailable(name: str) -> ErrorReply:
+    return ErrorReply(
+        503, f'model "{name}": no replica could be reached, please try again', headers=_retry(1)
+    )

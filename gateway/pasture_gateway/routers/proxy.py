@@ -1,0 +1,132 @@
+"""The proxied routes, as raw ASGI: the body is read (bounded), the use case
+opens the upstream response, and its bytes are relayed chunk by chunk as they
+arrive. A client disconnect at any point (held, connecting, streaming)
+cancels the work, which closes the upstream request."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from starlette.types import Receive, Scope, Send
+
+from ..middleware import send_reply, with_request_id
+from ..protocol.errors import BODY_TOO_LARGE, ErrorReply
+from ..upstream.client import HOP_BY_HOP, MidStreamFailure, UpstreamResponse
+from ..usecases.forward import Call, Forwarder, Opened
+
+log = logging.getLogger(__name__)
+PROXIED = (
+    "/api/chat", "/api/generate", "/api/embed", "/api/embeddings",
+    "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+)  # fmt: skip
+CLIENT_CLOSED = 499
+
+
+class Disconnected(Exception):
+    pass
+
+
+async def read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole body; None when it exceeds `limit`. Raises Disconnected."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise Disconnected()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def client_call(scope: Scope, body: bytes) -> Call:
+    headers = tuple(
+        (k.decode("latin-1"), v.decode("latin-1"))
+        for k, v in scope["headers"]
+        if k.decode("latin-1").lower() not in HOP_BY_HOP
+    )
+    rid = str(scope.get("state", {}).get("request_id", ""))
+    return Call(scope["path"], scope["method"], headers, body, rid)
+
+
+class ProxyRoute:
+    def __init__(self, forwarder: Forwarder, max_body: int) -> None:
+        self.forwarder = forwarder
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body = await read_body(receive, self.max_body)
+        except Disconnected:
+            return
+        if body is None:
+            rid = str(scope.get("state", {}).get("request_id", ""))
+            await send_reply(send, scope["path"], ErrorReply(413, BODY_TOO_LARGE), rid)
+            return
+        await relay_call(self.forwarder, client_call(scope, body), receive, send)
+
+
+async def relay_call(forwarder: Forwarder, call: Call, receive: Receive, send: Send) -> None:
+    work = asyncio.create_task(_answer(forwarder, call, send))
+    watch = asyncio.create_task(_until_disconnect(receive))
+    try:
+        await asyncio.wait({work, watch}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (work, watch):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watch
+        with contextlib.suppress(asyncio.CancelledError):
+            await work  # re-raises the work's own failure, if any
+
+
+async def _answer(forwarder: Forwarder, call: Call, send: Send) -> None:
+    out = await forwarder.forward(call)
+    if isinstance(out, ErrorReply):
+        await send_reply(send, call.path, out, call.request_id)
+        return
+    await _stream(forwarder, out, send, call.request_id)
+
+
+async def _stream(forwarder: Forwarder, opened: Opened, send: Send, rid: str) -> None:
+    response = opened.response
+    code = response.status
+    headers = [(k.lower().encode(), v.encode()) for k, v in response.headers()]
+    with_request_id(headers, rid)
+    try:
+        await send({"type": "http.response.start", "status": code, "headers": headers})
+        if opened.prefetched is not None:
+            await send({"type": "http.response.body", "body": opened.prefetched})
+            return
+        try:
+            async for chunk in response.chunks():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except MidStreamFailure as e:  # the replica went away mid-stream: end with an error line
+            log.warning("upstream %s failed mid-stream: %s", opened.lease.address, e)
+            await send({"type": "http.response.body", "body": _mid_stream_error(response)})
+            return
+        await send({"type": "http.response.body", "body": b""})
+    except asyncio.CancelledError:
+        code = CLIENT_CLOSED
+        raise
+    finally:
+        response.close()
+        forwarder.finish(opened, code)
+
+
+def _mid_stream_error(response: UpstreamResponse) -> bytes:
+    if "ndjson" in response.content_type:
+        return json.dumps({"error": "upstream replica failed mid-stream"}).encode() + b"\n"
+    return b""

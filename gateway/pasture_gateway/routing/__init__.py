@@ -1,0 +1,1 @@
+"""Pure routing: names, the routing table built from watched objects, replica choice."""

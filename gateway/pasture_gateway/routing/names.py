@@ -1,0 +1,28 @@
+"""Ollama model names, matched exactly as the runtime matches them
+(runtime/pasture_runtime/names.py): `[host/][namespace/]model[:tag]`, tag
+`latest` by default, case-insensitive, `library/` prefixes dropped."""
+
+from __future__ import annotations
+
+_DEFAULT_PREFIXES = ("registry.ollama.ai/library/", "library/")
+
+
+def normalize(name: str) -> str:
+    """Canonical lookup key: lower-cased, `:latest` added when there is no tag.
+
+    A tag is the part after the last `:` that follows the last `/` (a host may
+    carry a port, `host:5000/model`)."""
+    n = name.strip().lower()
+    for prefix in _DEFAULT_PREFIXES:
+        if n.startswith(prefix):
+            n = n[len(prefix) :]
+    last = n.rsplit("/", 1)[-1]
+    if ":" not in last:
+        n += ":latest"
+    return n
+
+
+def display_name(name: str) -> str:
+    """`tiny` -> `tiny:latest`, case kept (Ollama lists names with the tag)."""
+    last = name.rsplit("/", 1)[-1]
+    return name if ":" in last else name + ":latest"

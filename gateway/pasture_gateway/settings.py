@@ -1,0 +1,22 @@
+"""The gateway's settings, parsed once (flags, then PASTURE_GATEWAY_* env)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "0.0.0.0"
+    port: int = 11434
+    namespaces: tuple[str, ...] = ()  # empty: every namespace
+    kubeconfig: str | None = None
+    hold_timeout: float = 600.0
+    max_held: int = 64  # per ModelDeployment
+    retry_after: int = 5  # seconds, on 429 and hold timeouts
+    max_attempts: int = 3  # replicas tried per request (before any byte)
+    max_body_bytes: int = 64 * 1024 * 1024
+    api_keys_file: str | None = None
+    upstream_key_file: str | None = None
+    log_level: str = "info"
+    objects_file: str | None = None  # a fixed table instead of watches (benches, local runs)

@@ -1,0 +1,1 @@
+"""The gateway's one door to the runtime pods (HTTP)."""
