@@ -30,6 +30,7 @@ ENDPOINTS = frozenset(
         "/api/show", "/api/pull", "/api/push", "/api/create", "/api/copy",
         "/api/delete", "/api/embed", "/api/embeddings",
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models",
+        "/v1/messages", "/v1/responses",
     }
 )  # fmt: skip
 # Routes with a path parameter: one label each, whatever the parameter.
