@@ -50,6 +50,8 @@ def endpoint_label(path: str) -> str:
 
 
 def _error_body(path: str, message: str, kind: str) -> bytes:
+    if path == "/v1/messages":  # Anthropic's error shape for the Messages API
+        return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
     if path.startswith("/v1/"):  # OpenAI's error shape for the OpenAI routes
         return json.dumps(
             {"error": {"message": message, "type": kind, "param": None, "code": None}}

@@ -28,6 +28,9 @@ WEATHER = {
         "required": ["city"],
     },
 }
+# This SDK version no longer offers temperature/top_p/top_k; the API (and
+# Ollama's) still reads them from the body.
+GREEDY = {"temperature": 0, "top_k": 1}
 ASK = [{"role": "user", "content": "weather in Paris?"}]
 
 
@@ -39,7 +42,7 @@ async def test_messages_create_and_stream(server: Served) -> None:
     c = _client(server)
     kwargs: dict[str, Any] = {
         "model": MODEL, "max_tokens": 8, "messages": ASK, "system": "be brief",
-        "temperature": 0, "stop_sequences": ["\n\n\n"],
+        "stop_sequences": ["\n\n\n"], "extra_body": GREEDY,
     }  # fmt: skip
     whole = await c.messages.create(**kwargs)
     assert whole.type == "message" and whole.role == "assistant" and whole.model == MODEL
@@ -99,7 +102,7 @@ async def test_tool_use_thinking_and_round_trip(tools_server: Served) -> None:
     c = _client(tools_server)
     kwargs: dict[str, Any] = {
         "model": MODEL, "max_tokens": 80, "messages": ASK, "tools": [WEATHER],
-        "temperature": 0, "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "extra_body": GREEDY, "thinking": {"type": "enabled", "budget_tokens": 1024},
     }  # fmt: skip
     whole = await c.messages.create(**kwargs)
     assert [b.type for b in whole.content] == ["thinking", "tool_use"]
