@@ -148,14 +148,21 @@ def messages(req: r.ResponsesRequest) -> list[dict[str, Any]]:
     return conv.messages
 
 
-def _function(tool: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+def _function(tool: Any, prefix: str = "") -> list[dict[str, Any]]:
+    if not isinstance(tool, dict):
+        raise OllamaError(400, "tools must be objects")
     kind = tool.get("type")
     if kind == "web_search" or str(kind).startswith("web_search"):
         raise OllamaError(400, WEB_SEARCH)
     name = str(tool.get("name") or "")
     if kind == "namespace":  # member tools, named `namespace.member`
         inner = f"{prefix}{name}." if name else prefix
-        return [t for member in tool.get("tools") or [] for t in _function(member, inner)]
+        members = tool.get("tools") or []
+        return [
+            t
+            for m in (members if isinstance(members, list) else [members])
+            for t in _function(m, inner)
+        ]
     if kind != "function":
         raise OllamaError(400, f"unsupported tool type: {kind!r} (function tools only)")
     params = tool.get("parameters") or {"type": "object", "properties": {}}
@@ -179,8 +186,10 @@ def think(effort: str | None) -> bool | str | None:
 
 
 def _format(text: dict[str, Any] | None) -> dict[str, Any] | None:
-    fmt = (text or {}).get("format") or {}
-    schema = fmt.get("schema") if fmt.get("type") == "json_schema" else None
+    fmt = (text or {}).get("format")
+    if not isinstance(fmt, dict) or fmt.get("type") != "json_schema":
+        return None
+    schema = fmt.get("schema")
     return schema if isinstance(schema, dict) else None
 
 
