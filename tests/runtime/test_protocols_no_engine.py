@@ -74,3 +74,12 @@ async def test_responses_errors_are_openai_shaped(
     assert r.status_code == status
     error = r.json()["error"]
     assert message in error["message"] and error["type"]
+
+
+async def test_openapi_describes_both_bodies(tmp_path: Path) -> None:
+    async with client(tmp_path) as c:
+        spec = (await c.get("/openapi.json")).json()
+    for path, name in (("/v1/messages", "MessagesRequest"), ("/v1/responses", "ResponsesRequest")):
+        body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["$ref"] == f"#/components/schemas/{name}"
+        assert "model" in spec["components"]["schemas"][name]["properties"]
