@@ -57,6 +57,10 @@ async def test_responses_create_and_stream(server: Served) -> None:
     done = events[-1].response  # type: ignore[union-attr]
     assert text == whole.output_text == done.output_text
     assert done.usage is not None and done.usage.output_tokens == whole.usage.output_tokens
+    # The SDK's stream helper rebuilds the response from the events (it checks their order).
+    async with c.responses.stream(**kwargs) as helper:
+        rebuilt = await helper.get_final_response()
+    assert rebuilt.output_text == whole.output_text
 
 
 async def test_responses_is_stateless_and_errors_are_openai_shaped(server: Served) -> None:
@@ -90,6 +94,9 @@ async def test_function_tool_with_reasoning(tools_server: Served) -> None:  # no
     streamed = events[-1].response.output  # type: ignore[union-attr]
     assert [i.type for i in streamed] == ["reasoning", "function_call"]
     assert streamed[1].arguments == call.arguments  # type: ignore[union-attr]
+    async with c.responses.stream(**kwargs) as helper:
+        rebuilt = await helper.get_final_response()
+    assert rebuilt.output[1].arguments == call.arguments  # type: ignore[union-attr]
     # Stateless round trip: the call and its output sent back as input items.
     follow = [
         {"role": "user", "content": "weather in Paris?"},
