@@ -4,6 +4,7 @@ protocol's shape (Anthropic's `{"type": "error", ...}`, OpenAI's
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ import httpx
 import pytest
 
 from pasture_runtime.app import create_app
+from pasture_runtime.errors import OllamaError
+from pasture_runtime.routers.named_events import named_sse
+from pasture_runtime.translate import anthropic_response
 from tests.runtime.harness import MODEL, tiny_config
 
 ASK = {"max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]}
@@ -83,3 +87,19 @@ async def test_openapi_describes_both_bodies(tmp_path: Path) -> None:
         body = spec["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         assert body["schema"]["$ref"] == f"#/components/schemas/{name}"
         assert "model" in spec["components"]["schemas"][name]["properties"]
+
+
+async def test_a_failure_mid_stream_is_the_protocols_last_event() -> None:
+    async def events() -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        yield "message_start", {"type": "message_start"}
+        raise OllamaError(503, "request aborted: the server is shutting down")
+
+    def failed(status: int, message: str) -> tuple[str, dict[str, Any]]:
+        return "error", anthropic_response.error_body(status, message)
+
+    out = [chunk async for chunk in named_sse(events(), failed)]
+    assert out == [
+        b'event: message_start\ndata: {"type":"message_start"}\n\n',
+        b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error",'
+        b'"message":"request aborted: the server is shutting down"}}\n\n',
+    ]
