@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -83,6 +85,17 @@ MODEL_PHASE = Gauge(
     ["namespace", "model", "phase"],
 )
 MODEL_PHASES = ("Pending", "Downloading", "Ready", "Failed")
+
+
+def export_deployment_state(ns: str, name: str, desired: int, status: Mapping[str, Any]) -> None:
+    """The dashboards' per-deployment gauges, from the status a pass derived."""
+    ready = any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
+    set_deployment_state(
+        ns, name, desired=desired, ready_replicas=int(status.get("readyReplicas") or 0), ready=ready
+    )
 
 
 def set_deployment_state(

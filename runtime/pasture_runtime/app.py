@@ -27,9 +27,11 @@ from .metrics import Metrics
 from .middleware import PastureMiddleware
 from .modelinfo import read_model_info
 from .names import ModelRegistry
+from .protocol.anthropic import REQUEST_MODELS as ANTHROPIC_REQUEST_MODELS
 from .protocol.ollama import REQUEST_MODELS
 from .protocol.openai import REQUEST_MODELS as OPENAI_REQUEST_MODELS
-from .routers import account, health, ollama, openai
+from .protocol.responses import REQUEST_MODELS as RESPONSES_REQUEST_MODELS
+from .routers import account, anthropic, health, ollama, openai, responses
 from .state import Runtime
 from .translate.openai_response import error_body
 
@@ -117,7 +119,12 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
         schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
         comps = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (*REQUEST_MODELS, *OPENAI_REQUEST_MODELS):
+        for model in (
+            *REQUEST_MODELS,
+            *OPENAI_REQUEST_MODELS,
+            *ANTHROPIC_REQUEST_MODELS,
+            *RESPONSES_REQUEST_MODELS,
+        ):
             body = model.model_json_schema(ref_template="#/components/schemas/{model}")
             comps.update(body.pop("$defs", {}))
             comps[model.__name__] = body
@@ -209,6 +216,8 @@ def create_app(
     app.include_router(openai.router)
     app.include_router(health.router)
     app.include_router(account.router)
+    app.include_router(anthropic.router)
+    app.include_router(responses.router)
     app.add_middleware(PastureMiddleware, runtime=rt, keys=from_env(config.server.api_keys_file))
     app.add_middleware(CorsMiddleware, origins=config.server.origins)  # outermost: before auth
     app.openapi = _openapi(app)  # type: ignore[method-assign]

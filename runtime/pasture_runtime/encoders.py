@@ -31,3 +31,10 @@ SSE_DONE = b"data: [DONE]\n\n"
 
 def sse_event(obj: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
+
+
+def sse_named(event: str, obj: dict[str, Any]) -> bytes:
+    """A named event (`event: x` + `data: {...}`): the Anthropic Messages and
+    OpenAI Responses streams, which have no `[DONE]`."""
+    data = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {event}\ndata: {data}\n\n".encode()

@@ -28,13 +28,18 @@ _ITL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.2, 0.
 REJECTION_REASONS = ("queue_full", "draining")
 # The endpoints whose engine requests are aborted when the client goes away,
 # and the label a drain timeout uses (it aborts whatever is left).
-GENERATION_ENDPOINTS = ("/api/generate", "/api/chat", "/v1/chat/completions", "/v1/completions")
+GENERATION_ENDPOINTS = (
+    "/api/generate", "/api/chat", "/v1/chat/completions", "/v1/completions", "/v1/messages",
+    "/v1/responses",
+)  # fmt: skip
 DRAIN_ENDPOINT = "any"
 # Prompts fitted to the context window: chat drops whole old messages,
 # completion (generate) prompts are cut from the front, token by token.
 FITTED = {
     "/api/chat": "messages_dropped",
     "/v1/chat/completions": "messages_dropped",
+    "/v1/messages": "messages_dropped",
+    "/v1/responses": "messages_dropped",
     "/api/generate": "tokens_cut",
     "/v1/completions": "tokens_cut",
 }

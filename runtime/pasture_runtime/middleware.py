@@ -30,6 +30,7 @@ ENDPOINTS = frozenset(
         "/api/show", "/api/pull", "/api/push", "/api/create", "/api/copy",
         "/api/delete", "/api/embed", "/api/embeddings",
         "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models",
+        "/v1/messages", "/v1/responses",
     }
 )  # fmt: skip
 # Routes with a path parameter: one label each, whatever the parameter.
@@ -49,6 +50,8 @@ def endpoint_label(path: str) -> str:
 
 
 def _error_body(path: str, message: str, kind: str) -> bytes:
+    if path == "/v1/messages":  # Anthropic's error shape for the Messages API
+        return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
     if path.startswith("/v1/"):  # OpenAI's error shape for the OpenAI routes
         return json.dumps(
             {"error": {"message": message, "type": kind, "param": None, "code": None}}

@@ -188,7 +188,7 @@ KNOWN_ENDPOINTS = {
     "/", "/api/version", "/api/generate", "/api/chat", "/api/tags", "/api/ps", "/api/show",
     "/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete", "/api/embed",
     "/api/embeddings", "/api/blobs", "/v1/chat/completions", "/v1/completions",
-    "/v1/embeddings", "/v1/models",
+    "/v1/embeddings", "/v1/models", "/v1/messages", "/v1/responses",
 }  # fmt: skip
 
 

@@ -326,7 +326,7 @@ class Controller:
         if clashes:  # plan again without them: the status and Events name them
             observed = dataclasses.replace(observed, conflicts=clashes)
             plan = plan_deployment(md, observed, settings, now, spec=spec)
-        _export_deployment_state(ns, name, spec, plan.status)
+        metrics.export_deployment_state(ns, name, spec.replicas, plan.status)
         await self._apply_plan(ns, plan.apply, plan.delete)
         await self._write_status(DEPLOYMENT_KIND, md, plan.status_patch)
         await self._post_events(md, plan.events, now)
@@ -394,20 +394,3 @@ class Controller:
 def _served(md: Mapping[str, Any] | None) -> list[str]:
     """The names a ModelDeployment's pods answer to, as its last status says."""
     return [str(n) for n in ((md or {}).get("status") or {}).get("servedNames") or []]
-
-
-def _export_deployment_state(
-    ns: str, name: str, spec: DeploymentSpec, status: Mapping[str, Any]
-) -> None:
-    """The dashboards' per-deployment gauges, from the status this pass derived."""
-    ready = any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
-    metrics.set_deployment_state(
-        ns,
-        name,
-        desired=spec.replicas,
-        ready_replicas=int(status.get("readyReplicas") or 0),
-        ready=ready,
-    )
