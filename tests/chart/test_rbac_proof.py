@@ -151,7 +151,21 @@ def _owner_refs_admitted(cluster: KubeCluster, kubeconfig: Path) -> bool:
 def test_apiserver_serves_the_table_of_kinds(
     chart_cluster: KubeCluster, installed: dict[str, Any]
 ) -> None:
-    """Discovery agrees with every row: kind, plural, scope and the verbs we use."""
+    """Discovery agrees with every row: kind, plural, scope and the verbs we use.
+    InferencePool's CRD (optional, rare) is installed for this test only."""
+    crd = Path(__file__).resolve().parents[1] / "fixtures" / "inferencepool-crd.yaml"
+    chart_cluster.kubectl("apply", "-f", str(crd))
+    try:
+        chart_cluster.kubectl(
+            "wait", "--for=condition=Established", "crd/inferencepools.inference.networking.k8s.io",
+            "--timeout=60s", timeout=70,
+        )  # fmt: skip
+        _discovery_agrees(chart_cluster)
+    finally:
+        chart_cluster.kubectl("delete", "-f", str(crd), "--wait=true", check=False, timeout=120)
+
+
+def _discovery_agrees(chart_cluster: KubeCluster) -> None:
     for row in KINDS:
         path = f"/apis/{row.api_version}" if row.group else f"/api/{row.api_version}"
         found = json.loads(chart_cluster.kubectl("get", "--raw", path).stdout)["resources"]
