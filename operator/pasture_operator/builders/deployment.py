@@ -247,10 +247,17 @@ def deployment(
     """Deployment dict for a ModelDeployment; `replicas` is decided by the plan and
     `placement` (GPUs, node selector, tolerations: spec merged with its GPU profile)
     by reconcile/placement.py."""
-    name = owner.name
     inputs = PodInputs(
         image, config_hash, volumes, placement, hf_token_secret, hf_endpoint, hf_offline
     )
+    return deployment_from(owner, spec, inputs, replicas=replicas)
+
+
+def deployment_from(
+    owner: Owner, spec: DeploymentSpec, inputs: PodInputs, *, replicas: int
+) -> dict[str, Any]:
+    """The Deployment from the pod's inputs (the plan's entry point)."""
+    name = owner.name
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

@@ -28,13 +28,14 @@ from pasture_operator.builders.group_launch import (
 )
 from pasture_operator.builders.meta import deployment_labels, object_meta
 from pasture_operator.builders.names import group_set_name
+from pasture_operator.constants import LWS_WORKER_INDEX_LABEL
 from pasture_operator.spec.deployment import DeploymentSpec
 from pasture_operator.spec.owner import Owner
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 LWS_KIND = "LeaderWorkerSet"
 # LeaderWorkerSet's own label and annotation keys (sigs.k8s.io/lws api/leaderworkerset/v1).
-WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
+WORKER_INDEX_LABEL = LWS_WORKER_INDEX_LABEL
 EXCLUSIVE_TOPOLOGY_ANNOTATION = "leaderworkerset.sigs.k8s.io/exclusive-topology"
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from pasture_operator import metrics
 from pasture_operator.builders.inference_pool import INFERENCE_POOL_API
+from pasture_operator.builders.leaderworkerset import LWS_API_VERSION
 from pasture_operator.constants import (
     API_VERSION,
     DEPLOYMENT_KIND,
@@ -30,7 +31,7 @@ from pasture_operator.kube.client import Kube, KubeError
 from pasture_operator.kube.resync import Resyncer
 from pasture_operator.kube.store import Store
 from pasture_operator.kube.workqueue import WorkQueue
-from pasture_operator.reconcile import conditions, ownership, pod_health
+from pasture_operator.reconcile import conditions, ownership, pod_health, workload
 from pasture_operator.reconcile.deployment_plan import (
     DeploymentObserved,
     OperatorSettings,
@@ -84,6 +85,7 @@ class Controller:
         self.queue = WorkQueue(self._process, workers=config.workers)
         self._monitoring: tuple[float, bool] = (0.0, False)
         self._inference: tuple[float, bool] = (0.0, False)  # InferencePool CRD, as above
+        self._groups: tuple[float, bool] = (0.0, False)  # LeaderWorkerSet CRD, as above
         self.autoscaler = Autoscaler(kube, self.store, self.queue)
         self.resyncer = Resyncer(
             kube, self.store, self.observe, config.namespaces, config.resync_seconds
@@ -163,6 +165,13 @@ class Controller:
         if time.monotonic() - checked_at > _CAPABILITY_TTL:
             exists = await self.kube.group_version_exists(INFERENCE_POOL_API)
             self._inference = (time.monotonic(), exists)
+        return exists
+
+    async def _leaderworkerset_crd(self) -> bool:
+        checked_at, exists = self._groups
+        if time.monotonic() - checked_at > _CAPABILITY_TTL:
+            exists = await self.kube.group_version_exists(LWS_API_VERSION)
+            self._groups = (time.monotonic(), exists)
         return exists
 
     async def _conflicts(
@@ -255,11 +264,13 @@ class Controller:
         self, md: Mapping[str, Any], spec: DeploymentSpec
     ) -> DeploymentObserved:
         ns, name = str(md["metadata"]["namespace"]), str(md["metadata"]["name"])
-        if self.store.get("Deployment", ns, name) is None:
+        kind, workload_name = workload.workload_key(spec, name)  # Deployment or LeaderWorkerSet
+        groups = spec.multi_node and await self._leaderworkerset_crd()
+        if self.store.get(kind, ns, workload_name) is None and groups == spec.multi_node:
             # Missing from the store: deleted, never made, or the watch's initial
             # listing has not reached it yet (operator start). Ask the apiserver so a
             # cold store never flips a Ready status.
-            await self._refresh(ns, "apps/v1", "Deployment", name)
+            await self._refresh(ns, child_kinds.BY_KIND[kind].api_version, kind, name)
             await self._refresh(ns, "v1", "Pod", name)
         for n in spec.model_names:
             if n and self.store.get(MODEL_KIND, ns, n) is None:
@@ -281,6 +292,7 @@ class Controller:
             pods=pods,
             servicemonitor_crd=await self._servicemonitor_crd(),
             inferencepool_crd=await self._inferencepool_crd(),
+            leaderworkerset_crd=groups,
             pod_events=await self._volume_events(ns, name, pods),
             autoscaling=self.autoscaler.status_for(md),
         )

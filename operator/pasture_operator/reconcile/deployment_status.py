@@ -27,6 +27,7 @@ FAILURE_REASONS = {
     CONFLICT_REASON,
     "VolumeMultiAttach",
     "VolumeMountFailed",
+    "MultiNodeUnavailable",  # reconcile/workload.py: LeaderWorkerSet not installed
 }
 
 
