@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from pasture_operator.autoscale.scrape import targets
 from pasture_operator.reconcile.deployment_plan import (
     DeploymentObserved,
     OperatorSettings,
@@ -203,3 +204,39 @@ def test_holding_keeps_the_served_group_templates() -> None:
     lws = next(o for o in p.desired if o["kind"] == "LeaderWorkerSet")
     assert lws["spec"]["leaderWorkerTemplate"] == served
     assert lws["spec"]["replicas"] == 1
+
+
+def test_network_policy_lets_a_group_talk_to_itself() -> None:
+    policy = by_kind(plan(md(access={"namespaces": ["apps"]}, **MULTI)))["NetworkPolicy"]
+    api, group = policy["spec"]["ingress"]
+    assert api["ports"] == [{"port": 11434, "protocol": "TCP"}]
+    assert "ports" not in group  # every port: the rendezvous and NCCL's own
+    assert group["from"] == [
+        {
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/name": "pasture-runtime",
+                    "pasture.dev/deployment": "tiny",
+                }
+            }
+        }
+    ]
+    single = by_kind(plan(md(access={"namespaces": ["apps"]})))["NetworkPolicy"]
+    assert len(single["spec"]["ingress"]) == 1
+
+
+def test_the_autoscaler_scrapes_leaders_only() -> None:
+    ready = {
+        "phase": "Running",
+        "podIP": "10.0.0.1",
+        "conditions": [{"type": "Ready", "status": "True"}],
+    }
+
+    def group_pod(name: str, index: str | None) -> dict[str, Any]:
+        labels = {} if index is None else {"leaderworkerset.sigs.k8s.io/worker-index": index}
+        return {"metadata": {"name": name, "labels": labels}, "status": ready}
+
+    found, missing = targets(
+        [group_pod("g-0", "0"), group_pod("g-0-1", "1"), group_pod("single", None)]
+    )
+    assert [t.name for t in found] == ["g-0", "single"] and missing == []

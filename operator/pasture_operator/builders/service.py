@@ -83,8 +83,16 @@ def servicemonitor(owner: Owner, extra_labels: Mapping[str, str] | None = None) 
     }
 
 
+def _group_ingress(name: str, group: bool) -> list[dict[str, Any]]:
+    """A multi-node group's pods reach each other on every port: torch.distributed's
+    rendezvous on the leader and NCCL/Gloo's connections, whose ports are chosen at run time."""
+    if not group:
+        return []
+    return [{"from": [{"podSelector": {"matchLabels": selector_labels(name)}}]}]
+
+
 def networkpolicy(
-    owner: Owner, access: Access, operator_namespace: str | None = None
+    owner: Owner, access: Access, operator_namespace: str | None = None, *, group: bool = False
 ) -> dict[str, Any]:
     """Admit the named namespaces/pods, the metrics scraper's namespace, the
     operator's (its autoscaler scrapes the pods) and the gateway's pods; nothing else."""
@@ -109,6 +117,9 @@ def networkpolicy(
         "spec": {
             "podSelector": {"matchLabels": selector_labels(name)},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": peers, "ports": [{"port": RUNTIME_PORT, "protocol": "TCP"}]}],
+            "ingress": [
+                {"from": peers, "ports": [{"port": RUNTIME_PORT, "protocol": "TCP"}]},
+                *_group_ingress(name, group),
+            ],
         },
     }

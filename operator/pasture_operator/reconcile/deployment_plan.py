@@ -159,7 +159,11 @@ def _children(
     if obs.servicemonitor_crd:
         out.append(svc.servicemonitor(t.owner, settings.servicemonitor_labels))
     if spec.access is not None:
-        out.append(svc.networkpolicy(t.owner, spec.access, settings.operator_namespace))
+        out.append(
+            svc.networkpolicy(
+                t.owner, spec.access, settings.operator_namespace, group=spec.multi_node
+            )
+        )
     if obs.inferencepool_crd:
         out.append(ip.inference_pool(t.owner, svc.pod_selector(t.owner.name, spec)))
     return out
