@@ -5,6 +5,7 @@ worker pods on its fake GPU node. The vLLM processes themselves are not run here
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -35,6 +36,87 @@ def _md(replicas: int) -> str:
             },
         }
     )
+
+
+# The CRD's multi-node rules, against the real apiserver: (label, spec, message).
+INVALID = [
+    (
+        "several nodes without pipeline stages",
+        {"modelRef": {"name": "m"}, "resources": {"gpus": 8, "nodesPerReplica": 2}},
+        "resources.nodesPerReplica above 1 needs engine.pipelineParallelSize set to the same",
+    ),
+    (
+        "pipeline stages unequal to nodes",
+        {
+            "modelRef": {"name": "m"},
+            "resources": {"gpus": 8, "nodesPerReplica": 2},
+            "engine": {"pipelineParallelSize": 4},
+        },
+        "resources.nodesPerReplica above 1 needs engine.pipelineParallelSize set to the same",
+    ),
+    (
+        "several nodes without GPUs",
+        {
+            "modelRef": {"name": "m"},
+            "resources": {"nodesPerReplica": 2},
+            "engine": {"pipelineParallelSize": 2},
+        },
+        "resources.nodesPerReplica above 1 needs GPUs",
+    ),
+    (
+        "several nodes, tensor parallel below the node's GPUs",
+        {
+            "modelRef": {"name": "m"},
+            "resources": {"gpus": 8, "nodesPerReplica": 2},
+            "engine": {"pipelineParallelSize": 2, "tensorParallelSize": 4},
+        },
+        "engine.tensorParallelSize must equal resources.gpus",
+    ),
+    (
+        "one node, stages times tensor parallel over its GPUs",
+        {
+            "modelRef": {"name": "m"},
+            "resources": {"gpus": 4},
+            "engine": {"pipelineParallelSize": 2, "tensorParallelSize": 4},
+        },
+        "engine.tensorParallelSize times engine.pipelineParallelSize cannot exceed",
+    ),
+]
+
+
+def test_invalid_multinode_specs_are_refused(crds: KubeCluster, namespace: str) -> None:
+    failures = []
+    for label, spec, message in INVALID:
+        body = {
+            "apiVersion": "pasture.dev/v1alpha1",
+            "kind": "ModelDeployment",
+            "metadata": {"name": "bad"},
+            "spec": spec,
+        }
+        out = apply(crds, namespace, json.dumps(body), check=False)
+        if out.returncode == 0 or message not in out.stderr:
+            failures.append(f"{label}: rc={out.returncode} stderr={out.stderr.strip()}")
+    assert not failures, "\n".join(failures)
+
+
+def test_multinode_spec_is_accepted(crds: KubeCluster, namespace: str) -> None:
+    """Two nodes of 8 GPUs, one pipeline stage each (TP unset or = the node's GPUs)."""
+    for name, engine in (
+        ("mn-a", {"pipelineParallelSize": 2}),
+        ("mn-b", {"pipelineParallelSize": 2, "tensorParallelSize": 8}),
+    ):
+        body = {
+            "apiVersion": "pasture.dev/v1alpha1",
+            "kind": "ModelDeployment",
+            "metadata": {"name": name},
+            "spec": {
+                "modelRef": {"name": "m"},
+                "resources": {"gpus": 8, "nodesPerReplica": 2},
+                "engine": engine,
+            },
+        }
+        out = apply(crds, namespace, json.dumps(body), check=False)
+        assert out.returncode == 0, out.stderr
 
 
 def _pods(k: KubeCluster, ns: str) -> list[dict[str, Any]]:
