@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from tests.fixtures.cluster import KubeCluster
-from tests.fixtures.lws import LwsController
+from tests.fixtures.lws import LWS_CRD, LwsController
 from tests.operator.conftest import OperatorProcess, condition, get_json, wait_for
 from tests.operator.test_kube_operator import HF_MODEL, apply, wait_ready
 
@@ -131,6 +131,35 @@ def _running(k: KubeCluster, ns: str, count: int) -> bool:
 
 def _status(k: KubeCluster, ns: str) -> dict[str, Any]:
     return (get_json(k, ns, "modeldeployment", "tiny") or {}).get("status") or {}
+
+
+def _lws_installed(k: KubeCluster) -> bool:
+    return k.kubectl("get", f"crd/{LWS_CRD}", check=False).returncode == 0
+
+
+def test_without_leaderworkerset_nothing_is_made_until_it_is_installed(
+    kube_cluster: KubeCluster,
+    namespace: str,
+    operator: OperatorProcess,
+    request: pytest.FixtureRequest,
+) -> None:
+    k, ns = kube_cluster, namespace
+    if _lws_installed(k):
+        pytest.skip("LeaderWorkerSet is already installed in this session's cluster")
+    apply(k, ns, HF_MODEL + "---\n" + _md(1))
+
+    def reason() -> str:
+        return str(condition(get_json(k, ns, "modeldeployment", "tiny"), "Ready").get("reason"))
+
+    assert wait_for(lambda: reason() == "MultiNodeUnavailable", 60, "MultiNodeUnavailable")
+    md = get_json(k, ns, "modeldeployment", "tiny")
+    assert "install LeaderWorkerSet" in condition(md, "Ready")["message"]
+    for kind in ("configmap", "service", "deployment", "poddisruptionbudget"):
+        found = get_json(k, ns, kind, "-l", "pasture.dev/deployment=tiny")
+        assert found is not None and found["items"] == [], kind  # nothing half-made
+    request.getfixturevalue("lws_controller")  # install LeaderWorkerSet now
+    wait_ready(k, ns, timeout=240)  # noticed without an edit
+    assert get_json(k, ns, "leaderworkerset", GROUP) is not None
 
 
 def test_multinode_group_lifecycle(

@@ -316,6 +316,9 @@ class Controller:
         await self._write_status(DEPLOYMENT_KIND, md, plan.status_patch)
         await self._post_events(md, plan.events, now)
         self.autoscaler.ensure(md)
+        if spec.multi_node and not observed.leaderworkerset_crd:
+            # Nothing we watch changes when LeaderWorkerSet gets installed: look again.
+            self.queue.add_after((DEPLOYMENT_KIND, ns, name), _CAPABILITY_TTL)
         if plan.apply or plan.events:
             logger.info(
                 "reconciled modeldeployment %s/%s: applied %s, events %s",
