@@ -11,6 +11,7 @@ KWOK_VERSION="v0.7.0"
 HELM_VERSION="v3.22.0"
 OLLAMA_VERSION="v0.17.4"   # github.com/ollama/ollama: the stock CLI tests drive (hack/ollama-cli), its template corpus (hack/ollama-module)
 MINIAUDIO_VERSION="1.71"   # PyPI sdist carrying miniaudio.h for the CLI build
+LWS_VERSION="v0.7.0"       # LeaderWorkerSet controller for multi-node tests (hack/build-lws)
 
 # Go builds keep their module and build caches outside the checkout.
 export GOMODCACHE="$PASTURE_CACHE/go/mod"
@@ -21,6 +22,7 @@ export UV_CACHE_DIR="$PASTURE_CACHE/uv"
 
 KUBE_BIN="$PASTURE_CACHE/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION-kwok-$KWOK_VERSION-helm-$HELM_VERSION"
 OLLAMA_BIN="$PASTURE_CACHE/bin/ollama-$OLLAMA_VERSION"
+LWS_BIN="$PASTURE_CACHE/bin/lws-$LWS_VERSION"
 UV_BIN="$PASTURE_CACHE/tools/uv-$UV_VERSION/bin/uv"
 
 log() { printf '\033[1m[pasture]\033[0m %s\n' "$*" >&2; }

@@ -5,6 +5,7 @@ pytest_plugins = [
     "tests.fixtures.model",
     "tests.fixtures.engine",
     "tests.fixtures.cluster",
+    "tests.fixtures.lws",
     "tests.fixtures.ollama_cli",
 ]
 

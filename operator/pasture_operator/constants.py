@@ -23,6 +23,8 @@ LABEL_MANAGED_BY: Final = "app.kubernetes.io/managed-by"
 LABEL_COMPONENT: Final = "app.kubernetes.io/component"
 LABEL_DEPLOYMENT: Final = "pasture.dev/deployment"
 LABEL_MODEL: Final = "pasture.dev/model"
+# LeaderWorkerSet's pod label: "0" on a group's leader (the pod serving the API).
+LWS_WORKER_INDEX_LABEL: Final = "leaderworkerset.sigs.k8s.io/worker-index"
 MANAGED_BY: Final = "pasture-operator"
 RUNTIME_APP: Final = "pasture-runtime"
 

@@ -19,7 +19,9 @@ GPU_PROFILES_ENV = "PASTURE_GPU_PROFILES"
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class OperatorCommandLine:
+    """What `pasture-operator run` was given (flags, then environment): the whole process."""
+
     namespaces: list[str] = field(default_factory=list)  # empty: all namespaces
     peering: str | None = "pasture-operator"  # None: standalone
     priority: int = 0
@@ -131,7 +133,7 @@ def _add_child_options(run: argparse.ArgumentParser) -> None:
     )
 
 
-def from_args(argv: list[str] | None = None) -> RunConfig:
+def from_args(argv: list[str] | None = None) -> OperatorCommandLine:
     """The run configuration; raises GpuProfileError when the GPU profiles file
     cannot be read or is invalid (the operator must not start without them)."""
     a = parser().parse_args(argv)
@@ -142,7 +144,7 @@ def from_args(argv: list[str] | None = None) -> RunConfig:
         if not sep or not key:
             parser().error(f"--servicemonitor-label wants KEY=VALUE, got {item!r}")
         labels[key] = value
-    return RunConfig(
+    return OperatorCommandLine(
         namespaces=[] if a.all_namespaces else list(a.namespace),
         peering=None if a.standalone else a.peering,
         priority=a.priority if a.priority is not None else random.randint(1, 1_000_000),
@@ -164,7 +166,7 @@ def from_args(argv: list[str] | None = None) -> RunConfig:
     )
 
 
-def apply_kopf_settings(settings: kopf.OperatorSettings, config: RunConfig) -> None:
+def apply_kopf_settings(settings: kopf.OperatorSettings, config: OperatorCommandLine) -> None:
     # kopf's bookkeeping lives in annotations, never in .status (ours alone).
     prefix = f"kopf.{GROUP}"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)

@@ -20,12 +20,14 @@ import pytest
 import yaml
 
 from tests.fixtures.cluster import ROOT, KubeCluster, _bin_dir
+from tests.fixtures.lws import lws_crd_path
 from tests.fixtures.tiers import require_tier
 
 CHART = ROOT / "charts" / "pasture"
 RULES = CHART / "alerts" / "pasture-rules.yaml"
 DASHBOARDS = CHART / "dashboards"
 PROM_OPERATOR_VERSION = "v0.80.1"  # CRDs of ServiceMonitor and PrometheusRule
+INFERENCE_POOL_CRD = ROOT / "tests" / "fixtures" / "inferencepool-crd.yaml"
 
 
 def helm(
@@ -100,7 +102,9 @@ def own_cluster(name: str) -> Iterator[KubeCluster]:
         pytest.fail(f"hack/cluster up failed:\n{up.stderr}")
     cluster = KubeCluster(name=name, kubeconfig=Path(up.stdout.strip()), bin_dir=_bin_dir())
     try:
-        for crd in prometheus_operator_crds():
+        # Every optional child kind's CRD, so the RBAC proof covers each table row.
+        crds = [*prometheus_operator_crds(), INFERENCE_POOL_CRD, lws_crd_path()]
+        for crd in crds:
             cluster.kubectl("apply", "--server-side", "-f", str(crd))
         cluster.kubectl(
             "wait",

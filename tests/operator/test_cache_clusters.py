@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pasture_operator.reconcile.deployment_plan import (
+    ChildDefaults,
     DeploymentObserved,
-    OperatorSettings,
     plan_deployment,
 )
 from pasture_operator.reconcile.model_plan import ModelObserved, plan_model
@@ -82,7 +82,7 @@ def test_volume_root_cause_reaches_the_status() -> None:
         pods=[_creating("tiny-b")],
         pod_events={"tiny-b": [MULTI_ATTACH]},
     )
-    p = plan_deployment(md(), obs, OperatorSettings("img"), "T")
+    p = plan_deployment(md(), obs, ChildDefaults("img"), "T")
     degraded = next(c for c in p.status["conditions"] if c["type"] == "Degraded")
     assert degraded["status"] == "True"
     assert degraded["reason"] == "VolumeMultiAttach"
@@ -117,7 +117,7 @@ def test_cached_variants_share_weights_only_when_their_sources_do(
 ) -> None:
     models = {"tiny": model("tiny", base), "v": model("v", {**variant, "servedName": "v"})}
     obs = DeploymentObserved(models=models, children={})
-    p = plan_deployment(md(variants=["v"]), obs, OperatorSettings("img"), "T")
+    p = plan_deployment(md(variants=["v"]), obs, ChildDefaults("img"), "T")
     ready = next(c for c in p.status["conditions"] if c["type"] == "Ready")
     assert (ready["reason"] != "InvalidSpec") is shares, ready
     if shares:

@@ -27,6 +27,8 @@ from tests.fixtures.cluster import ROOT
 from tests.operator.helpers import md
 from tests.operator.test_deployment_plan import plan
 from tests.operator.test_model_plan import CACHED, run
+from tests.operator.test_multinode_plan import MULTI
+from tests.operator.test_multinode_plan import plan as multinode_plan
 
 # Every child the plans can make: two replicas (PDB), access rules (NetworkPolicy)
 # and the ServiceMonitor CRD installed.
@@ -89,12 +91,14 @@ def test_derived_views() -> None:
         "NetworkPolicy",
         "ServiceMonitor",
         "InferencePool",
+        "LeaderWorkerSet",
     }
     assert OPTIONAL_KINDS == {
         "PodDisruptionBudget": "policy/v1",
         "ServiceMonitor": "monitoring.coreos.com/v1",
         "NetworkPolicy": "networking.k8s.io/v1",
         "InferencePool": "inference.networking.k8s.io/v1",
+        "LeaderWorkerSet": "leaderworkerset.x-k8s.io/v1",
     }
     assert PLURALS["PersistentVolumeClaim"] == ("persistentvolumeclaims", True)
     assert PLURALS["StorageClass"] == ("storageclasses", False)
@@ -110,6 +114,7 @@ def test_derived_views() -> None:
         "NetworkPolicy": OURS.label_selector,
         "ServiceMonitor": OURS.label_selector,
         "InferencePool": OURS.label_selector,
+        "LeaderWorkerSet": OURS.label_selector,
         "Job": OURS.label_selector,
         "PersistentVolumeClaim": None,  # a Model may read weights from a user's PVC
     }
@@ -133,13 +138,22 @@ def _children(objs: list[dict[str, Any]]) -> dict[str, str]:
 
 
 def test_a_full_deployment_plan_makes_exactly_the_table_children() -> None:
+    """A single-node and a multi-node plan (a LeaderWorkerSet in place of the
+    Deployment) together make every row."""
     objs = plan(md(**FULL), monitoring=True).desired
+    multi = multinode_plan(md(**FULL, **MULTI), monitoring=True).desired
     table = {r.kind: r.api_version for r in KINDS if r.owner == DEPLOYMENT_KIND}
-    assert _children(objs) == table
-    for o in objs:  # children carry the label their watch selects by
+    assert _children(objs) | _children(multi) == table
+    assert set(_children(objs)) ^ set(_children(multi)) == {"Deployment", "LeaderWorkerSet"}
+    for o in objs + multi:  # children carry the label their watch selects by
         assert o["metadata"]["labels"].items() >= OURS.labels.items(), o["kind"]
         assert o["metadata"]["ownerReferences"][0]["kind"] == DEPLOYMENT_KIND
     _pods_are_watched([o for o in objs if o["kind"] == "Deployment"])
+    for group in (o for o in multi if o["kind"] == "LeaderWorkerSet"):
+        tpl = group["spec"]["leaderWorkerTemplate"]
+        _pods_are_watched(
+            [{"spec": {"template": tpl[t]}} for t in ("leaderTemplate", "workerTemplate")]
+        )
 
 
 def _pods_are_watched(owners: list[dict[str, Any]]) -> None:
@@ -149,7 +163,7 @@ def _pods_are_watched(owners: list[dict[str, Any]]) -> None:
     assert watch is not None
     for o in owners:
         labels = o["spec"]["template"]["metadata"]["labels"]
-        assert labels.items() >= watch.labels.items(), o["kind"]
+        assert labels.items() >= watch.labels.items(), o.get("kind")
 
 
 def test_a_minimal_deployment_plan_makes_only_the_required_children() -> None:

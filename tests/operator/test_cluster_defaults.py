@@ -8,32 +8,32 @@ from typing import Any
 
 from pasture_operator import settings as run_settings
 from pasture_operator.reconcile.deployment_plan import (
+    ChildDefaults,
     DeploymentObserved,
-    OperatorSettings,
     plan_deployment,
 )
 from tests.operator.helpers import md, model
 
 
-def _children(body: dict[str, Any], s: OperatorSettings) -> dict[str, dict[str, Any]]:
+def _children(body: dict[str, Any], s: ChildDefaults) -> dict[str, dict[str, Any]]:
     obs = DeploymentObserved(models={"tiny": model()}, children={}, servicemonitor_crd=True)
     return {o["kind"]: o for o in plan_deployment(body, obs, s, "T").apply}
 
 
 def test_runtime_pods_get_no_service_account_token() -> None:
-    dep = _children(md(), OperatorSettings("img"))["Deployment"]
+    dep = _children(md(), ChildDefaults("img"))["Deployment"]
     assert dep["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
 
 def test_servicemonitor_carries_the_configured_labels() -> None:
-    s = OperatorSettings("img", servicemonitor_labels={"release": "kps"})
+    s = ChildDefaults("img", servicemonitor_labels={"release": "kps"})
     sm = _children(md(), s)["ServiceMonitor"]
     assert sm["metadata"]["labels"]["release"] == "kps"
     assert sm["metadata"]["labels"]["pasture.dev/deployment"] == "tiny"  # ours still win
 
 
 def test_networkpolicy_admits_the_operator_namespace() -> None:
-    s = OperatorSettings("img", operator_namespace="pasture-system")
+    s = ChildDefaults("img", operator_namespace="pasture-system")
     np = _children(md(access={"namespaces": ["apps"]}), s)["NetworkPolicy"]
     peers = np["spec"]["ingress"][0]["from"]
     names = [

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from pasture_operator.reconcile.deployment_plan import (
+    ChildDefaults,
     DeploymentObserved,
-    OperatorSettings,
     plan_deployment,
 )
 from pasture_operator.reconcile.model_plan import ModelObserved, plan_model
@@ -139,12 +139,12 @@ def test_hf_mirror_reaches_jobs_and_runtimes() -> None:
         e["name"]: e.get("value") for e in job["spec"]["template"]["spec"]["containers"][0]["env"]
     }
     assert env["HF_ENDPOINT"] == "https://hf-mirror.internal"
-    s = OperatorSettings("img", hf_endpoint="https://hf-mirror.internal")
+    s = ChildDefaults("img", hf_endpoint="https://hf-mirror.internal")
     dep = _deployment(model(), s)
     assert _env(dep)["HF_ENDPOINT"] == "https://hf-mirror.internal"
 
 
-def _deployment(m: dict[str, Any], s: OperatorSettings) -> dict[str, Any]:
+def _deployment(m: dict[str, Any], s: ChildDefaults) -> dict[str, Any]:
     obs = DeploymentObserved(models={"tiny": m}, children={})
     return next(o for o in plan_deployment(md(), obs, s, "T").apply if o["kind"] == "Deployment")
 
@@ -171,7 +171,7 @@ def _env(dep: dict[str, Any]) -> dict[str, Any]:
     ],
 )
 def test_offline_when_serving_local_weights(spec: dict[str, Any], offline: bool) -> None:
-    env = _env(_deployment(model("tiny", spec), OperatorSettings("img")))
+    env = _env(_deployment(model("tiny", spec), ChildDefaults("img")))
     assert (env.get("HF_HUB_OFFLINE") == "1") is offline
 
 
@@ -179,7 +179,7 @@ def test_a_model_message_quoted_by_a_deployment_is_redacted() -> None:
     failed = model("tiny", phase="Failed")
     failed["status"]["message"] = f"HTTP 404 Not Found from {SECRET_URL}"
     obs = DeploymentObserved(models={"tiny": failed}, children={})
-    p = plan_deployment(md(), obs, OperatorSettings("img"), "T")
+    p = plan_deployment(md(), obs, ChildDefaults("img"), "T")
     assert "s3cret" not in _text(p.status)
     assert "s3cret" not in _text(p.events)
     assert "REDACTED" in _text(p.status)

@@ -8,13 +8,13 @@ import pytest
 import yaml
 
 from pasture_operator.reconcile.deployment_plan import (
+    ChildDefaults,
     DeploymentObserved,
-    OperatorSettings,
     plan_deployment,
 )
 from tests.operator.helpers import md, model, pod
 
-SETTINGS = OperatorSettings(default_image="runtime:test")
+SETTINGS = ChildDefaults(default_image="runtime:test")
 
 
 def plan(

@@ -14,8 +14,8 @@ from pasture_operator.builders import configmap as cm
 from pasture_operator.builders import deployment as dep
 from pasture_operator.gpu_profiles import GpuProfile, GpuProfileError, load_profiles, parse_profiles
 from pasture_operator.reconcile.deployment_plan import (
+    ChildDefaults,
     DeploymentObserved,
-    OperatorSettings,
     plan_deployment,
 )
 from pasture_operator.reconcile.placement import Placement, placement
@@ -385,11 +385,11 @@ def test_builder_output(
 
 # --- the plan -----------------------------------------------------------------
 
-PROFILES = OperatorSettings(default_image="rt:test", gpu_profiles={"a100": A100, "amd": AMD})
+PROFILES = ChildDefaults(default_image="rt:test", gpu_profiles={"a100": A100, "amd": AMD})
 NOW = "2026-01-01T00:00:00Z"
 
 
-def plan(body: dict[str, Any], s: OperatorSettings = PROFILES, children: Any = None) -> Any:
+def plan(body: dict[str, Any], s: ChildDefaults = PROFILES, children: Any = None) -> Any:
     obs = DeploymentObserved(models={"tiny": model()}, children=children or {})
     return plan_deployment(body, obs, s, NOW)
 
@@ -412,11 +412,11 @@ def test_plan_uses_the_profile() -> None:
     ("s", "fragment"),
     [
         (PROFILES, "GPU profile 'h200' is not known; known profiles: a100, amd"),
-        (OperatorSettings(default_image="rt:test"), "the operator has no GPU profiles"),
+        (ChildDefaults(default_image="rt:test"), "the operator has no GPU profiles"),
     ],
     ids=["some profiles", "no profiles"],
 )
-def test_unknown_profile_blocks_children(s: OperatorSettings, fragment: str) -> None:
+def test_unknown_profile_blocks_children(s: ChildDefaults, fragment: str) -> None:
     body = md(resources={"profile": "h200", "gpus": 1})
     p = plan(body, s)
     assert p.apply == []
@@ -449,7 +449,7 @@ def test_unknown_profile_recovers() -> None:
     body["status"] = broken.status
     # The operator restarts with the profile...
     h200 = GpuProfile(name="h200", resource_name="nvidia.com/gpu", gpus=1)
-    restarted = OperatorSettings(default_image="rt:test", gpu_profiles={"h200": h200})
+    restarted = ChildDefaults(default_image="rt:test", gpu_profiles={"h200": h200})
     again = plan(body, restarted)
     assert "Deployment" in [o["kind"] for o in again.apply]
     assert conds(again)["Degraded"] == ("False", "AsExpected")
@@ -489,7 +489,7 @@ def test_example_with_the_chart_default_profiles() -> None:
     )
     body["metadata"].update(namespace="ns", uid="uid-example", generation=1)
     obs = DeploymentObserved(models={"tiny": model()}, children={})
-    p = plan_deployment(body, obs, OperatorSettings("rt:test", profiles), NOW)
+    p = plan_deployment(body, obs, ChildDefaults("rt:test", profiles), NOW)
     (d,) = [o for o in p.apply if o["kind"] == "Deployment"]
     pod_spec = d["spec"]["template"]["spec"]
     assert pod_spec["nodeSelector"] == {

@@ -12,8 +12,8 @@ import pytest
 
 from pasture_operator.builders.inference_pool import endpoint_picker_name, inference_pool
 from pasture_operator.reconcile.deployment_plan import (
+    ChildDefaults,
     DeploymentObserved,
-    OperatorSettings,
     plan_deployment,
 )
 from pasture_operator.spec.owner import Owner
@@ -29,7 +29,7 @@ def _plan(crd: bool, children: dict[tuple[str, str], Any] | None = None) -> Any:
     obs = DeploymentObserved(
         models={"tiny": model()}, children=children or {}, inferencepool_crd=crd
     )
-    return plan_deployment(md(), obs, OperatorSettings("runtime:test"), "2026-01-01T00:00:00Z")
+    return plan_deployment(md(), obs, ChildDefaults("runtime:test"), "2026-01-01T00:00:00Z")
 
 
 def test_pool_selects_the_runtime_pods_on_the_runtime_port() -> None:

@@ -82,13 +82,13 @@ def test_served_names_include_aliases() -> None:
 def test_status_served_names_list_aliases_for_the_gateway() -> None:
     """GATEWAY-CONTRACT item 1: the gateway routes by status.servedNames, aliases included."""
     from pasture_operator.reconcile.deployment_plan import (
+        ChildDefaults,
         DeploymentObserved,
-        OperatorSettings,
         plan_deployment,
     )
     from tests.operator.helpers import md
 
     spec = {"source": {"huggingFace": {"repo": "org/tiny"}}, "aliases": ["small"]}
     obs = DeploymentObserved(models={"tiny": model("tiny", spec)}, children={})
-    p = plan_deployment(md(), obs, OperatorSettings("runtime:test"), "2026-01-01T00:00:00Z")
+    p = plan_deployment(md(), obs, ChildDefaults("runtime:test"), "2026-01-01T00:00:00Z")
     assert p.status["servedNames"][1:] == ["small"]

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from pasture_operator.builders import cache as cache_builders
 from pasture_operator.builders import names
 from pasture_operator.reconcile.deployment_plan import (
+    ChildDefaults,
     DeploymentObserved,
-    OperatorSettings,
     plan_deployment,
 )
 from pasture_operator.reconcile.model_plan import ModelObserved, plan_model
@@ -159,7 +159,7 @@ def test_deployment_children_valid_for_every_admitted_name(
         access={"namespaces": ["x"]},
     )
     obs = DeploymentObserved(models=models, children={}, servicemonitor_crd=True)
-    plan = plan_deployment(body, obs, OperatorSettings("img"), "T")
+    plan = plan_deployment(body, obs, ChildDefaults("img"), "T")
     assert {o["kind"] for o in plan.apply} >= {"Deployment", "Service", "ConfigMap"}
     for obj in plan.apply:
         check_object(obj)

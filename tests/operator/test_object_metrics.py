@@ -10,7 +10,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from pasture_operator.handlers.controller import Controller, ControllerConfig
+from pasture_operator.handlers.controller import Controller, ReconcileConfig
 from pasture_operator.kube.store import Store
 from tests.operator.helpers import md, model
 
@@ -57,7 +57,7 @@ def value(name: str, **labels: str) -> float | None:
 def controller() -> Controller:
     fake = FakeKube()
     kube: Any = fake
-    c = Controller(kube, ControllerConfig(default_image="rt:test", downloader_image="dl:test"))
+    c = Controller(kube, ReconcileConfig(default_image="rt:test", downloader_image="dl:test"))
     fake.store = c.store
     return c
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from pasture_operator.reconcile.deployment_plan import (
+    ChildDefaults,
     DeploymentObserved,
-    OperatorSettings,
     plan_deployment,
 )
 from pasture_operator.reconcile.model_plan import ModelObserved, plan_model
@@ -46,7 +46,7 @@ def test_conflict(existing: dict[str, Any] | None, holder: str | None) -> None:
 def test_deployment_plan_leaves_a_foreign_service_alone() -> None:
     clash = Conflict("Service", "tiny", "not managed by Pasture (it has no controller)")
     obs = DeploymentObserved(models={"tiny": model()}, children={}, conflicts=[clash])
-    p = plan_deployment(md(), obs, OperatorSettings("img"), "T")
+    p = plan_deployment(md(), obs, ChildDefaults("img"), "T")
     assert [o["kind"] for o in p.apply] == ["ConfigMap", "Deployment"]
     by_type = {c["type"]: c for c in p.status["conditions"]}
     assert by_type["Ready"]["status"] == "False"
@@ -75,6 +75,6 @@ def test_model_plan_applies_nothing_over_a_foreign_pvc() -> None:
 def test_a_foreign_deployment_is_neither_applied_nor_announced() -> None:
     clash = Conflict("Deployment", "tiny", "controlled by HelmRelease web")
     obs = DeploymentObserved(models={"tiny": model()}, children={}, conflicts=[clash])
-    p = plan_deployment(md(), obs, OperatorSettings("img"), "T")
+    p = plan_deployment(md(), obs, ChildDefaults("img"), "T")
     assert "Deployment" not in [o["kind"] for o in p.apply]
     assert "Created" not in [e.reason for e in p.events]

@@ -10,8 +10,8 @@ import pytest
 
 from pasture_operator.constants import RUNTIME_PORT
 from pasture_operator.reconcile.deployment_plan import (
+    ChildDefaults,
     DeploymentObserved,
-    OperatorSettings,
     plan_deployment,
 )
 from pasture_operator.reconcile.model_plan import ModelObserved, plan_model
@@ -45,6 +45,21 @@ DEPLOYMENT_DEFAULTS: list[tuple[str, dict[str, Any], str, Any]] = [
     ("gpus unset: the profile decides", {}, "resources.gpus", None),
     ("gpus explicit 0 kept", {"resources": {"gpus": 0}}, "resources.gpus", 0),
     ("shm default", {}, "resources.shm_size", "2Gi"),
+    ("one node per replica by default", {}, "resources.nodes_per_replica", 1),
+    ("single node is no group", {}, "multi_node", False),
+    ("one pipeline stage by default", {}, "engine.pipeline_parallel_size", 1),
+    (
+        "two nodes per replica",
+        {"resources": {"nodesPerReplica": 2}, "engine": {"pipelineParallelSize": 2}},
+        "multi_node",
+        True,
+    ),
+    (
+        "pipeline stages as written",
+        {"engine": {"pipelineParallelSize": 2}},
+        "engine.pipeline_parallel_size",
+        2,
+    ),
     ("service port default", {}, "service.port", RUNTIME_PORT),
     ("service type default", {}, "service.type", "ClusterIP"),
     ("no access: no NetworkPolicy", {}, "access", None),
@@ -156,7 +171,7 @@ def test_failed_model_event_is_a_warning() -> None:
 
 
 def test_deployment_status_patch_carries_the_autoscaler_status() -> None:
-    settings = OperatorSettings("img")
+    settings = ChildDefaults("img")
     obs = DeploymentObserved(
         models={"tiny": model()}, children={}, autoscaling={"reason": "Steady"}
     )

@@ -34,7 +34,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from pasture_operator.autoscale.policy import METRIC_SERIES
-from pasture_operator.constants import RUNTIME_PORT
+from pasture_operator.constants import LWS_WORKER_INDEX_LABEL, RUNTIME_PORT
 
 logger = logging.getLogger("pasture_operator.autoscaler")
 
@@ -108,6 +108,8 @@ def targets(pods: Iterable[Mapping[str, Any]]) -> tuple[list[PodTarget], list[st
         meta = pod.get("metadata") or {}
         if meta.get("deletionTimestamp"):
             continue  # leaving: neither capacity nor demand
+        if (meta.get("labels") or {}).get(LWS_WORKER_INDEX_LABEL, "0") != "0":
+            continue  # a multi-node group's worker: its leader serves and reports the load
         name = str(meta.get("name"))
         if _ready(pod):
             ip = str(pod["status"]["podIP"])

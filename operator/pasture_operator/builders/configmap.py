@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from pasture_operator.builders.group_launch import group_engine_args
 from pasture_operator.builders.meta import deployment_labels, object_meta
 from pasture_operator.constants import API_KEYS_DIR, CONFIG_KEY, RUNTIME_PORT
 from pasture_operator.spec.deployment import DeploymentSpec
@@ -20,6 +21,11 @@ def _entry(model: ResolvedModel) -> dict[str, Any]:
     return {k: v for k, v in model.entry.items() if v not in (None, [], {}) or k == "name"}
 
 
+def _stages_per_pod(spec: DeploymentSpec) -> int:
+    stages, pods = spec.engine.pipeline_parallel_size, spec.resources.nodes_per_replica
+    return max(stages // pods, 1)
+
+
 def _engine(
     spec: DeploymentSpec, base: ResolvedModel, variants: Sequence[ResolvedModel], gpus: int
 ) -> dict[str, Any]:
@@ -30,15 +36,16 @@ def _engine(
         "dtype": hints.get("dtype") or "auto",
         "max_model_len": eng.max_model_len or hints.get("maxContext"),
         "gpu_memory_utilization": eng.gpu_memory_utilization,
-        # Tensor parallelism spans the pod's GPUs unless told otherwise.
-        "tensor_parallel_size": eng.tensor_parallel_size or max(gpus, 1),
+        # Tensor parallelism spans the pod's GPUs unless told otherwise; pipeline
+        # stages sharing one pod share its GPUs (a multi-node replica: one per pod).
+        "tensor_parallel_size": eng.tensor_parallel_size or max(gpus // _stages_per_pod(spec), 1),
         "max_num_seqs": eng.max_num_seqs,
         "quantization": hints.get("quantization"),
         "enforce_eager": eng.enforce_eager,
         "enable_lora": any(m.entry.get("adapter") for m in (base, *variants)),
         "tool_call_parser": hints.get("toolParser"),
         "reasoning_parser": hints.get("reasoningParser"),
-        "extra_args": dict(eng.extra_args),
+        "extra_args": {**group_engine_args(spec), **eng.extra_args},
     }
     if base.revision and base.revision != "main":
         engine["extra_args"].setdefault("revision", base.revision)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pasture_operator.builders.configmap import configmap_name
@@ -194,6 +195,42 @@ def _pod_spec(
     return pod_spec
 
 
+@dataclass(frozen=True)
+class PodInputs:
+    """What a runtime pod is built from besides the spec (decided by the plan)."""
+
+    image: str
+    config_hash: str
+    volumes: Sequence[Volume]
+    placement: Placement
+    hf_token_secret: Mapping[str, str] | None = None
+    hf_endpoint: str | None = None
+    hf_offline: bool = False
+
+
+def runtime_pod_template(owner: Owner, spec: DeploymentSpec, inputs: PodInputs) -> dict[str, Any]:
+    """The runtime pod template (labels, annotations, spec) of a ModelDeployment:
+    the Deployment's pods, and a LeaderWorkerSet's leaders (builders/leaderworkerset.py)."""
+    name = owner.name
+    env = _env(spec, inputs.hf_token_secret, inputs.hf_endpoint, inputs.hf_offline)
+    mounts, pod_volumes = _volumes(name, spec, inputs.volumes)
+    container = _container(spec, inputs.image, env, mounts, inputs.placement)
+    template_annotations = {
+        **spec.pod_overrides.annotations,
+        ANNOTATION_CONFIG_HASH: inputs.config_hash,
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(RUNTIME_PORT),
+        "prometheus.io/path": "/metrics",
+    }
+    return {
+        "metadata": {
+            "labels": {**spec.pod_overrides.labels, **deployment_labels(name)},
+            "annotations": template_annotations,
+        },
+        "spec": _pod_spec(spec, container, pod_volumes, inputs.placement),
+    }
+
+
 def deployment(
     owner: Owner,
     spec: DeploymentSpec,
@@ -210,17 +247,17 @@ def deployment(
     """Deployment dict for a ModelDeployment; `replicas` is decided by the plan and
     `placement` (GPUs, node selector, tolerations: spec merged with its GPU profile)
     by reconcile/placement.py."""
+    inputs = PodInputs(
+        image, config_hash, volumes, placement, hf_token_secret, hf_endpoint, hf_offline
+    )
+    return deployment_from(owner, spec, inputs, replicas=replicas)
+
+
+def deployment_from(
+    owner: Owner, spec: DeploymentSpec, inputs: PodInputs, *, replicas: int
+) -> dict[str, Any]:
+    """The Deployment from the pod's inputs (the plan's entry point)."""
     name = owner.name
-    env = _env(spec, hf_token_secret, hf_endpoint, hf_offline)
-    mounts, pod_volumes = _volumes(name, spec, volumes)
-    container = _container(spec, image, env, mounts, placement)
-    template_annotations = {
-        **spec.pod_overrides.annotations,
-        ANNOTATION_CONFIG_HASH: config_hash,
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(RUNTIME_PORT),
-        "prometheus.io/path": "/metrics",
-    }
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -235,12 +272,6 @@ def deployment(
             },
             "progressDeadlineSeconds": spec.startup_timeout_seconds + 600,
             "revisionHistoryLimit": 3,
-            "template": {
-                "metadata": {
-                    "labels": {**spec.pod_overrides.labels, **deployment_labels(name)},
-                    "annotations": template_annotations,
-                },
-                "spec": _pod_spec(spec, container, pod_volumes, placement),
-            },
+            "template": runtime_pod_template(owner, spec, inputs),
         },
     }

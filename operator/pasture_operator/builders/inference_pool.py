@@ -16,6 +16,7 @@ targetPorts, endpointPickerRef).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pasture_operator.builders.meta import deployment_labels, object_meta, selector_labels
@@ -33,14 +34,16 @@ def endpoint_picker_name(deployment_name: str) -> str:
     return service_name(f"{deployment_name}-epp")
 
 
-def inference_pool(owner: Owner) -> dict[str, Any]:
+def inference_pool(owner: Owner, selector: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """`selector`: the pods serving the API when not all of them do (a multi-node
+    replica's leader only: builders/service.py's pod_selector)."""
     name = owner.name
     return {
         "apiVersion": INFERENCE_POOL_API,
         "kind": INFERENCE_POOL_KIND,
         "metadata": object_meta(owner, name, deployment_labels(name)),
         "spec": {
-            "selector": {"matchLabels": selector_labels(name)},
+            "selector": {"matchLabels": dict(selector or selector_labels(name))},
             "targetPorts": [{"number": RUNTIME_PORT}],
             "endpointPickerRef": {
                 "group": "",

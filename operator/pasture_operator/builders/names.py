@@ -58,3 +58,18 @@ def bounded(base: str, limit: int = LABEL_MAX) -> str:
         return base
     head = base[: limit - _HASH_LEN - 1].rstrip("-.")
     return f"{head}-{_digest(base)}"
+
+
+# A LeaderWorkerSet's name starts its pods' hostnames (<name>-<group>-<worker>),
+# its StatefulSets' revision labels and its headless Service's name: a DNS-1035
+# label with room for those suffixes.
+GROUP_SET_NAME_MAX = 40
+
+
+def group_set_name(base: str) -> str:
+    """The LeaderWorkerSet of a multi-node ModelDeployment (not `base`: LWS makes a
+    headless Service of its own name, and `base` names our Service)."""
+    name = f"{base}-group"
+    if len(name) <= GROUP_SET_NAME_MAX and _DNS1035_LABEL.match(name):
+        return name
+    return _fit(name, GROUP_SET_NAME_MAX, letter_first=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pasture_operator.builders.meta import deployment_labels, object_meta, selector_labels
 from pasture_operator.builders.names import service_name
-from pasture_operator.constants import RUNTIME_PORT
+from pasture_operator.constants import LWS_WORKER_INDEX_LABEL, RUNTIME_PORT
 from pasture_operator.spec.deployment import Access, DeploymentSpec
 from pasture_operator.spec.owner import Owner
 
@@ -25,6 +25,19 @@ def endpoint(owner: Owner, spec: DeploymentSpec) -> str:
     return f"http://{host}.{owner.namespace}.svc.cluster.local:{spec.service.port}"
 
 
+def pod_selector(name: str, spec: DeploymentSpec) -> dict[str, str]:
+    """The pods serving the API: all of them, or a multi-node replica's leader only
+    (a worker runs no API server)."""
+    if spec.multi_node:
+        return {**selector_labels(name), LWS_WORKER_INDEX_LABEL: "0"}
+    return selector_labels(name)
+
+
+def pod_selector_string(name: str, spec: DeploymentSpec) -> str:
+    """status.selector (the scale subresource's): the pods a replica's load is read from."""
+    return ",".join(f"{k}={v}" for k, v in pod_selector(name, spec).items())
+
+
 def service(owner: Owner, spec: DeploymentSpec) -> dict[str, Any]:
     name = owner.name
     svc = spec.service
@@ -37,7 +50,7 @@ def service(owner: Owner, spec: DeploymentSpec) -> dict[str, Any]:
         ),
         "spec": {
             "type": svc.type,
-            "selector": selector_labels(name),
+            "selector": pod_selector(name, spec),
             "ports": [{"name": "http", "port": svc.port, "targetPort": "http", "protocol": "TCP"}],
         },
     }
@@ -70,8 +83,16 @@ def servicemonitor(owner: Owner, extra_labels: Mapping[str, str] | None = None) 
     }
 
 
+def _group_ingress(name: str, group: bool) -> list[dict[str, Any]]:
+    """A multi-node group's pods reach each other on every port: torch.distributed's
+    rendezvous on the leader and NCCL/Gloo's connections, whose ports are chosen at run time."""
+    if not group:
+        return []
+    return [{"from": [{"podSelector": {"matchLabels": selector_labels(name)}}]}]
+
+
 def networkpolicy(
-    owner: Owner, access: Access, operator_namespace: str | None = None
+    owner: Owner, access: Access, operator_namespace: str | None = None, *, group: bool = False
 ) -> dict[str, Any]:
     """Admit the named namespaces/pods, the metrics scraper's namespace, the
     operator's (its autoscaler scrapes the pods) and the gateway's pods; nothing else."""
@@ -96,6 +117,9 @@ def networkpolicy(
         "spec": {
             "podSelector": {"matchLabels": selector_labels(name)},
             "policyTypes": ["Ingress"],
-            "ingress": [{"from": peers, "ports": [{"port": RUNTIME_PORT, "protocol": "TCP"}]}],
+            "ingress": [
+                {"from": peers, "ports": [{"port": RUNTIME_PORT, "protocol": "TCP"}]},
+                *_group_ingress(name, group),
+            ],
         },
     }

@@ -17,6 +17,7 @@ from typing import Any
 
 from pasture_operator import metrics
 from pasture_operator.builders.inference_pool import INFERENCE_POOL_API
+from pasture_operator.builders.leaderworkerset import LWS_API_VERSION
 from pasture_operator.constants import (
     API_VERSION,
     DEPLOYMENT_KIND,
@@ -25,15 +26,16 @@ from pasture_operator.constants import (
     MODEL_KIND,
 )
 from pasture_operator.gpu_profiles import GpuProfile
+from pasture_operator.handlers.api_presence import ApiPresence
 from pasture_operator.handlers.autoscaler import TICK_KIND, Autoscaler
 from pasture_operator.kube.client import Kube, KubeError
 from pasture_operator.kube.resync import Resyncer
 from pasture_operator.kube.store import Store
 from pasture_operator.kube.workqueue import WorkQueue
-from pasture_operator.reconcile import conditions, ownership, pod_health
+from pasture_operator.reconcile import conditions, ownership, pod_health, workload
 from pasture_operator.reconcile.deployment_plan import (
+    ChildDefaults,
     DeploymentObserved,
-    OperatorSettings,
     plan_deployment,
 )
 from pasture_operator.reconcile.model_plan import ModelObserved, ModelPlan, plan_model
@@ -56,7 +58,9 @@ CONFLICT_RECHECK_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
-class ControllerConfig:
+class ReconcileConfig:
+    """What the reconcile loop needs: images, workers, namespaces, resync, defaults for plans."""
+
     default_image: str
     downloader_image: str
     workers: int = 8
@@ -67,8 +71,8 @@ class ControllerConfig:
     operator_namespace: str | None = None
     hf_endpoint: str | None = None
 
-    def plan_settings(self) -> OperatorSettings:
-        return OperatorSettings(
+    def plan_settings(self) -> ChildDefaults:
+        return ChildDefaults(
             self.default_image,
             self.gpu_profiles,
             servicemonitor_labels=self.servicemonitor_labels,
@@ -78,13 +82,12 @@ class ControllerConfig:
 
 
 class Controller:
-    def __init__(self, kube: Kube, config: ControllerConfig) -> None:
+    def __init__(self, kube: Kube, config: ReconcileConfig) -> None:
         self.kube = kube
         self.config = config
         self.store = Store()
         self.queue = WorkQueue(self._process, workers=config.workers)
-        self._monitoring: tuple[float, bool] = (0.0, False)
-        self._inference: tuple[float, bool] = (0.0, False)  # InferencePool CRD, as above
+        self.apis = ApiPresence(kube, _CAPABILITY_TTL)  # optional kinds' CRDs
         self.autoscaler = Autoscaler(kube, self.store, self.queue)
         self.resyncer = Resyncer(
             kube, self.store, self.observe, config.namespaces, config.resync_seconds
@@ -177,20 +180,6 @@ class Controller:
             metrics.RECONCILE_SECONDS.labels(kind).observe(time.perf_counter() - started)
             metrics.QUEUE_DEPTH.set(len(self.queue))
 
-    async def _servicemonitor_crd(self) -> bool:
-        checked_at, exists = self._monitoring
-        if time.monotonic() - checked_at > _CAPABILITY_TTL:
-            exists = await self.kube.group_version_exists("monitoring.coreos.com/v1")
-            self._monitoring = (time.monotonic(), exists)
-        return exists
-
-    async def _inferencepool_crd(self) -> bool:
-        checked_at, exists = self._inference
-        if time.monotonic() - checked_at > _CAPABILITY_TTL:
-            exists = await self.kube.group_version_exists(INFERENCE_POOL_API)
-            self._inference = (time.monotonic(), exists)
-        return exists
-
     async def _conflicts(
         self, ns: str, objects: Sequence[Mapping[str, Any]], owner: Mapping[str, Any]
     ) -> list[ownership.Conflict]:
@@ -281,11 +270,13 @@ class Controller:
         self, md: Mapping[str, Any], spec: DeploymentSpec
     ) -> DeploymentObserved:
         ns, name = str(md["metadata"]["namespace"]), str(md["metadata"]["name"])
-        if self.store.get("Deployment", ns, name) is None:
+        kind, workload_name = workload.workload_key(spec, name)  # Deployment or LeaderWorkerSet
+        groups = spec.multi_node and await self.apis.serves(LWS_API_VERSION)
+        if self.store.get(kind, ns, workload_name) is None and groups == spec.multi_node:
             # Missing from the store: deleted, never made, or the watch's initial
             # listing has not reached it yet (operator start). Ask the apiserver so a
             # cold store never flips a Ready status.
-            await self._refresh(ns, "apps/v1", "Deployment", name)
+            await self._refresh(ns, child_kinds.BY_KIND[kind].api_version, kind, name)
             await self._refresh(ns, "v1", "Pod", name)
         for n in spec.model_names:
             if n and self.store.get(MODEL_KIND, ns, n) is None:
@@ -305,8 +296,9 @@ class Controller:
             models=models,
             children=children,
             pods=pods,
-            servicemonitor_crd=await self._servicemonitor_crd(),
-            inferencepool_crd=await self._inferencepool_crd(),
+            servicemonitor_crd=await self.apis.serves("monitoring.coreos.com/v1"),
+            inferencepool_crd=await self.apis.serves(INFERENCE_POOL_API),
+            leaderworkerset_crd=groups,
             pod_events=await self._volume_events(ns, name, pods),
             autoscaling=self.autoscaler.status_for(md),
             name_conflicts=self._name_conflicts(ns, name),
@@ -331,6 +323,9 @@ class Controller:
         await self._write_status(DEPLOYMENT_KIND, md, plan.status_patch)
         await self._post_events(md, plan.events, now)
         self.autoscaler.ensure(md)
+        if spec.multi_node and not observed.leaderworkerset_crd:
+            # Nothing we watch changes when LeaderWorkerSet gets installed: look again.
+            self.queue.add_after((DEPLOYMENT_KIND, ns, name), _CAPABILITY_TTL)
         if plan.apply or plan.events:
             logger.info(
                 "reconciled modeldeployment %s/%s: applied %s, events %s",

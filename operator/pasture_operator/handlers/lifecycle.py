@@ -9,15 +9,15 @@ from typing import Any
 import kopf
 from prometheus_client import start_http_server
 
-from pasture_operator.handlers.controller import Controller, ControllerConfig
+from pasture_operator.handlers.controller import Controller, ReconcileConfig
 from pasture_operator.kube.client import Kube, KubeError, load_api_client
-from pasture_operator.settings import RunConfig, apply_kopf_settings
+from pasture_operator.settings import OperatorCommandLine, apply_kopf_settings
 
 logger = logging.getLogger("pasture_operator")
 
 
 async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
-    config: RunConfig = memo.get("run_config") or RunConfig()
+    config: OperatorCommandLine = memo.get("run_config") or OperatorCommandLine()
     apply_kopf_settings(settings, config)
     if config.metrics_port:
         start_http_server(config.metrics_port, addr=config.metrics_host)
@@ -30,7 +30,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
         )
     controller = Controller(
         kube,
-        ControllerConfig(
+        ReconcileConfig(
             default_image=config.default_image,
             downloader_image=config.downloader_image,
             workers=config.workers,
@@ -47,7 +47,7 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo) -> None:
     memo["controller"] = controller
 
 
-async def ensure_peering(kube: Kube, config: RunConfig) -> None:
+async def ensure_peering(kube: Kube, config: OperatorCommandLine) -> None:
     """kopf needs its peering object to exist; create it (best effort: the CRD may be absent)."""
     if not config.peering:
         return

@@ -4,7 +4,6 @@ status to write and the Events to post, from the spec and what was observed.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,13 +11,12 @@ from typing import Any
 from pasture_operator.builders import configmap as cm
 from pasture_operator.builders import deployment as dep
 from pasture_operator.builders import inference_pool as ip
+from pasture_operator.builders import leaderworkerset as lws
 from pasture_operator.builders import service as svc
-from pasture_operator.builders.meta import selector_string
 from pasture_operator.constants import MODELS_DIR
 from pasture_operator.gpu_profiles import GpuProfile
-from pasture_operator.reconcile import conditions
+from pasture_operator.reconcile import conditions, workload
 from pasture_operator.reconcile.deployment_status import (
-    Rollout,
     Situation,
     condition_events,
     deployment_conditions,
@@ -39,10 +37,10 @@ from pasture_operator.spec.resolved import Volume
 
 __all__ = [
     "OPTIONAL_KINDS",
+    "ChildDefaults",
     "DeploymentObserved",
     "DeploymentPlan",
     "Event",
-    "OperatorSettings",
     "plan_deployment",
 ]
 
@@ -57,6 +55,7 @@ class DeploymentObserved:
     pods: Sequence[Mapping[str, Any]] = ()
     servicemonitor_crd: bool = False
     inferencepool_crd: bool = False  # Gateway API Inference Extension installed
+    leaderworkerset_crd: bool = False  # LeaderWorkerSet installed (multi-node replicas)
     # Events of pods still being created, by pod name (volume attach/mount failures).
     pod_events: Mapping[str, Sequence[Mapping[str, Any]]] = field(default_factory=dict)
     # Same-named objects this ModelDeployment does not control (reconcile/ownership.py).
@@ -68,7 +67,9 @@ class DeploymentObserved:
 
 
 @dataclass(frozen=True)
-class OperatorSettings:
+class ChildDefaults:
+    """Cluster-wide defaults the plans give the children they build (not kopf's settings)."""
+
     default_image: str
     # GPU profiles by name, loaded at operator start (gpu_profiles.py).
     gpu_profiles: Mapping[str, GpuProfile] = field(default_factory=dict)
@@ -96,7 +97,7 @@ class _Placed:
     message: str = ""
 
 
-def _placement(spec: DeploymentSpec, settings: OperatorSettings) -> _Placed:
+def _placement(spec: DeploymentSpec, settings: ChildDefaults) -> _Placed:
     """The spec merged with its GPU profile, or why the pods cannot be built."""
     name = spec.resources.profile
     profile = None
@@ -131,12 +132,11 @@ class _Target:
     replicas: int
 
 
-def _children(
-    t: _Target, obs: DeploymentObserved, settings: OperatorSettings
-) -> list[dict[str, Any]]:
+def _children(t: _Target, obs: DeploymentObserved, settings: ChildDefaults) -> list[dict[str, Any]]:
     base, variants, place, spec = t.models.base, t.models.variants, t.placement, t.spec
     assert base is not None
-    text = cm.render(cm.runtime_config(spec, base, variants, gpus=place.gpus))
+    config = cm.runtime_config(spec, base, variants, gpus=place.gpus)
+    text = cm.render(config)
     # The engine reads the base's weights; variants add only their adapters (each
     # at its own /adapters/<name>), never their own copy of the weights.
     volumes: dict[str, Volume] = {v.name: v for v in base.volumes}
@@ -144,20 +144,18 @@ def _children(
         for v in m.volumes:
             if v.mount_path != MODELS_DIR:
                 volumes.setdefault(v.name, v)
+    inputs = dep.PodInputs(
+        image=spec.image or settings.default_image,
+        config_hash=cm.config_hash(text),
+        volumes=list(volumes.values()),
+        placement=place,
+        hf_token_secret=base.hf_token_secret,
+        hf_endpoint=settings.hf_endpoint,
+        hf_offline=not any(m.needs_hub for m in (base, *variants)),
+    )
     out = [
         cm.configmap(t.owner, text),
-        dep.deployment(
-            t.owner,
-            spec,
-            image=spec.image or settings.default_image,
-            replicas=t.replicas,
-            config_hash=cm.config_hash(text),
-            volumes=list(volumes.values()),
-            placement=place,
-            hf_token_secret=base.hf_token_secret,
-            hf_endpoint=settings.hf_endpoint,
-            hf_offline=not any(m.needs_hub for m in (base, *variants)),
-        ),
+        _workload(t, inputs, config["engine"]),
         svc.service(t.owner, spec),
     ]
     if spec.replicas > 1:
@@ -165,32 +163,35 @@ def _children(
     if obs.servicemonitor_crd:
         out.append(svc.servicemonitor(t.owner, settings.servicemonitor_labels))
     if spec.access is not None:
-        out.append(svc.networkpolicy(t.owner, spec.access, settings.operator_namespace))
+        out.append(
+            svc.networkpolicy(
+                t.owner, spec.access, settings.operator_namespace, group=spec.multi_node
+            )
+        )
     if obs.inferencepool_crd:
-        out.append(ip.inference_pool(t.owner))
+        out.append(ip.inference_pool(t.owner, svc.pod_selector(t.owner.name, spec)))
     return out
 
 
-def _served_template(observed_dep: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """The pod template of a Deployment that already serves (replicas > 0), if any."""
-    spec = (observed_dep or {}).get("spec") or {}
-    if int(spec.get("replicas") or 0) > 0 and isinstance(spec.get("template"), Mapping):
-        return copy.deepcopy(dict(spec["template"]))
-    return None
+def _workload(t: _Target, inputs: dep.PodInputs, engine: Mapping[str, Any]) -> dict[str, Any]:
+    """The Deployment, or for a replica spanning several nodes the LeaderWorkerSet."""
+    if t.spec.multi_node:
+        return lws.leader_worker_set(t.owner, t.spec, inputs, replicas=t.replicas, engine=engine)
+    return dep.deployment_from(t.owner, t.spec, inputs, replicas=t.replicas)
 
 
 def _hold(
     desired: list[dict[str, Any]], template: Mapping[str, Any], obs: DeploymentObserved
 ) -> list[dict[str, Any]]:
     """The children while the Model is not Ready but pods already serve: the
-    Deployment keeps its served pod template (the previous revision's weights and
+    workload keeps its served pod template (the previous revision's weights and
     config hash) and the ConfigMap its served text; the rest follows the spec."""
     out = []
     for o in desired:
         if o["kind"] == "ConfigMap" and (o["kind"], o["metadata"]["name"]) in obs.children:
             continue
-        if o["kind"] == "Deployment":
-            o = {**o, "spec": {**o["spec"], "template": dict(template)}}
+        if o["kind"] in ("Deployment", lws.LWS_KIND):
+            o = workload.with_template(o, template)
         out.append(o)
     return out
 
@@ -201,13 +202,14 @@ def _observed(obs: DeploymentObserved, kind: str, name: str) -> dict[str, Any] |
 
 
 def _replica_events(
-    name: str, observed_dep: Mapping[str, Any] | None, replicas: int
+    key: tuple[str, str], observed_dep: Mapping[str, Any] | None, replicas: int
 ) -> list[Event]:
+    kind, name = key
     if observed_dep is None:
-        return [Event("Normal", "Created", f"created Deployment {name} with {replicas} replica(s)")]
+        return [Event("Normal", "Created", f"created {kind} {name} with {replicas} replica(s)")]
     before = int((observed_dep.get("spec") or {}).get("replicas", 0))
     if before != replicas:
-        return [Event("Normal", "Scaled", f"scaled Deployment {name} from {before} to {replicas}")]
+        return [Event("Normal", "Scaled", f"scaled {kind} {name} from {before} to {replicas}")]
     return []
 
 
@@ -216,7 +218,7 @@ def _fill_children(
     t: _Target,
     kept: Mapping[str, Any] | None,
     obs: DeploymentObserved,
-    settings: OperatorSettings,
+    settings: ChildDefaults,
 ) -> None:
     """The desired children, the drifted ones to apply, the optional ones to delete."""
     plan.desired = _children(t, obs, settings)
@@ -235,18 +237,26 @@ def _fill_children(
         for (kind, n) in obs.children
         if kind in OPTIONAL_KINDS and kind not in wanted_kinds
     ]
-    name = t.owner.name
-    observed_dep = obs.children.get(("Deployment", name))
-    if observed_dep is None and ("Deployment", name) in foreign:
-        return  # someone else's Deployment: we created nothing
-    plan.events.extend(_replica_events(name, observed_dep, t.replicas))
+    if t.spec.multi_node and ("Deployment", t.owner.name) in obs.children:
+        # Grown past one node: the LeaderWorkerSet replaces the Deployment.
+        plan.delete.append(("apps/v1", "Deployment", t.owner.name))
+    key = workload.workload_key(t.spec, t.owner.name)
+    observed_dep = obs.children.get(key)
+    if observed_dep is None and key in foreign:
+        return  # someone else's workload: we created nothing
+    plan.events.extend(_replica_events(key, observed_dep, t.replicas))
 
 
-def _blocked(placed: _Placed, ms: ModelState) -> tuple[str, str] | None:
+def _blocked(
+    placed: _Placed, ms: ModelState, spec: DeploymentSpec, obs: DeploymentObserved
+) -> tuple[str, str] | None:
     """A spec problem blocks every child: nothing is created or changed until it is
     fixed. The GPU profile is checked first: it does not depend on the Models existing."""
     if placed.reason:
         return placed.reason, placed.message
+    missing = workload.unavailable(spec, obs.leaderworkerset_crd)
+    if missing is not None:
+        return missing
     if ms.invalid is not None:
         return "InvalidSpec", ms.message
     return None
@@ -264,7 +274,7 @@ def _status(
         "readyReplicas": r.ready,
         "updatedReplicas": r.updated,
         "ready": f"{r.ready}/{s.want}",
-        "selector": selector_string(owner.name),
+        "selector": svc.pod_selector_string(owner.name, spec),
         "endpoint": svc.endpoint(owner, spec),
         "servedNames": s.models.served_names,
         "conditions": conditions.merge(old_conditions, conds, owner.generation, now),
@@ -275,7 +285,7 @@ def _status(
 def plan_deployment(
     md: Mapping[str, Any],
     obs: DeploymentObserved,
-    settings: OperatorSettings,
+    settings: ChildDefaults,
     now: str,
     *,
     spec: DeploymentSpec | None = None,
@@ -285,13 +295,14 @@ def plan_deployment(
     spec = spec if spec is not None else DeploymentSpec.from_object(md)
     ms = model_state(spec, obs.models)
     placed = _placement(spec, settings)
-    blocked = _blocked(placed, ms)
+    blocked = _blocked(placed, ms, spec, obs)
     plan = DeploymentPlan()
     # Pods start only once every model they serve is Ready (e.g. its cache is filled).
     # A Model that leaves Ready later (re-download, edit, failure) never takes
     # serving pods down: they keep the last served revision until the new one is Ready.
-    observed_dep = obs.children.get(("Deployment", owner.name))
-    kept = None if ms.ready or ms.base is None else _served_template(observed_dep)
+    key = workload.workload_key(spec, owner.name)
+    observed_dep = obs.children.get(key)
+    kept = None if ms.ready or ms.base is None else workload.served_template(observed_dep)
     holding = kept is not None and blocked is None
     replicas = spec.replicas if ms.ready or holding else 0
     if ms.base is not None and blocked is None and placed.placement is not None:
@@ -304,7 +315,7 @@ def plan_deployment(
         holding=holding,
         want=spec.replicas,
         replicas=replicas,
-        rollout=Rollout.of(observed_dep, any(o["kind"] == "Deployment" for o in plan.apply)),
+        rollout=workload.rollout(observed_dep, any(o["kind"] == key[0] for o in plan.apply)),
         problem=worst_problem(obs.pods, obs.pod_events),
         name_conflict=names_summary(obs.name_conflicts) or None,
     )

@@ -28,6 +28,7 @@ FAILURE_REASONS = {
     "VolumeMultiAttach",
     "VolumeMountFailed",
     "NameConflict",
+    "MultiNodeUnavailable",  # reconcile/workload.py: LeaderWorkerSet not installed
 }
 
 

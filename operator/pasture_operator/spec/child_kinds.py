@@ -147,6 +147,20 @@ KINDS: Final[tuple[KindRow, ...]] = (
             " inferencepools.inference.networking.k8s.io is installed"
         ),
     ),
+    # A multi-node replica's group of pods (builders/leaderworkerset.py), in place
+    # of the Deployment; without the CRD the ModelDeployment reports MultiNodeUnavailable.
+    KindRow(
+        "LeaderWorkerSet",
+        "leaderworkerset.x-k8s.io/v1",
+        "leaderworkersets",
+        READ | WRITE,
+        owner=DEPLOYMENT_KIND,
+        watch=OURS,
+        optional=(
+            "spec.resources.nodesPerReplica > 1 and LeaderWorkerSet's CRD"
+            " leaderworkersets.leaderworkerset.x-k8s.io is installed"
+        ),
+    ),
     # A Model's cache children: the download Job and the cache PVC. Every PVC is
     # watched, not only ours: a Model may read weights from a user's PVC.
     KindRow("Job", "batch/v1", "jobs", READ | WRITE, owner=MODEL_KIND, watch=OURS),

@@ -30,6 +30,11 @@ class Resources:
     cpu: Any = None  # Kubernetes quantities, as written
     memory: Any = None
     shm_size: str = "2Gi"
+    # Pods (nodes) per replica: above 1 a replica is a LeaderWorkerSet group
+    # (builders/leaderworkerset.py); gpus is then per node.
+    nodes_per_replica: int = 1
+    # A node label whose domains hold one group each (LeaderWorkerSet exclusive placement).
+    exclusive_topology: str | None = None
 
     @classmethod
     def from_spec(cls, res: _Obj) -> Resources:
@@ -40,6 +45,10 @@ class Resources:
             cpu=res.get("cpu"),
             memory=res.get("memory"),
             shm_size=str(res.get("shmSize") or "2Gi"),
+            nodes_per_replica=int(res.get("nodesPerReplica") or 1),
+            exclusive_topology=str(res["exclusiveTopology"])
+            if res.get("exclusiveTopology")
+            else None,
         )
 
 
@@ -49,7 +58,9 @@ class EngineSettings:
 
     max_model_len: int | None = None
     gpu_memory_utilization: float = 0.9
-    tensor_parallel_size: int | None = None  # None: the pod's GPU count
+    tensor_parallel_size: int | None = None  # None: the pod's GPUs / its pipeline stages
+    # Pipeline stages; with several nodes per replica, one per node (the CRD checks).
+    pipeline_parallel_size: int = 1
     max_num_seqs: int | None = None
     enforce_eager: bool = False
     extra_args: Mapping[str, Any] = field(default_factory=dict)
@@ -60,6 +71,7 @@ class EngineSettings:
             max_model_len=_int_or_none(eng.get("maxModelLen") or None),
             gpu_memory_utilization=float(eng.get("gpuMemoryUtilization") or 0.9),
             tensor_parallel_size=_int_or_none(eng.get("tensorParallelSize")),
+            pipeline_parallel_size=int(eng.get("pipelineParallelSize") or 1),
             max_num_seqs=_int_or_none(eng.get("maxNumSeqs")),
             enforce_eager=bool(eng.get("enforceEager", False)),
             extra_args=dict(eng.get("extraArgs") or {}),
@@ -192,6 +204,11 @@ class DeploymentSpec:
             pod_overrides=PodOverrides.from_spec(spec.get("podTemplate") or {}),
             startup_timeout_seconds=int(spec.get("startupTimeoutSeconds") or 1800),
         )
+
+    @property
+    def multi_node(self) -> bool:
+        """A replica spans several pods: a LeaderWorkerSet group, not a Deployment's pod."""
+        return self.resources.nodes_per_replica > 1
 
     @property
     def model_names(self) -> tuple[str, ...]:
