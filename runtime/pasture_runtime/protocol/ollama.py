@@ -64,7 +64,7 @@ class GenerateRequest(_Body):
     truncate: bool | None = None
     shift: bool | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    top_logprobs: int | None = None  # 0-20: checked with Ollama's words (translate/logprobs.py)
 
 
 class ChatRequest(_Body):
@@ -79,7 +79,7 @@ class ChatRequest(_Body):
     truncate: bool | None = None
     shift: bool | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    top_logprobs: int | None = None  # 0-20: checked with Ollama's words (translate/logprobs.py)
 
 
 class EmbedRequest(_Body):

@@ -64,12 +64,15 @@ class ChatCompletionRequest(_Sampling):
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     reasoning_effort: str | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
 
 
 class CompletionRequest(_Sampling):
     prompt: str | list[str] | list[TokenId] | list[list[TokenId]] | None = None
     suffix: str | None = None
     echo: bool | None = None
+    logprobs: int | None = None  # the legacy form: how many alternatives per token
 
 
 class EmbeddingRequest(_Body):

@@ -130,6 +130,8 @@ def chat_request(req: o.ChatCompletionRequest) -> dict[str, Any]:
         "options": _options(req, req.max_completion_tokens or req.max_tokens),
         "stream": bool(req.stream),
         "think": reasoning_effort_think(req.reasoning_effort),
+        "logprobs": req.logprobs,
+        "top_logprobs": req.top_logprobs,
     }
 
 
@@ -170,4 +172,6 @@ def generate_request(req: o.CompletionRequest, prompt: str) -> dict[str, Any]:
         "raw": not req.suffix,
         "options": _options(req, req.max_tokens if req.max_tokens is not None else 16),
         "stream": bool(req.stream),
+        "logprobs": req.logprobs is not None,
+        "top_logprobs": req.logprobs,
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import logprobs as lp
+
 
 def finish_reason(done_reason: str | None, tool_calls: bool) -> str:
     if tool_calls:
@@ -76,7 +78,7 @@ def chat_completion(ident: str, model: str, created: int, final: dict[str, Any])
                 "index": 0,
                 "message": message,
                 "finish_reason": finish_reason(final.get("done_reason"), bool(calls)),
-                "logprobs": None,
+                "logprobs": lp.openai_chat_logprobs(final.get("logprobs")),
             }
         ],
         "usage": usage(final),
@@ -90,13 +92,21 @@ def chat_chunk(
     delta: dict[str, Any],
     finish: str | None = None,
     with_usage: bool = False,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """One chat.completion.chunk (`logprobs`: the Ollama chunk's, if any)."""
+    choice = {
+        "index": 0,
+        "delta": delta,
+        "finish_reason": finish,
+        "logprobs": lp.openai_chat_logprobs(logprobs),
+    }
     body: dict[str, Any] = {
         "id": ident,
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        "choices": [choice],
     }
     if with_usage:
         body["usage"] = None  # only the last (usage) chunk carries numbers
@@ -136,7 +146,7 @@ def text_choice(index: int, final: dict[str, Any], text: str) -> dict[str, Any]:
         "index": index,
         "text": text,
         "finish_reason": finish_reason(final.get("done_reason"), False),
-        "logprobs": None,
+        "logprobs": lp.openai_text_logprobs(final.get("logprobs")),
     }
 
 
@@ -161,13 +171,20 @@ def text_chunk(
     text: str,
     finish: str | None,
     with_usage: bool,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    choice = {
+        "index": index,
+        "text": text,
+        "finish_reason": finish,
+        "logprobs": lp.openai_text_logprobs(logprobs),
+    }
     body: dict[str, Any] = {
         "id": ident,
         "object": "text_completion",
         "created": created,
         "model": model,
-        "choices": [{"index": index, "text": text, "finish_reason": finish, "logprobs": None}],
+        "choices": [choice],
     }
     if with_usage:
         body["usage"] = None
