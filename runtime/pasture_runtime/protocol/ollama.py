@@ -40,6 +40,7 @@ class Message(_Body):
     thinking: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_name: str | None = None
+    tool_call_id: str | None = None  # a tool result's call (api.Message.ToolCallID)
 
     @field_validator("role")
     @classmethod

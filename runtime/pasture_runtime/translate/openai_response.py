@@ -211,5 +211,7 @@ _ERROR_TYPES = {
 
 def error_body(status: int, message: str, code: str | None = None) -> dict[str, Any]:
     """OpenAI's error object; the SDKs raise the exception class by status."""
-    kind = "server_error" if status >= 500 else _ERROR_TYPES.get(status, "invalid_request_error")
+    # As Ollama's openai.NewError: 400 invalid_request_error, 404 not_found_error,
+    # a server error api_error; Pasture's own 401/403/429 keep OpenAI's types.
+    kind = "api_error" if status >= 500 else _ERROR_TYPES.get(status, "invalid_request_error")
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}

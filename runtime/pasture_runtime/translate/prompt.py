@@ -98,6 +98,7 @@ def to_template_messages(messages: list[Message]) -> list[dict[str, Any]]:
         if msg.tool_calls:
             extra["tool_calls"] = [
                 {
+                    **({"id": call.id} if call.id else {}),
                     "type": "function",
                     "function": {
                         "name": call.function.name,
@@ -111,6 +112,8 @@ def to_template_messages(messages: list[Message]) -> list[dict[str, Any]]:
             extra["tool_name"] = msg.tool_name
         if msg.thinking:
             extra["reasoning_content"] = msg.thinking
+        if msg.tool_call_id:  # HF templates read `message.tool_call_id`
+            extra["tool_call_id"] = msg.tool_call_id
         out.append(ChatTurn(msg.role, msg.content or "", extra).as_dict())
     return out
 
