@@ -38,6 +38,9 @@ async def test_tools_without_a_parser_are_refused_on_both_apis(server: Served) -
         r = await post(server, "/api/chat", body)
         assert r.status_code == 400, r.text
         assert r.json() == {"error": REFUSAL}
+    # Even a load request (no messages) with tools: Ollama checks capabilities first.
+    r = await post(server, "/api/chat", {"model": MODEL, "messages": [], "tools": [WEATHER]})
+    assert r.status_code == 400 and r.json() == {"error": REFUSAL}
     with pytest.raises(ollama.ResponseError) as e:
         await c.chat(model=MODEL, messages=messages, tools=[WEATHER])
     assert e.value.status_code == 400 and e.value.error == REFUSAL

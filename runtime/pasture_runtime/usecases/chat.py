@@ -49,12 +49,13 @@ def prepare_chat(rt: Runtime, req: ChatRequest, label: str | None = None) -> Pre
     )
     effective = opt.effective_options(entry.parameters, req.options)
     unload = is_unload(req.keep_alive)
+    if req.tools and rt.engine is not None and "tools" not in model_capabilities(rt, entry):
+        # CheckCapabilities' words (unquoted name), even for a load request, as
+        # Ollama; the same rule as /api/show's list.
+        raise OllamaError(400, f"{model} does not support tools")
     if not req.messages:
         return LoadReply(rsp.load_response(model, unload, chat=True))
     engine = engine_of(rt)
-    if req.tools and "tools" not in model_capabilities(rt, entry):
-        # CheckCapabilities' words (unquoted name): the same rule as /api/show's list.
-        raise OllamaError(400, f"{model} does not support tools")
     messages = tpl.chat_messages(
         req.messages, entry.system, [m.model_dump() for m in entry.messages]
     )
