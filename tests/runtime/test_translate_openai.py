@@ -267,3 +267,14 @@ def test_request_translation_is_pure() -> None:
     assert [to_ollama.generate_request(completion, p) for p in prompts] == [
         to_ollama.generate_request(completion, p) for p in prompts
     ]
+
+
+def test_a_delta_with_reasoning_and_an_answer_streams_as_two() -> None:
+    both = {"content": "a", "reasoning": "r", "reasoning_content": "r"}
+    assert to_openai.split_delta(both) == [
+        {"reasoning": "r", "reasoning_content": "r"},
+        {"content": "a"},
+    ]
+    assert to_openai.split_delta({"content": "a"}) == [{"content": "a"}]
+    assert to_openai.split_delta({"reasoning": "r"}) == [{"reasoning": "r"}]
+    assert to_openai.split_delta({}) == [{}]

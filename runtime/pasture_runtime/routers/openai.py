@@ -100,8 +100,11 @@ async def chat_completions(request: Request) -> Response:
             if not chunk.get("done"):
                 delta = to_openai.chat_delta(chunk)
                 called = called or "tool_calls" in delta
-                if delta or logprobs:
-                    yield to_openai.chat_chunk(ident, model, created, delta, None, usage, logprobs)
+                # Reasoning and answer in one chunk go as two (as Ollama's
+                # ToStreamChunks); logprobs ride on the first.
+                for part in to_openai.split_delta(delta) if delta or logprobs else []:
+                    yield to_openai.chat_chunk(ident, model, created, part, None, usage, logprobs)
+                    logprobs = None
                 continue
             finish = to_openai.finish_reason(chunk.get("done_reason"), called)
             yield to_openai.chat_chunk(ident, model, created, {}, finish, usage, logprobs)

@@ -127,6 +127,15 @@ def chat_delta(chunk: dict[str, Any]) -> dict[str, Any]:
     return delta
 
 
+def split_delta(delta: dict[str, Any]) -> list[dict[str, Any]]:
+    """A delta with both reasoning and an answer (content or calls) as two, the
+    reasoning first, as Ollama's openai.go ToStreamChunks sends them (clients
+    that show one or the other per chunk lose nothing)."""
+    trace = {k: v for k, v in delta.items() if k in ("reasoning", "reasoning_content")}
+    answer = {k: v for k, v in delta.items() if k not in trace}
+    return [trace, answer] if trace and answer else [delta]
+
+
 def usage_chunk(
     ident: str, obj: str, model: str, created: int, use: dict[str, int]
 ) -> dict[str, Any]:
