@@ -19,7 +19,7 @@ from typing import Any
 from . import vllm_adapters as adapters
 from .engine_build import build_engine as build_engine  # the engine layer's face
 from .engine_build import engine_args as engine_args
-from .engine_types import Delta, EngineBadRequest, Pooled, stat
+from .engine_types import Delta, EngineBadRequest, Pooled, stat, token_logprobs
 from .template_sandbox import SANDBOX, TemplateRefused
 from .tool_parsing import ToolCallStream, parse_tool_calls
 from .translate.detokenize import held_back
@@ -265,13 +265,17 @@ class Engine:
             # The text streamed and the ids behind it, for the final flush.
             texts: list[str] = []
             out_ids: list[int] = []
+            top = params.logprobs or 0
             try:
                 async for out in stream:
                     completion = out.outputs[0]
                     out_ids.extend(completion.token_ids)
                     if not out.finished:  # the hot path: one per token
                         texts.append(completion.text)
-                        yield Delta(completion.text, list(completion.token_ids), False, None)
+                        lps = token_logprobs(completion.logprobs, completion.token_ids, top)
+                        yield Delta(
+                            completion.text, list(completion.token_ids), False, None, logprobs=lps
+                        )
                         continue
                     yield self._final_delta(out, "".join(texts), out_ids, params)
             except adapters.client_errors() as e:
@@ -317,6 +321,9 @@ class Engine:
             first_token_ts=stat(stats, "first_token_ts"),
             last_token_ts=stat(stats, "last_token_ts"),
             prompt_tokens=len(out.prompt_token_ids or ()),
+            logprobs=token_logprobs(
+                completion.logprobs, completion.token_ids, params.logprobs or 0
+            ),
         )
 
     async def embed(

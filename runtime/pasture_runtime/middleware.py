@@ -147,7 +147,7 @@ class PastureMiddleware:
             self.rt.metrics.rejected.labels(model=self.rt.model_label, reason="draining").inc()
             return (
                 503,
-                _error_body(path, SHUTTING_DOWN, "server_error"),
+                _error_body(path, SHUTTING_DOWN, "api_error"),
                 [
                     (b"retry-after", b"1"),
                     (b"connection", b"close"),

@@ -38,7 +38,10 @@ GREEDY = {"temperature": 0, "seed": 1}
 @pytest.fixture(scope="module")
 async def noeos(tiny_model_dir: Path, engine: Engine) -> AsyncIterator[Served]:
     """Replies never stop at EOS: eval_count shows the room the reply had."""
-    async with serve(tiny_config(tiny_model_dir), NoEosEngine(engine.llm)) as s:
+    config = tiny_config(tiny_model_dir)
+    # A tool parser: these tests offer tools (a model without one refuses them).
+    config.engine.tool_call_parser = "xlam"
+    async with serve(config, NoEosEngine(engine.llm)) as s:
         yield s
 
 
@@ -170,18 +173,18 @@ async def test_a_last_message_too_long_for_the_window_is_a_clear_400(server: Ser
     assert f"{ROOM} of them are kept for the reply" in error
 
 
-async def test_36_open_webui_tools_are_a_clear_400_naming_the_tools(server: Served) -> None:
+async def test_36_open_webui_tools_are_a_clear_400_naming_the_tools(noeos: Served) -> None:
     assert 20_000 < len(json.dumps(owui.TOOLS)) < 30_000  # Open WebUI's ~25 KB
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": LAST}]
     for stream in (False, True):
         body = {"model": MODEL, "messages": messages, "tools": owui.TOOLS, "stream": stream}
-        r = await post(server, "/api/chat", body)
+        r = await post(noeos, "/api/chat", body)
         assert r.status_code == 400, r.text
         error = r.json()["error"]
         assert error.startswith("prompt too long: the 36 tool definitions alone take ")
         assert "Offer fewer tools" in error
     r = await post(
-        server, "/v1/chat/completions", {"model": MODEL, "messages": messages, "tools": owui.TOOLS}
+        noeos, "/v1/chat/completions", {"model": MODEL, "messages": messages, "tools": owui.TOOLS}
     )
     assert r.status_code == 400
     err = r.json()["error"]

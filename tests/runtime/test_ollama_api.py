@@ -247,7 +247,7 @@ async def test_per_model_parameters_override_defaults(server: Served) -> None:
         entry.parameters.update(before)
 
 
-async def test_chat_accepts_tools_and_tool_messages(server: Served) -> None:
+async def test_chat_accepts_tools_and_tool_messages(tools_server: Served) -> None:
     tool = {
         "type": "function",
         "function": {
@@ -267,7 +267,7 @@ async def test_chat_accepts_tools_and_tool_messages(server: Served) -> None:
     ]
     for tools in ([], [tool]):
         r = await post(
-            server,
+            tools_server,
             "/api/chat",
             {
                 "model": MODEL,

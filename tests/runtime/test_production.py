@@ -100,7 +100,7 @@ async def test_admission_queue_full_is_503_with_retry_after(noeos: Served) -> No
             chat = {"model": MODEL, "messages": [{"role": "user", "content": "x"}]}
             r = await c.post("/v1/chat/completions", json=chat)
             assert r.status_code == 503
-            assert r.json()["error"]["type"] == "server_error"
+            assert r.json()["error"]["type"] == "api_error"
     assert await wait_until(lambda: _idle(noeos), within=2.0)
     metrics = (await httpx.AsyncClient(base_url=noeos.url).get("/metrics")).text
     rejected = 'pasture_admission_rejections_total{model="tiny:latest",reason="queue_full"} 3.0'

@@ -117,20 +117,6 @@ CALL_SHAPE = {
 }
 
 
-@pytest.fixture(scope="module")
-async def tools_server(tiny_model_dir: Path, engine: Engine) -> AsyncIterator[Served]:
-    """The shared engine behind a runtime configured with vLLM's `xlam` tool parser."""
-    config = RuntimeConfig.model_validate(
-        {
-            "engine": {"model": str(tiny_model_dir), "tool_call_parser": "xlam"},
-            "models": [{"name": MODEL}],
-            "server": {"host": "127.0.0.1"},
-        }
-    )
-    async with serve(config, engine) as s:
-        yield s
-
-
 async def test_tool_calls_ollama_shape_and_round_trip(tools_server: Served) -> None:
     """End to end, real parser: tools reach the template, guided decoding makes
     the model emit an xLAM-shaped call, vLLM's xlam parser extracts it."""

@@ -12,7 +12,6 @@ from pasture_runtime.errors import OllamaError
 from pasture_runtime.protocol import openai as o
 from pasture_runtime.translate import openai_request as to_ollama
 from pasture_runtime.translate import openai_response as to_openai
-from pasture_runtime.translate.thinking import check_think
 from pasture_runtime.translate.tool_calls import ollama_tool_calls
 
 
@@ -94,7 +93,7 @@ def test_messages_parts_images_tool_calls_and_results() -> None:
     assert assistant["tool_calls"] == [
         {"id": "c1", "function": {"index": 0, "name": "f", "arguments": {"a": 1}}}
     ]
-    assert tool == {"role": "tool", "content": "42", "tool_name": "f"}
+    assert tool == {"role": "tool", "content": "42", "tool_name": "f", "tool_call_id": "c1"}
 
 
 def test_n_above_one_and_token_prompts_are_refused() -> None:
@@ -160,8 +159,10 @@ def test_parser_output_to_ollama_tool_calls() -> None:
 
 @pytest.mark.parametrize(
     ("status", "kind"),
+    # Ollama's NewError: 400 invalid_request_error, 404 not_found_error, else
+    # api_error; 401 (Pasture's API keys) and other 4xx keep OpenAI's client types.
     [(400, "invalid_request_error"), (401, "authentication_error"), (404, "not_found_error"),
-     (413, "invalid_request_error"), (503, "server_error")],
+     (413, "invalid_request_error"), (500, "api_error"), (503, "api_error")],
 )  # fmt: skip
 def test_error_body(status: int, kind: str) -> None:
     assert to_openai.error_body(status, "msg", "c") == {
@@ -194,19 +195,33 @@ def test_usage_chunk_and_model_list() -> None:
         ("low", "low"),
         ("medium", "medium"),
         ("high", "high"),
+        # Above Ollama's highest level: clamped to "max" (openai.go thinkFromReasoningEffort).
+        ("max", "max"),
+        ("xhigh", "max"),
+        ("ultra", "max"),
     ],
 )
 def test_reasoning_effort_becomes_think(effort: str | None, think: Any) -> None:
-    req = o.ChatCompletionRequest.model_validate({"messages": [], "reasoning_effort": effort})
-    body = to_ollama.chat_request(req)
-    assert body["think"] == think
-    check_think(body["think"])  # every mapped value is a valid Ollama think
+    for body in ({"reasoning_effort": effort}, {"reasoning": {"effort": effort}}):
+        req = o.ChatCompletionRequest.model_validate({"messages": [], **body})
+        assert to_ollama.chat_request(req)["think"] == think
 
 
-def test_unknown_reasoning_effort_is_still_400() -> None:
+def test_reasoning_object_wins_over_reasoning_effort() -> None:
+    body = {"messages": [], "reasoning": {"effort": "none"}, "reasoning_effort": "high"}
+    req = o.ChatCompletionRequest.model_validate(body)
+    assert to_ollama.chat_request(req)["think"] is False
+
+
+def test_unknown_reasoning_effort_is_ollamas_400() -> None:
     req = o.ChatCompletionRequest.model_validate({"messages": [], "reasoning_effort": "extreme"})
-    with pytest.raises(OllamaError, match="invalid think value"):
-        check_think(to_ollama.chat_request(req)["think"])
+    with pytest.raises(OllamaError) as e:
+        to_ollama.chat_request(req)
+    assert e.value.status == 400
+    assert e.value.message == (
+        'invalid reasoning value: "extreme" (must be "minimal", "low", "medium", "high", '
+        '"xhigh", "ultra", "max", or "none")'
+    )
 
 
 FINAL_CHAT = {
@@ -255,3 +270,14 @@ def test_request_translation_is_pure() -> None:
     assert [to_ollama.generate_request(completion, p) for p in prompts] == [
         to_ollama.generate_request(completion, p) for p in prompts
     ]
+
+
+def test_a_delta_with_reasoning_and_an_answer_streams_as_two() -> None:
+    both = {"content": "a", "reasoning": "r", "reasoning_content": "r"}
+    assert to_openai.split_delta(both) == [
+        {"reasoning": "r", "reasoning_content": "r"},
+        {"content": "a"},
+    ]
+    assert to_openai.split_delta({"content": "a"}) == [{"content": "a"}]
+    assert to_openai.split_delta({"reasoning": "r"}) == [{"reasoning": "r"}]
+    assert to_openai.split_delta({}) == [{}]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pasture_runtime.config import ModelEntry
 from pasture_runtime.modelinfo import ModelInfo
-from pasture_runtime.translate.show import modelfile, show_body
+from pasture_runtime.translate.show import modelfile, show_body, tags_entry
 
 INFO = ModelInfo(
     architecture="LlamaForCausalLM",
@@ -63,3 +63,32 @@ def test_show_body_of_a_plain_model_has_no_optional_fields() -> None:
         "modified_at": "2026-01-01T00:00:00Z",
     }
     assert "# FROM tiny:latest" in body["modelfile"]
+
+
+def test_tags_entry_as_current_ollama_lists_it() -> None:
+    # ListModelResponse: details.context_length / embedding_length (omitempty)
+    # and the capabilities (server/model_list_cache.go).
+    entry = tags_entry("tiny:latest", INFO, ["completion"], 64)
+    assert entry["capabilities"] == ["completion"]
+    assert entry["details"]["context_length"] == 2048
+    assert entry["details"]["embedding_length"] == 64
+    assert "embedding_length" not in tags_entry("t", INFO, [], None)["details"]
+    assert set(entry) == {
+        "name",
+        "model",
+        "modified_at",
+        "size",
+        "digest",
+        "details",
+        "capabilities",
+    }
+
+
+def test_show_body_keys_follow_ollamas_show_response() -> None:
+    # `model_info` always (Ollama returns {} rather than omit it: integrations
+    # crash on a missing one); `requires`, `parser`, `renderer` are omitempty
+    # strings in api.ShowResponse and nothing here applies: absent, as Ollama.
+    entry = ModelEntry.model_validate({"name": "tiny:latest"})
+    body = show_body(entry, INFO, "/models/tiny", "{{ .Prompt }}", ["completion"])
+    assert body["model_info"] == {"general.architecture": "llama"}
+    assert not {"requires", "parser", "renderer"} & set(body)

@@ -40,7 +40,7 @@ class Message(_Body):
     thinking: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_name: str | None = None
-    tool_call_id: str | None = None  # current Ollama: which call a tool result answers
+    tool_call_id: str | None = None  # a tool result's call (api.Message.ToolCallID)
 
     @field_validator("role")
     @classmethod
@@ -65,7 +65,7 @@ class GenerateRequest(_Body):
     truncate: bool | None = None
     shift: bool | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    top_logprobs: int | None = None  # 0-20: checked with Ollama's words (translate/logprobs.py)
 
 
 class ChatRequest(_Body):
@@ -80,7 +80,7 @@ class ChatRequest(_Body):
     truncate: bool | None = None
     shift: bool | None = None
     logprobs: bool | None = None
-    top_logprobs: int | None = Field(default=None, ge=0, le=20)
+    top_logprobs: int | None = None  # 0-20: checked with Ollama's words (translate/logprobs.py)
 
 
 class EmbedRequest(_Body):

@@ -28,6 +28,10 @@ class ResponseFormat(_Body):
     json_schema: dict[str, Any] | None = None  # {"name", "schema", "strict"}
 
 
+class Reasoning(_Body):
+    effort: str | None = None
+
+
 class ChatMessage(_Body):
     role: str = ""
     # A string, or a list of parts ({"type": "text"|"image_url", ...}).
@@ -64,12 +68,16 @@ class ChatCompletionRequest(_Sampling):
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
     reasoning_effort: str | None = None
+    reasoning: Reasoning | None = None  # Ollama's and the Responses API's form
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
 
 
 class CompletionRequest(_Sampling):
     prompt: str | list[str] | list[TokenId] | list[list[TokenId]] | None = None
     suffix: str | None = None
     echo: bool | None = None
+    logprobs: int | None = None  # the legacy form: how many alternatives per token
 
 
 class EmbeddingRequest(_Body):

@@ -24,6 +24,7 @@ from ..usecases import embed as embedding
 from ..usecases.chat import prepare_chat
 from ..usecases.common import LoadReply, Prepared
 from ..usecases.generate import prepare_generate_off_loop
+from ..usecases.show import list_models
 from ..usecases.show import show as show_model
 from . import generation as gen
 from .body import M, read_body
@@ -155,10 +156,7 @@ def _list_entry(rt: Runtime, name: str) -> dict[str, Any]:
 
 @router.get("/api/tags")
 async def tags(request: Request) -> JSONResponse:
-    rt = runtime(request)
-    if rt.info is None:
-        return JSONResponse({"models": []})
-    return JSONResponse({"models": [_list_entry(rt, n) for n in rt.registry.listed_names()]})
+    return JSONResponse({"models": list_models(runtime(request))})
 
 
 @router.get("/api/ps")

@@ -96,14 +96,18 @@ async def chat_completions(request: Request) -> Response:
         yield to_openai.chat_chunk(ident, model, created, role, with_usage=usage)
         called = False
         async for chunk in chunks:
+            logprobs = chunk.get("logprobs")
             if not chunk.get("done"):
                 delta = to_openai.chat_delta(chunk)
                 called = called or "tool_calls" in delta
-                if delta:
-                    yield to_openai.chat_chunk(ident, model, created, delta, with_usage=usage)
+                # Reasoning and answer in one chunk go as two (as Ollama's
+                # ToStreamChunks); logprobs ride on the first.
+                for part in to_openai.split_delta(delta) if delta or logprobs else []:
+                    yield to_openai.chat_chunk(ident, model, created, part, None, usage, logprobs)
+                    logprobs = None
                 continue
             finish = to_openai.finish_reason(chunk.get("done_reason"), called)
-            yield to_openai.chat_chunk(ident, model, created, {}, finish, with_usage=usage)
+            yield to_openai.chat_chunk(ident, model, created, {}, finish, usage, logprobs)
             if usage:
                 use = to_openai.usage(chunk)
                 yield to_openai.usage_chunk(ident, "chat.completion.chunk", model, created, use)
@@ -148,9 +152,10 @@ async def completions(request: Request) -> Response:
                         to_openai.finish_reason(chunk.get("done_reason"), False) if done else None
                     )
                     text = chunk.get("response") or ""
-                    if text or done:
+                    logprobs = chunk.get("logprobs")
+                    if text or done or logprobs:
                         yield to_openai.text_chunk(
-                            ident, model, created, index, text, finish, usage
+                            ident, model, created, index, text, finish, usage, logprobs
                         )
                     if done:
                         totals.append(to_openai.usage(chunk))

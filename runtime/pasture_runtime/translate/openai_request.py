@@ -117,6 +117,8 @@ def chat_request(req: o.ChatCompletionRequest) -> dict[str, Any]:
             m["tool_calls"] = calls
         if msg.role == "tool":
             m["tool_name"] = msg.name or ids.get(msg.tool_call_id or "", "")
+            if msg.tool_call_id:  # as Ollama's openai.go: the template sees it too
+                m["tool_call_id"] = msg.tool_call_id
         thinking = msg.reasoning or msg.reasoning_content
         if thinking:
             m["thinking"] = thinking
@@ -129,21 +131,41 @@ def chat_request(req: o.ChatCompletionRequest) -> dict[str, Any]:
         "format": response_format(req.response_format),
         "options": _options(req, req.max_completion_tokens or req.max_tokens),
         "stream": bool(req.stream),
-        "think": reasoning_effort_think(req.reasoning_effort),
+        # The `reasoning` object wins over `reasoning_effort`, as in Ollama.
+        "think": reasoning_effort_think(
+            req.reasoning.effort if req.reasoning is not None else req.reasoning_effort
+        ),
+        "logprobs": req.logprobs,
+        "top_logprobs": req.top_logprobs,
     }
 
 
+# OpenAI effort -> Ollama think (openai.go thinkFromReasoningEffort): the
+# scale's ends are clamped to Ollama's nearest level rather than refused.
+_EFFORT_THINK: dict[str, Any] = {
+    "none": False,
+    "minimal": "low",
+    "low": "low",
+    "medium": "medium",
+    "high": "high",
+    "max": "max",
+    "xhigh": "max",
+    "ultra": "max",
+}
+_EFFORT_ERROR = (
+    'invalid reasoning value: "{}" (must be "minimal", "low", "medium", "high", '
+    '"xhigh", "ultra", "max", or "none")'
+)
+
+
 def reasoning_effort_think(effort: str | None) -> Any:
-    """OpenAI `reasoning_effort` -> Ollama `think`: `none` turns thinking off,
-    `minimal` (below Ollama's lowest level) is `low`, `low`/`medium`/`high` pass
-    as they are; anything else passes too, for `think`'s own 400."""
-    if effort is None:
+    """OpenAI `reasoning.effort` / `reasoning_effort` -> Ollama `think`; unset
+    (or empty) leaves thinking at the model's default; unknown is Ollama's 400."""
+    if not effort:
         return None
-    if effort == "none":
-        return False
-    if effort == "minimal":
-        return "low"
-    return effort
+    if effort not in _EFFORT_THINK:
+        raise OllamaError(400, _EFFORT_ERROR.format(effort))
+    return _EFFORT_THINK[effort]
 
 
 def completion_prompts(req: o.CompletionRequest) -> list[str]:
@@ -170,4 +192,6 @@ def generate_request(req: o.CompletionRequest, prompt: str) -> dict[str, Any]:
         "raw": not req.suffix,
         "options": _options(req, req.max_tokens if req.max_tokens is not None else 16),
         "stream": bool(req.stream),
+        "logprobs": req.logprobs is not None,
+        "top_logprobs": req.logprobs,
     }

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from . import logprobs as lp
+
 
 def finish_reason(done_reason: str | None, tool_calls: bool) -> str:
     if tool_calls:
@@ -76,7 +78,7 @@ def chat_completion(ident: str, model: str, created: int, final: dict[str, Any])
                 "index": 0,
                 "message": message,
                 "finish_reason": finish_reason(final.get("done_reason"), bool(calls)),
-                "logprobs": None,
+                "logprobs": lp.openai_chat_logprobs(final.get("logprobs")),
             }
         ],
         "usage": usage(final),
@@ -90,13 +92,21 @@ def chat_chunk(
     delta: dict[str, Any],
     finish: str | None = None,
     with_usage: bool = False,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """One chat.completion.chunk (`logprobs`: the Ollama chunk's, if any)."""
+    choice = {
+        "index": 0,
+        "delta": delta,
+        "finish_reason": finish,
+        "logprobs": lp.openai_chat_logprobs(logprobs),
+    }
     body: dict[str, Any] = {
         "id": ident,
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        "choices": [choice],
     }
     if with_usage:
         body["usage"] = None  # only the last (usage) chunk carries numbers
@@ -115,6 +125,15 @@ def chat_delta(chunk: dict[str, Any]) -> dict[str, Any]:
     if calls:
         delta["tool_calls"] = calls
     return delta
+
+
+def split_delta(delta: dict[str, Any]) -> list[dict[str, Any]]:
+    """A delta with both reasoning and an answer (content or calls) as two, the
+    reasoning first, as Ollama's openai.go ToStreamChunks sends them (clients
+    that show one or the other per chunk lose nothing)."""
+    trace = {k: v for k, v in delta.items() if k in ("reasoning", "reasoning_content")}
+    answer = {k: v for k, v in delta.items() if k not in trace}
+    return [trace, answer] if trace and answer else [delta]
 
 
 def usage_chunk(
@@ -136,7 +155,7 @@ def text_choice(index: int, final: dict[str, Any], text: str) -> dict[str, Any]:
         "index": index,
         "text": text,
         "finish_reason": finish_reason(final.get("done_reason"), False),
-        "logprobs": None,
+        "logprobs": lp.openai_text_logprobs(final.get("logprobs")),
     }
 
 
@@ -161,13 +180,20 @@ def text_chunk(
     text: str,
     finish: str | None,
     with_usage: bool,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    choice = {
+        "index": index,
+        "text": text,
+        "finish_reason": finish,
+        "logprobs": lp.openai_text_logprobs(logprobs),
+    }
     body: dict[str, Any] = {
         "id": ident,
         "object": "text_completion",
         "created": created,
         "model": model,
-        "choices": [{"index": index, "text": text, "finish_reason": finish, "logprobs": None}],
+        "choices": [choice],
     }
     if with_usage:
         body["usage"] = None
@@ -194,5 +220,7 @@ _ERROR_TYPES = {
 
 def error_body(status: int, message: str, code: str | None = None) -> dict[str, Any]:
     """OpenAI's error object; the SDKs raise the exception class by status."""
-    kind = "server_error" if status >= 500 else _ERROR_TYPES.get(status, "invalid_request_error")
+    # As Ollama's openai.NewError: 400 invalid_request_error, 404 not_found_error,
+    # a server error api_error; Pasture's own 401/403/429 keep OpenAI's types.
+    kind = "api_error" if status >= 500 else _ERROR_TYPES.get(status, "invalid_request_error")
     return {"error": {"message": message, "type": kind, "param": None, "code": code}}

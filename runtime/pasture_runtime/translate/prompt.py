@@ -172,6 +172,7 @@ def to_template_messages(messages: list[Message]) -> list[dict[str, Any]]:
         if msg.tool_calls:
             extra["tool_calls"] = [
                 {
+                    **({"id": call.id} if call.id else {}),
                     "type": "function",
                     **({"id": call.id} if call.id else {}),
                     **({"index": call.function.index} if call.function.index else {}),
@@ -187,7 +188,7 @@ def to_template_messages(messages: list[Message]) -> list[dict[str, Any]]:
             extra["tool_name"] = msg.tool_name
         if msg.thinking:
             extra["reasoning_content"] = msg.thinking
-        if msg.tool_call_id:
+        if msg.tool_call_id:  # HF templates read `message.tool_call_id`
             extra["tool_call_id"] = msg.tool_call_id
         out.append(ChatTurn(msg.role, msg.content or "", extra).as_dict())
     return out

@@ -58,3 +58,23 @@ def show_body(
     if entry.messages:
         body["messages"] = [m.model_dump() for m in entry.messages]
     return body
+
+
+def tags_entry(
+    name: str, info: ModelInfo, capabilities: list[str], embedding_length: int | None
+) -> dict[str, Any]:
+    """One /api/tags entry, as current Ollama lists it (server/model_list_cache.go):
+    `details` with the context and embedding lengths, and the capabilities."""
+    details = info.details()
+    details["context_length"] = info.context_length
+    if embedding_length:
+        details["embedding_length"] = embedding_length
+    return {
+        "name": name,
+        "model": name,
+        "modified_at": info.modified_at,
+        "size": info.size_bytes,
+        "digest": info.digest,
+        "details": details,
+        "capabilities": capabilities,
+    }

@@ -13,12 +13,20 @@ from ..errors import OllamaError
 from ..protocol.ollama import ChatRequest
 from ..state import Runtime
 from ..translate import fit
+from ..translate import logprobs as lp
 from ..translate import options as opt
 from ..translate import prompt as tpl
 from ..translate import responses as rsp
 from ..translate import thinking as think
 from ..translate.keep_alive import is_unload
-from .common import LoadReply, Prepared, engine_of, model_template, resolve_model
+from .common import (
+    LoadReply,
+    Prepared,
+    engine_of,
+    model_capabilities,
+    model_template,
+    resolve_model,
+)
 from .prepare import (
     Request,
     check_common,
@@ -33,6 +41,7 @@ from .prepare import (
 def prepare_chat(rt: Runtime, req: ChatRequest, label: str | None = None) -> Prepared | LoadReply:
     """A Prepared request, or the finished reply for an empty (load) message list."""
     received = time.monotonic_ns()
+    logprobs = lp.requested(req.logprobs, req.top_logprobs)  # first, as Ollama
     entry = resolve_model(rt, req.model)
     model = req.model or entry.name
     images = check_common(
@@ -40,11 +49,13 @@ def prepare_chat(rt: Runtime, req: ChatRequest, label: str | None = None) -> Pre
     )
     effective = opt.effective_options(entry.parameters, req.options)
     unload = is_unload(req.keep_alive)
+    if req.tools and rt.engine is not None and "tools" not in model_capabilities(rt, entry):
+        # CheckCapabilities' words (unquoted name), even for a load request, as
+        # Ollama; the same rule as /api/show's list.
+        raise OllamaError(400, f"{model} does not support tools")
     if not req.messages:
         return LoadReply(rsp.load_response(model, unload, chat=True))
     engine = engine_of(rt)
-    if req.tools and not tpl.supports_tools(model_template(rt, entry)):
-        raise OllamaError(400, f"{model} does not support tools")
     messages = tpl.chat_messages(
         req.messages, entry.system, [m.model_dump() for m in entry.messages]
     )
@@ -57,7 +68,7 @@ def prepare_chat(rt: Runtime, req: ChatRequest, label: str | None = None) -> Pre
     if chat.dropped:
         note_fitted(rt, label or "/api/chat", "messages_dropped", chat.dropped, len(ids), plan)
     request = Request(
-        "chat", model, req.options, req.format, req.stream, req.truncate, received, label
+        "chat", model, req.options, req.format, req.stream, req.truncate, received, label, logprobs
     )
     prep = finish_prepare(rt, entry, request, ids)
     # The images of the messages kept, in order (those of dropped ones go with them).
@@ -65,7 +76,7 @@ def prepare_chat(rt: Runtime, req: ChatRequest, label: str | None = None) -> Pre
     kept_images = [im for i in chat.kept for im in images[starts[i] : starts[i + 1]]]
     check_image_count(rt, len(kept_images))
     prep.images = kept_images or None
-    if req.tools and rt.config.engine.tool_call_parser:
+    if req.tools:  # the model has a tool parser: checked above
         prep.tools = req.tools
         prep.tool_parser = rt.config.engine.tool_call_parser
     with_reasoning(rt, prep, req.think)

@@ -10,6 +10,7 @@ from ..config import ModelEntry
 from ..engine import Engine
 from ..errors import MODEL_REQUIRED, OllamaError, model_not_found
 from ..state import Runtime
+from ..translate.capabilities import ModelFacts, capabilities
 
 LOADING = "model is still loading, please try again"
 
@@ -84,3 +85,17 @@ def model_template(rt: Runtime, entry: ModelEntry) -> str:
 def new_request_id(rt: Runtime, prefix: str) -> str:
     """A new engine request id (one per engine request, even within a list)."""
     return rt.engine.new_request_id(prefix) if rt.engine else "none"
+
+
+def model_capabilities(rt: Runtime, entry: ModelEntry) -> list[str]:
+    """What the model `entry` names can do: the one rule (translate/capabilities.py)
+    behind /api/show, /api/tags and the refusals of what it cannot do."""
+    engine = rt.config.engine
+    facts = ModelFacts(
+        runner=engine.runner,
+        template=model_template(rt, entry),
+        tool_parser=engine.tool_call_parser,
+        reasoning_parser=engine.reasoning_parser,
+        multimodal=is_multimodal(rt),
+    )
+    return capabilities(facts)

@@ -16,6 +16,7 @@ from ..protocol.ollama import GenerateRequest
 from ..state import Runtime
 from ..template_sandbox import PREPARE_THREAD
 from ..translate import images as img
+from ..translate import logprobs as lp
 from ..translate import options as opt
 from ..translate import prompt as tpl
 from ..translate import responses as rsp
@@ -31,6 +32,7 @@ def prepare_generate(
 ) -> Prepared | LoadReply:
     """A Prepared request, or the finished reply for an empty (load) prompt."""
     received = time.monotonic_ns()
+    logprobs = lp.requested(req.logprobs, req.top_logprobs)  # first, as Ollama
     entry = resolve_model(rt, req.model)
     model = req.model or entry.name
     images = check_common(rt, model, "generate", req.think, req.images)
@@ -50,7 +52,15 @@ def prepare_generate(
     except EngineBadRequest as e:
         raise OllamaError(400, str(e)) from None
     request = Request(
-        "generate", model, req.options, req.format, req.stream, req.truncate, received, label
+        "generate",
+        model,
+        req.options,
+        req.format,
+        req.stream,
+        req.truncate,
+        received,
+        label,
+        logprobs,
     )
     prep = finish_prepare(rt, entry, request, ids)
     prep.images = images or None

@@ -32,6 +32,8 @@ class Request:
     truncate: bool | None
     received_ns: int
     label: str | None
+    # Alternatives per token to report with logprobs (None: no logprobs).
+    logprobs: int | None = None
 
     @property
     def metrics_label(self) -> str:
@@ -91,7 +93,8 @@ def finish_prepare(rt: Runtime, entry: ModelEntry, req: Request, ids: list[int])
     if len(ids) < given:
         note_fitted(rt, req.metrics_label, "tokens_cut", given - len(ids), len(ids), plan)
     try:
-        params = engine.sampling_params(plan.kwargs, max_tokens, req.format or None)
+        kwargs = plan.kwargs if req.logprobs is None else {**plan.kwargs, "logprobs": req.logprobs}
+        params = engine.sampling_params(kwargs, max_tokens, req.format or None)
     except EngineBadRequest as e:
         raise OllamaError(400, str(e)) from None
     return Prepared(

@@ -8,8 +8,7 @@ from ..errors import MODEL_REQUIRED, OllamaError
 from ..names import display_name
 from ..state import Runtime
 from ..translate import show as tr
-from ..translate.capabilities import ModelFacts, capabilities
-from .common import is_multimodal, model_template
+from .common import model_capabilities, model_template
 
 
 def show(rt: Runtime, name: str | None) -> dict[str, Any]:
@@ -19,12 +18,19 @@ def show(rt: Runtime, name: str | None) -> dict[str, Any]:
     if entry is None or rt.info is None:
         raise OllamaError(404, f"model '{display_name(name)}' not found")
     template = model_template(rt, entry)
-    engine = rt.config.engine
-    facts = ModelFacts(
-        runner=engine.runner,
-        template=template,
-        tool_parser=engine.tool_call_parser,
-        reasoning_parser=engine.reasoning_parser,
-        multimodal=is_multimodal(rt),
-    )
-    return tr.show_body(entry, rt.info, engine.model, template, capabilities(facts))
+    caps = model_capabilities(rt, entry)
+    return tr.show_body(entry, rt.info, rt.config.engine.model, template, caps)
+
+
+def list_models(rt: Runtime) -> list[dict[str, Any]]:
+    """The /api/tags entries: one per served name (configured name and aliases)."""
+    info = rt.info
+    if info is None:
+        return []
+    width = info.model_info.get(f"{info.architecture}.embedding_length")
+    out = []
+    for name in rt.registry.listed_names():
+        entry = rt.registry.lookup(name)
+        caps = model_capabilities(rt, entry) if entry is not None else []
+        out.append(tr.tags_entry(name, info, caps, width if isinstance(width, int) else None))
+    return out

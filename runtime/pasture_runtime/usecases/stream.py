@@ -17,6 +17,7 @@ from ..engine import Engine
 from ..engine_types import Delta, EngineBadRequest
 from ..errors import OllamaError
 from ..state import Runtime
+from ..translate import logprobs as lp
 from ..translate import responses as rsp
 from ..translate import thinking as think
 from ..translate import tool_calls
@@ -73,9 +74,25 @@ class ChunkStream:
         self._texts: list[str] = []  # the output, when not streamed
         self.out_ids: list[int] = []
         self._sent_calls = 0  # calls already streamed: `index` counts across the message
+        # Ollama-shaped logprobs not yet sent: they go with the next chunk.
+        self._logprobs: list[dict[str, Any]] = []
 
     def feed(self, d: Delta) -> Chunk | None:
         """The chunk to send for one Delta, or None (nothing to send yet)."""
+        self._logprobs.extend(lp.ollama_logprobs(d.logprobs))
+        chunk = self._feed(d)
+        if chunk is None and self.stream and self._logprobs and not d.finished:
+            # As Ollama: logprobs are sent even while the text is held back
+            # (a parser buffering a possible tool call or marker).
+            chunk = self._chunk("", "", [])
+        return self._with_logprobs(chunk) if chunk is not None else None
+
+    def _with_logprobs(self, chunk: Chunk) -> Chunk:
+        if self._logprobs:
+            chunk["logprobs"], self._logprobs = self._logprobs, []
+        return chunk
+
+    def _feed(self, d: Delta) -> Chunk | None:
         self.out_ids.extend(d.token_ids)
         if not (self.stream and (d.text or self._calls is not None)):
             self._texts.append(d.text)
@@ -105,7 +122,14 @@ class ChunkStream:
         return rsp.chat_chunk(self.model, text, calls, thinking)
 
     def finish(self, reason: str, metrics: dict[str, int]) -> list[Chunk]:
-        """The chunks that end the reply: Ollama's `done_reason` and metrics."""
+        """The chunks that end the reply: Ollama's `done_reason` and metrics
+        (the final object carries the logprobs not sent yet: all of them when
+        not streamed, as Ollama collects them)."""
+        out = self._finish(reason, metrics)
+        self._with_logprobs(out[-1])
+        return out
+
+    def _finish(self, reason: str, metrics: dict[str, int]) -> list[Chunk]:
         text = "" if self.stream else "".join(self._texts)
         thinking = ""
         if self._splitter is not None:
