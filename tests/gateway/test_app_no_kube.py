@@ -77,3 +77,12 @@ def test_readyz_waits_for_the_watches(client: TestClient) -> None:
     assert client.get("/readyz").status_code == 503
     assert client.get("/healthz").status_code == 200
     assert "pasture_gateway_requests_total" in client.get("/metrics").text
+
+
+def test_gateway_and_runtime_report_the_same_ollama_version() -> None:
+    """Clients gate features on /api/version: the gateway must not promise
+    more (or less) than the runtimes behind it (docs/compatibility.md)."""
+    import pasture_gateway
+    import pasture_runtime
+
+    assert pasture_gateway.OLLAMA_COMPAT_VERSION == pasture_runtime.OLLAMA_COMPAT_VERSION
