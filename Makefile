@@ -10,15 +10,20 @@ help: ## Show the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-17s %s\n", $$1, $$2}'
 
 .PHONY: setup
-setup: setup-python setup-kube setup-monitoring setup-clients ## Everything the tests need: the virtualenv, Kubernetes binaries, promtool, the ollama CLI
+setup: setup-python setup-builds setup-monitoring ## Everything the tests need: the virtualenv, the cached builds, promtool
 
 .PHONY: setup-python
 setup-python: ## The virtualenv (vLLM CPU engine, operator, runtime, dev tools)
 	@hack/setup-python
 
+.PHONY: setup-builds
+setup-builds: ## Build every cached binary at once: control plane, LeaderWorkerSet, ollama CLI (cold: minutes)
+	@hack/build-all
+
 .PHONY: setup-kube
-setup-kube: ## Build the Kubernetes binaries (apiserver, etcd, kwok, kubectl, helm; cached)
+setup-kube: ## Build the Kubernetes binaries and the LeaderWorkerSet controller (cached)
 	@hack/build-kube >/dev/null
+	@hack/build-lws >/dev/null
 
 .PHONY: setup-monitoring
 setup-monitoring: ## Install promtool and prometheus (Debian package; needs root)
