@@ -107,3 +107,15 @@ def test_strategy_defaults_to_prefix_hash_and_rejects_unknown() -> None:
     assert [table.deployments[f"ns/{n}"].strategy for n in "abc"] == [
         "prefixHash", "leastLoad", "prefixHash",
     ]  # fmt: skip
+
+
+def test_a_multinode_group_is_reached_through_its_leader_only() -> None:
+    """LeaderWorkerSet workers carry the deployment label too, but serve no API."""
+    leader = pod("tiny-group-0", ip="10.0.0.1")
+    leader["metadata"]["labels"]["leaderworkerset.sigs.k8s.io/worker-index"] = "0"
+    worker = pod("tiny-group-0-1", ip="10.0.0.2")
+    worker["metadata"]["labels"]["leaderworkerset.sigs.k8s.io/worker-index"] = "1"
+    table = build_table([], [md("tiny")], [leader, worker])
+    found = table.resolve("tiny")
+    assert isinstance(found, Found)
+    assert [e.address for e in found.deployment.ready] == ["10.0.0.1:11434"]

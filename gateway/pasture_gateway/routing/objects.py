@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 DEPLOYMENT_LABEL = "pasture.dev/deployment"
+# A multi-node replica is a LeaderWorkerSet group: only its leader (index 0)
+# serves HTTP; the workers are engine ranks with no API (docs/multinode.md).
+WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
 RUNTIME_PORT = 11434
 STRATEGIES = ("leastLoad", "prefixHash")
 DEFAULT_STRATEGY = "prefixHash"
@@ -136,10 +139,13 @@ def parse_deployment(obj: Mapping[str, Any]) -> Deployment:
 def ready_endpoint(pod: Mapping[str, Any]) -> tuple[str, Endpoint] | None:
     """(namespace/deployment, endpoint) of a ready, running, not-terminating pod."""
     meta, status = _meta(pod), pod.get("status") or {}
-    deployment = (meta.get("labels") or {}).get(DEPLOYMENT_LABEL)
+    labels = meta.get("labels") or {}
+    deployment = labels.get(DEPLOYMENT_LABEL)
     ip = status.get("podIP")
     if not deployment or not ip or meta.get("deletionTimestamp"):
         return None
+    if labels.get(WORKER_INDEX_LABEL, "0") != "0":
+        return None  # a group's worker: no API to route to
     if status.get("phase") != "Running":
         return None
     ready = any(
