@@ -256,7 +256,7 @@ def _start(
         procs.append(subprocess.Popen(
             [str(bin_dir / "pasture-runtime"), "serve", "--config", str(cfg),
              "--log-level", "warning"],
-            env=env,
+            env=env, stdout=(tmp / f"runtime-{ip}.log").open("wb"), stderr=subprocess.STDOUT,
         ))  # fmt: skip
     for strategy in ("leastLoad", "prefixHash"):
         objects = tmp / f"objects-{strategy}.yaml"
@@ -264,7 +264,8 @@ def _start(
         port = _free_port()
         procs.append(subprocess.Popen(
             [str(bin_dir / "pasture-gateway"), "--host", "127.0.0.1", "--port", str(port),
-             "--objects-file", str(objects), "--log-level", "warning"]
+             "--objects-file", str(objects), "--log-level", "warning"],
+            stdout=(tmp / f"gateway-{strategy}.log").open("wb"), stderr=subprocess.STDOUT,
         ))  # fmt: skip
         gateways[strategy] = f"http://127.0.0.1:{port}"
     return procs, gateways
@@ -283,6 +284,7 @@ def main() -> None:
     p.add_argument("--kv-blocks", type=int, help="KV cache blocks per replica (default: 1 GiB)")
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gw-prefix-"))
+    print(f"logs in {tmp}", file=sys.stderr)
     procs, gateways = _start(args, tmp)
     try:
         for ip in PODS:
