@@ -250,13 +250,15 @@ def _start(
     bin_dir = ROOT / ".venv" / "bin"
     env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
     procs, gateways = [], {}
-    for ip in PODS:
+    for core, ip in enumerate(PODS):
+        # One core each (vLLM's auto binding put both engines on core 0 here).
+        env["VLLM_CPU_OMP_THREADS_BIND"] = str(core % (os.cpu_count() or 1))
         cfg = tmp / f"runtime-{ip}.yaml"
         cfg.write_text(_runtime_config(model, ip, args.kv_blocks))
         procs.append(subprocess.Popen(
             [str(bin_dir / "pasture-runtime"), "serve", "--config", str(cfg),
              "--log-level", "warning"],
-            env=env, stdout=(tmp / f"runtime-{ip}.log").open("wb"), stderr=subprocess.STDOUT,
+            env=dict(env), stdout=(tmp / f"runtime-{ip}.log").open("wb"), stderr=subprocess.STDOUT,
         ))  # fmt: skip
     for strategy in ("leastLoad", "prefixHash"):
         objects = tmp / f"objects-{strategy}.yaml"
