@@ -59,10 +59,26 @@ def test_a_hot_prefix_spills_to_the_next_replica_on_the_ring() -> None:
 
 @pytest.mark.parametrize(
     ("load", "total", "n", "ok"),
-    [(0, 0, 3, True), (0, 3, 3, True), (1, 3, 3, False), (2, 8, 3, True), (5, 5, 1, True)],
-)
+    [
+        (0, 0, 3, True), (0, 3, 3, True), (1, 3, 3, True), (2, 3, 3, False), (2, 8, 3, True),
+        (4, 8, 3, False), (5, 5, 1, True),
+        # Two replicas, few requests: the bound is a whole number of requests
+        # (CHWBL's ceil), so one request in flight at home does not spill the next.
+        (1, 1, 2, True), (2, 3, 2, True), (2, 2, 2, False), (3, 3, 2, False),
+    ],
+)  # fmt: skip
 def test_load_bound(load: int, total: int, n: int, ok: bool) -> None:
     assert load_ok(load, total, n, 1.25) is ok
+
+
+def test_a_prefix_stays_home_at_low_concurrency_on_two_replicas() -> None:
+    """Regression: with a fractional bound, one request in flight at home sent
+    the next request of its prefix to the other replica (bench/gateway_prefix.py:
+    prefixHash's hit rate equalled round robin's at concurrency 4)."""
+    home, other = ring_order(["a", "b"], "system prompt")
+    assert choose(["a", "b"], {home: 1, other: 0}, "prefixHash", "system prompt") == home
+    assert choose(["a", "b"], {home: 2, other: 1}, "prefixHash", "system prompt") == home
+    assert choose(["a", "b"], {home: 2, other: 0}, "prefixHash", "system prompt") == other
 
 
 def test_without_a_prefix_prefix_hash_falls_back_to_least_load() -> None:

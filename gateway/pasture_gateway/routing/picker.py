@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 from collections.abc import Collection, Mapping, Sequence
 from functools import lru_cache
 
@@ -42,9 +43,12 @@ def ring_order(members: Sequence[str], key: str) -> list[str]:
 
 
 def load_ok(load: int, total: int, members: int, load_factor: float) -> bool:
+    """Within the bound, counting this request. The bound is whole requests (the
+    CHWBL paper's ceil): a fractional one spilled a prefix from its home replica
+    with a single request in flight there (2 replicas: 1.25 x 2/2 < 2)."""
     if total == 0:
         return True
-    return load + 1 <= (total + 1) / members * load_factor
+    return load + 1 <= math.ceil((total + 1) / members * load_factor)
 
 
 def least_load(candidates: Sequence[str], loads: Mapping[str, int], turn: int = 0) -> str:
