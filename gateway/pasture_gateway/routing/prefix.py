@@ -1,13 +1,18 @@
 """The prompt prefix a request's replica is chosen by (prefixHash): the system
-prompt and the first message after it, or the prompt's first characters.
-Turns of one conversation share it, and so do requests with one system prompt."""
+prompt when there is one, else the first message, else the prompt's first
+characters. Requests with one system prompt share it, whatever they ask
+(bench/gateway_prefix.py: keying on the question too scattered a group of
+requests whose shared system prompt was shorter than the key), and so do the
+turns of one conversation."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from typing import Any
 
 PREFIX_CHARS = 1024
+_SYSTEM_ROLES = ("system", "developer")
 
 
 def _text(content: Any) -> str:
@@ -19,14 +24,9 @@ def _text(content: Any) -> str:
 
 
 def _chat_prefix(messages: list[Any]) -> str:
-    parts: list[str] = []
-    for m in messages:
-        if not isinstance(m, Mapping):
-            continue
-        parts.append(f"{m.get('role')}:{_text(m.get('content'))}")
-        if m.get("role") not in ("system", "developer"):
-            break  # the first turn after the system prompt ends the prefix
-    return "\n".join(parts)
+    turns = [(m.get("role"), _text(m.get("content"))) for m in messages if isinstance(m, Mapping)]
+    system = list(itertools.takewhile(lambda t: t[0] in _SYSTEM_ROLES, turns))
+    return "\n".join(f"{role}:{text}" for role, text in (system or turns[:1]))
 
 
 def _prompt_prefix(prompt: Any) -> str:
@@ -46,5 +46,5 @@ def prefix_key(body: Mapping[str, Any], chars: int = PREFIX_CHARS) -> str | None
         return None
     system = body.get("system")
     if isinstance(system, str) and system:
-        text = f"system:{system}\n{text}"
+        text = f"system:{system}"
     return text[:chars] or None
