@@ -47,34 +47,15 @@ import aiohttp
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.gateway_overhead import _free_port, _wait_ready  # noqa: E402
+
 PODS = ("127.0.0.61", "127.0.0.62")
 STRATEGIES = ("roundRobin", "leastLoad", "prefixHash", "single")
 COUNTER = re.compile(r"^vllm:prefix_cache_(hits|queries)_total(?:\{[^}]*\})? ([0-9.e+]+)$")
 SENTENCE = (
     "Rule {i}: the herd of group {g} grazes the {side} pasture at dawn and rests by the river."
 )
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-async def _wait_ready(url: str, within: float) -> None:
-    deadline = time.monotonic() + within
-    async with aiohttp.ClientSession() as s:
-        while time.monotonic() < deadline:
-            try:
-                async with s.get(url) as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(1)
-    raise RuntimeError(f"{url} not ready after {within}s")
 
 
 def _objects(strategy: str) -> str:
