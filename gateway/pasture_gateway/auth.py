@@ -9,6 +9,8 @@ from __future__ import annotations
 import hmac
 from pathlib import Path
 
+from .identity import ANONYMOUS, Identity, plain_key_identity
+
 
 class ApiKeys:
     def __init__(self, path: str | None, env_keys: str | None = None) -> None:
@@ -42,6 +44,18 @@ class ApiKeys:
             return False
         given = authorization[7:].strip().encode()
         return any(hmac.compare_digest(given, k.encode()) for k in self.current())
+
+    def identify(self, authorization: str | None) -> Identity | None:
+        """The caller's identity, or None for a missing or unknown key."""
+        if not self.enabled:
+            return ANONYMOUS
+        if not authorization or not authorization.lower().startswith("bearer "):
+            return None
+        given = authorization[7:].strip().encode()
+        for key in self.current():
+            if hmac.compare_digest(given, key.encode()):
+                return plain_key_identity(key)
+        return None
 
     def first(self) -> str | None:
         keys = self.current()

@@ -41,7 +41,9 @@ class GatewayMiddleware:
             await send(message)
 
         path: str = scope["path"]
-        if path not in PROBES and not self.keys.check(headers.get("authorization")):
+        identity = self.keys.identify(headers.get("authorization"))
+        scope["state"]["identity"] = identity
+        if path not in PROBES and identity is None:
             await send_reply(
                 send_with_id,
                 path,

@@ -1,0 +1,47 @@
+"""Who is calling: the identity an API key resolves to, attached to the ASGI
+scope by the middleware (scope["state"]["identity"]) and read by every layer
+that needs it (scopes for management, tenant for limits, fairness and audit).
+
+Plain keys (a key per line, as round 1 took them) resolve to an identity with
+every scope, so existing key files keep working. Without any keys configured
+the caller is ANONYMOUS: inference only, unless the operator of the gateway
+turns anonymous management on for a trusted namespace."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from starlette.types import Scope
+
+INFER = "infer"
+MANAGE = "manage"
+METRICS = "metrics"
+ALL_SCOPES: frozenset[str] = frozenset({INFER, MANAGE, METRICS})
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    key_id: str  # never the key itself: an id from the key file, or a hash prefix
+    tenant: str
+    scopes: frozenset[str]
+    models: tuple[str, ...] = ("*",)  # names or globs this key may use
+
+    def may(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+ANONYMOUS = Identity(key_id="anonymous", tenant="anonymous", scopes=frozenset({INFER, METRICS}))
+
+
+def plain_key_identity(key: str) -> Identity:
+    """A key from the plain list: all scopes, its own tenant, named by a hash
+    prefix so logs and audit records can tell keys apart without holding one."""
+    key_id = "key-" + hashlib.sha256(key.encode()).hexdigest()[:12]
+    return Identity(key_id=key_id, tenant="default", scopes=ALL_SCOPES)
+
+
+def identity_of(scope: Scope) -> Identity:
+    """The caller of this request (set by GatewayMiddleware before any handler)."""
+    found = scope.get("state", {}).get("identity")
+    return found if isinstance(found, Identity) else ANONYMOUS
