@@ -21,11 +21,25 @@ ALL_SCOPES: frozenset[str] = frozenset({INFER, MANAGE, METRICS})
 
 
 @dataclass(frozen=True, slots=True)
+class Limits:
+    """Per key or per tenant; None means unlimited."""
+
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None  # prompt + output, from the engine's own counts
+    priority: int = 0  # higher is served first when a model is saturated
+
+
+NO_LIMITS = Limits()
+
+
+@dataclass(frozen=True, slots=True)
 class Identity:
     key_id: str  # never the key itself: an id from the key file, or a hash prefix
     tenant: str
     scopes: frozenset[str]
     models: tuple[str, ...] = ("*",)  # names or globs this key may use
+    limits: Limits = NO_LIMITS  # this key's own
+    tenant_limits: Limits = NO_LIMITS  # shared by every key of the tenant
 
     def may(self, scope: str) -> bool:
         return scope in self.scopes
