@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pasture_operator import catalog, modelfile
+from pasture_operator.reconcile.resolve import resolve
 
 
 def test_parses_every_instruction() -> None:
@@ -70,5 +73,26 @@ def test_catalog_resolves_and_defaults_the_tag() -> None:
     entry = catalog.resolve("qwen2.5")
     assert entry is not None
     assert entry.repo == "Qwen/Qwen2.5-7B-Instruct"
-    assert catalog.resolve("Llama3.2:1B") == catalog.CATALOG["llama3.2:1b"]
+    assert catalog.resolve("Llama3.2:1B") == catalog.load()["llama3.2:1b"]
     assert catalog.resolve("no-such-model:7b") is None
+
+
+def test_catalog_file_is_validated_and_a_library_name_expands_to_its_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(catalog.CatalogError, match="'bad:1b'"):
+        catalog.parse("entries:\n  bad:1b: {source: {huggingFace: {}}}\n")
+    path = tmp_path / "catalog.yaml"
+    path.write_text("entries:\n  tiny: {source: {url: {url: 'http://127.0.0.1:1/t.tar'}}}\n")
+    monkeypatch.setenv(catalog.CATALOG_ENV, str(path))
+    catalog.load.cache_clear()
+    try:
+        model = {
+            "metadata": {"name": "tiny"},
+            "spec": {"source": {"library": "tiny"}, "cache": {"size": "1Gi"}},
+        }
+        resolved = resolve(model)
+        assert resolved.source["url"] == {"url": "http://127.0.0.1:1/t.tar"}
+        assert resolved.source_text == "library://tiny"
+    finally:
+        catalog.load.cache_clear()

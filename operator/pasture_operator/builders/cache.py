@@ -61,17 +61,8 @@ def _download_source(resolved: ResolvedModel) -> dict[str, Any]:
             "sha256": src["url"].get("sha256"),
             "headersSecret": src["url"].get("headersSecret"),
         }
-    if "library" in src:
-        return {"repo": _library_repo(resolved), "revision": "main"}
     hf = src["huggingFace"]
     return {"repo": hf["repo"], "revision": hf.get("revision") or "main"}
-
-
-def _library_repo(resolved: ResolvedModel) -> str:
-    from pasture_operator import catalog
-
-    entry = catalog.resolve(str(resolved.source["library"]))
-    return entry.repo if entry else ""
 
 
 def _args_env(

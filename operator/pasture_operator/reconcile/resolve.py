@@ -70,15 +70,16 @@ class _Weights:
     volumes: tuple[Volume, ...] = ()
 
 
-def _library_weights(library: str) -> _Weights:
+def _library_source(library: str) -> dict[str, Any]:
+    """The catalog entry's source (huggingFace or url) that a library name stands for."""
     found = catalog.resolve(library)
     if found is None:
         raise ResolveError(
             "UnknownLibraryModel",
-            f"{library!r} is not in the built-in catalog; name a huggingFace "
+            f"{library!r} is not in the library catalog; name a huggingFace "
             "repo instead (see docs/operator.md for the catalog)",
         )
-    return _Weights(found.repo, found.revision)
+    return dict(found.source)
 
 
 def _hf_weights(hf: Mapping[str, Any]) -> _Weights:
@@ -92,8 +93,6 @@ def _hf_weights(hf: Mapping[str, Any]) -> _Weights:
 
 
 def _weights(source: Mapping[str, Any], cached: bool) -> _Weights:
-    if "library" in source:
-        return _library_weights(str(source["library"]))
     if "huggingFace" in source:
         return _hf_weights(source["huggingFace"])
     if "pvc" in source:
@@ -149,8 +148,11 @@ def resolve_spec(spec: ModelSpec) -> ResolvedModel:
         if not parsed.from_:
             raise ResolveError("InvalidSpec", "spec.source is required without a modelfile FROM")
         source = modelfile.source_from(parsed.from_)
+    shown = _source_text(source)  # a library Model keeps showing its library name
+    if "library" in source:
+        source = {**_library_source(str(source["library"])), "library": source["library"]}
     weights = _weights(source, spec.cache is not None)
-    hub = "huggingFace" in source or "library" in source
+    hub = "huggingFace" in source
     engine_model, revision, volumes = weights.engine_model, weights.revision, [*weights.volumes]
     if spec.cache is not None:
         # The cache replaces the remote source: pods read the downloaded copy.
@@ -161,7 +163,7 @@ def resolve_spec(spec: ModelSpec) -> ResolvedModel:
         name=spec.name,
         served_name=spec.served_name,
         source=source,
-        source_text=_source_text(source),
+        source_text=shown,
         engine_model=engine_model,
         revision=revision,
         hf_token_secret=weights.token,
