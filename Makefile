@@ -45,7 +45,7 @@ lint: setup-python ## ruff, mypy and the import layer rules
 # unmarked test that reaches a control plane or an engine fail at once.
 .PHONY: test-unit
 test-unit: setup-python ## Tests with no control plane and no engine (under a minute)
-	PASTURE_TEST_TIER=unit $(VENV)/pytest -m "not kube and not engine" $(PYTEST_ARGS)
+	PASTURE_TEST_TIER=unit $(VENV)/pytest -m "not kube and not engine and not vllm" $(PYTEST_ARGS)
 
 .PHONY: test-kube
 test-kube: setup-python setup-kube setup-monitoring ## Tests on the local control plane (with the engine where marked both)
@@ -53,7 +53,7 @@ test-kube: setup-python setup-kube setup-monitoring ## Tests on the local contro
 
 .PHONY: test-engine
 test-engine: setup-python setup-clients ## Tests on the vLLM CPU engine (no control plane)
-	PASTURE_TEST_TIER=engine $(VENV)/pytest -m "engine and not kube" $(PYTEST_ARGS)
+	PASTURE_TEST_TIER=engine $(VENV)/pytest -m "(engine or vllm) and not kube" $(PYTEST_ARGS)
 
 .PHONY: test
 test: setup lint ## Set up and run every test (lint, unit, local control plane, vLLM engine)

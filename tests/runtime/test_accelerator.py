@@ -7,9 +7,12 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from pasture_runtime import accelerator
 
 
+@pytest.mark.vllm  # vLLM's platform detection says CPU
 def test_a_cpu_runtime_has_nothing_on_an_accelerator() -> None:
     assert accelerator._measure() == 0
     assert accelerator.used_bytes() == 0

@@ -63,6 +63,7 @@ RECORDED = [
 ]
 
 
+@pytest.mark.vllm
 @pytest.mark.parametrize(("text", "reasoning", "content"), RECORDED)
 def test_vllm_deepseek_r1_parser_on_recorded_text(text: str, reasoning: str, content: str) -> None:
     from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest

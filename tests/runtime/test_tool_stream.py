@@ -23,6 +23,9 @@ from pasture_runtime.translate.tool_calls import ollama_tool_calls
 from pasture_runtime.translate.tool_stream import Call, CallAccumulator, reconcile
 from tests.runtime.tool_defs import TIME, WEATHER
 
+# vLLM's own parsers and tokenizers: the vllm tier (tests/fixtures/tiers.py).
+pytestmark = pytest.mark.vllm
+
 TOOLS = [WEATHER, TIME]
 
 

@@ -11,6 +11,9 @@ import pytest
 
 from pasture_runtime import vllm_adapters as adapters
 
+# vLLM's own parsers and tokenizers: the vllm tier (tests/fixtures/tiers.py).
+pytestmark = pytest.mark.vllm
+
 PARTS = "{% for m in messages %}{% for p in m['content'] %}{{ p['text'] }}{% endfor %}{% endfor %}"
 STRING = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
 
