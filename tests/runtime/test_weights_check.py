@@ -103,3 +103,18 @@ def test_a_hub_id_is_not_checked_unless_pinned() -> None:
     assert verify("org/tiny") is None
     with pytest.raises(TamperedWeights, match="not a local directory"):
         verify("org/tiny", pinned="sha256:" + "0" * 64)
+
+
+def test_the_operators_env_reaches_the_engine_config() -> None:
+    from pasture_runtime.config import load_config
+
+    pin = "sha256:" + "0" * 64
+    env = {
+        "PASTURE_MODEL": "/models/model",
+        "PASTURE_ENGINE__VERIFY_WEIGHTS": "false",  # builders/deployment.py writes these
+        "PASTURE_ENGINE__WEIGHTS_DIGEST": pin,
+    }
+    cfg = load_config(env=env).engine
+    assert (cfg.verify_weights, cfg.weights_digest) == (False, pin)
+    default = load_config(env={"PASTURE_MODEL": "/models/model"}).engine
+    assert (default.verify_weights, default.weights_digest) == (True, None)
