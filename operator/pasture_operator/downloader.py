@@ -9,10 +9,13 @@ URL sources are streamed to disk and unpacked (.tar, .tar.gz/.tgz, .tar.zst
 not supported, .zip) or kept as a single file; Hugging Face sources use
 huggingface_hub. Progress (bytes done / total) is written as JSON to
 --progress-file and, inside a pod, to its `pasture.dev/download-progress`
-annotation, which the operator turns into Model status.
+annotation, which the operator turns into Model status. Before the weights are
+swapped in, every file is hashed into `<dest>/.pasture-manifest.json`
+(manifest.py; Hugging Face files checked against the hub's published sha256);
+the final report carries its `digest` (the Model's status.digest).
 
 Exit codes: 0 done; 2 a permanent source error (HTTP 401/403/404, bad archive,
-checksum mismatch) that a retry cannot fix; 1 anything else (retried).
+checksum mismatch, a hub sha256 mismatch) that a retry cannot fix; 1 anything else (retried).
 The last stderr line is the root cause; it also goes to /dev/termination-log.
 Every message is redacted (redact.py): URL credentials never reach logs or status.
 """
@@ -36,6 +39,7 @@ from pathlib import Path
 import httpx
 
 from pasture_operator.fetch import FreeSpace, PermanentError, check_space, fetch
+from pasture_operator.manifest import hub_sha256s, seal
 from pasture_operator.redact import redact
 
 PROGRESS_ANNOTATION = "pasture.dev/download-progress"
@@ -47,10 +51,13 @@ _REPORT_EVERY = 2.0  # seconds between progress reports
 
 class Progress:
     def __init__(
-        self, progress_file: Path | None, annotate: Callable[[dict[str, int | None]], None] | None
+        self,
+        progress_file: Path | None,
+        annotate: Callable[[dict[str, int | str | None]], None] | None,
     ) -> None:
         self.done = 0
         self.total: int | None = None
+        self.digest: str | None = None  # the weights manifest's, once sealed (manifest.py)
         self._file = progress_file
         self._annotate = annotate
         self._last = 0.0
@@ -62,7 +69,9 @@ class Progress:
 
     def report(self) -> None:
         self._last = time.monotonic()
-        data = {"done": self.done, "total": self.total}
+        data: dict[str, int | str | None] = {"done": self.done, "total": self.total}
+        if self.digest:
+            data["digest"] = self.digest
         if self._file is not None:
             tmp = self._file.with_suffix(".tmp")
             tmp.write_text(json.dumps(data))
@@ -74,7 +83,7 @@ class Progress:
                 print(f"progress annotation failed: {e}", file=sys.stderr)
 
 
-def _pod_annotator() -> Callable[[dict[str, int | None]], None] | None:
+def _pod_annotator() -> Callable[[dict[str, int | str | None]], None] | None:
     """Patch our own pod's annotation via the in-cluster API, when running in a pod."""
     name, ns = os.environ.get("POD_NAME"), os.environ.get("POD_NAMESPACE")
     sa = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -84,7 +93,7 @@ def _pod_annotator() -> Callable[[dict[str, int | None]], None] | None:
     port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
     url = f"https://{host}:{port}/api/v1/namespaces/{ns}/pods/{name}"
 
-    def annotate(data: dict[str, int | None]) -> None:
+    def annotate(data: dict[str, int | str | None]) -> None:
         token = (sa / "token").read_text().strip()
         httpx.patch(
             url,
@@ -212,6 +221,7 @@ def download_url(
         staged.mkdir()
         _unpack(blob, kind, staged / name, free_space)
         _flatten(staged)
+        progress.digest = seal(staged).digest
         _replace(staged, dest)
         progress.total = progress.total if progress.total is not None else progress.done
         progress.report()
@@ -292,10 +302,27 @@ def download_hf(repo: str, revision: str, dest: Path, progress: Progress) -> Non
         shutil.rmtree(staged / ".cache", ignore_errors=True)
         progress.done = sum(p.stat().st_size for p in staged.rglob("*") if p.is_file())
         progress.total = progress.done
+        published = _hub_sha256s(repo, revision)
+        progress.digest = seal(staged, published, f"{repo}@{revision}").digest
         _replace(staged, dest)
         progress.report()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _hub_sha256s(repo: str, revision: str) -> dict[str, str]:
+    """The sha256 the hub publishes per LFS file; {} when it will not say (checked
+    where given, never a reason to fail the download by itself)."""
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi().model_info(
+            repo, revision=revision, files_metadata=True, token=os.environ.get("HF_TOKEN") or None
+        )
+    except Exception as e:  # an older mirror without file metadata
+        print(f"no published checksums for {repo}@{revision}: {e}", file=sys.stderr)
+        return {}
+    return hub_sha256s(info.siblings or ())
 
 
 def parse_headers(text: str) -> dict[str, str]:
@@ -338,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(str(e), PERMANENT, a.termination_log)
     except Exception as e:
         return _fail(f"{type(e).__name__}: {e}", 1, a.termination_log)
-    print(json.dumps({"done": progress.done, "total": progress.total, "dest": str(a.dest)}))
+    done = {"done": progress.done, "total": progress.total, "dest": str(a.dest)}
+    print(json.dumps({**done, "digest": progress.digest}))
     return 0
 
 

@@ -16,7 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from . import __version__, fatal, vllm_plugin
+from . import __version__, fatal, vllm_plugin, weights_check
 from .admission import Admission
 from .auth import from_env
 from .config import RuntimeConfig, adapter_problems
@@ -75,6 +75,10 @@ async def _start_engine(rt: Runtime, on_fatal: Callable[[], None] | None) -> Non
         if on_fatal is not None:
             on_fatal()
         return
+    if await _weights_refused(rt):
+        if on_fatal is not None:
+            on_fatal()
+        return
     # vLLM's own processes write their fatal causes there too (vllm_plugin.py).
     os.environ[vllm_plugin.PATH_ENV] = where
     os.environ[vllm_plugin.MODEL_ENV] = rt.config.engine.model
@@ -94,6 +98,23 @@ async def _start_engine(rt: Runtime, on_fatal: Callable[[], None] | None) -> Non
     log.info("engine ready", extra={"fields": {"seconds": round(time.monotonic() - started, 1)}})
     if on_fatal is not None and rt.engine is not None:
         await _watch_engine(rt, rt.engine, on_fatal)
+
+
+async def _weights_refused(rt: Runtime) -> bool:
+    """Check the weights against their manifest before the engine reads them
+    (weights_check.py); a refusal is the termination message."""
+    cfg = rt.config.engine
+    try:
+        # A worker thread: hashing reads every weight file, /healthz keeps answering.
+        await asyncio.to_thread(
+            weights_check.verify, cfg.model, enabled=cfg.verify_weights, pinned=cfg.weights_digest
+        )
+    except weights_check.TamperedWeights as e:
+        line = weights_check.refusal(cfg.model, e)
+        log.error(line)
+        fatal.record(rt.config.server.termination_message_path, line)
+        return True
+    return False
 
 
 async def _watch_engine(rt: Runtime, engine: Engine, on_fatal: Callable[[], None]) -> None:

@@ -37,6 +37,10 @@ class EngineConfig(_Strict):
     reasoning_parser: str | None = None
     seed: int = 0
     extra_args: dict[str, Any] = Field(default_factory=dict)
+    # Hash the weights against their manifest at start (weights_check.py); the
+    # digest a Model pins (spec.digest), which the manifest must carry.
+    verify_weights: bool = True
+    weights_digest: str | None = None
 
 
 class AdapterConfig(_Strict):

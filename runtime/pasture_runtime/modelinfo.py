@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .translate.responses import created_at
+from .weights_check import MANIFEST_NAME, TamperedWeights, load_manifest
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,16 @@ def _estimate_params(cfg: Any) -> int:
     return layers * (4 * h * h + 3 * h * inter) + 2 * vocab * h
 
 
+def _manifest_digest(path: Path) -> str | None:
+    """The weights manifest's content digest (what the Model's status.digest says),
+    as Ollama shows digests: 64 hex digits, no `sha256:`. None without a manifest."""
+    try:
+        manifest = load_manifest(path)
+    except TamperedWeights:  # refused at start unless verification is off
+        return None
+    return manifest.digest.removeprefix("sha256:") if manifest else None
+
+
 def read_model_info(model: str, hf_config: Any, max_model_len: int, dtype: str) -> ModelInfo:
     arch = str(getattr(hf_config, "model_type", "") or "unknown")
     path = Path(model)
@@ -78,11 +89,13 @@ def read_model_info(model: str, hf_config: Any, max_model_len: int, dtype: str) 
     params = 0
     modified = datetime.now(tz=UTC).timestamp()
     digest_src = model.encode()
+    manifest_hex = None
     if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file())
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != MANIFEST_NAME)
         size = sum(p.stat().st_size for p in files)
         modified = max((p.stat().st_mtime for p in files), default=modified)
         digest_src = "\n".join(f"{p.relative_to(path)} {p.stat().st_size}" for p in files).encode()
+        manifest_hex = _manifest_digest(path)
         try:
             params = _safetensors_params([p for p in files if p.suffix == ".safetensors"])
         except (OSError, ValueError, struct.error):
@@ -122,7 +135,7 @@ def read_model_info(model: str, hf_config: Any, max_model_len: int, dtype: str) 
         parameter_count=params,
         context_length=max_model_len,
         size_bytes=size,
-        digest=hashlib.sha256(digest_src).hexdigest(),
+        digest=manifest_hex or hashlib.sha256(digest_src).hexdigest(),
         quantization_level=level,
         modified_at=created_at(int(modified * 1e9)),
         model_info=info,

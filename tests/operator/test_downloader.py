@@ -75,7 +75,8 @@ def test_downloads_and_unpacks_the_archive(
         str(tmp_path / "term"),
     )
     assert out.returncode == 0, out.stderr
-    expected = sorted(p.name for p in tiny_model_dir.iterdir())
+    # Plus the weights manifest (manifest.py; tests/operator/test_downloader_manifest.py).
+    expected = sorted([*(p.name for p in tiny_model_dir.iterdir()), ".pasture-manifest.json"])
     assert sorted(p.name for p in dest.iterdir()) == expected
     assert (dest / "config.json").read_bytes() == (tiny_model_dir / "config.json").read_bytes()
     data = json.loads(progress.read_text())

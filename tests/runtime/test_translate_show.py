@@ -61,6 +61,7 @@ def test_show_body_of_a_plain_model_has_no_optional_fields() -> None:
         "model_info": {"general.architecture": "llama"},
         "capabilities": ["completion"],
         "modified_at": "2026-01-01T00:00:00Z",
+        "digest": "sha256:abc",  # the weights' digest, as /api/tags lists it
     }
     assert "# FROM tiny:latest" in body["modelfile"]
 

@@ -42,7 +42,7 @@ def tag_entry(
         "model": shown,
         "modified_at": facts.modified_at if facts else "1970-01-01T00:00:00Z",
         "size": facts.size_bytes if facts else 0,
-        "digest": facts.digest if facts else "",
+        "digest": (facts.weights_digest or facts.digest) if facts else "",
         "details": details(facts),
     }
     if seen:
@@ -133,6 +133,8 @@ def show_from_model(name: str, facts: ModelFacts | None) -> dict[str, Any]:
         "capabilities": ["embedding" if facts and facts.kind == "embedding" else "completion"],
         "modified_at": facts.modified_at if facts else "1970-01-01T00:00:00Z",
     }
+    if facts and facts.weights_digest:  # as the runtime's /api/show: the weights' digest
+        body["digest"] = facts.weights_digest
     if params:
         body["parameters"] = "\n".join(params)
     if facts and facts.system:

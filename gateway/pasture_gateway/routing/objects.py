@@ -49,6 +49,9 @@ class ModelFacts:
     template: str
     license: str
     parameters: tuple[tuple[str, Any], ...]
+    # The weights' content digest (status.digest, "sha256:<hex>" -> 64 hex), what
+    # /api/tags reports; "" when the Model has none (not a cached download).
+    weights_digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,7 @@ def parse_model(obj: Mapping[str, Any]) -> ModelFacts:
         template=str(spec.get("template") or ""),
         license=str(spec.get("license") or ""),
         parameters=tuple(sorted((spec.get("parameters") or {}).items())),
+        weights_digest=str(status.get("digest") or "").removeprefix("sha256:"),
     )
 
 

@@ -52,6 +52,7 @@ def _env(
     hf_token_secret: Mapping[str, str] | None,
     hf_endpoint: str | None,
     hf_offline: bool,
+    weights: WeightsCheck,
 ) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "HOME", "value": "/tmp"},
@@ -64,6 +65,11 @@ def _env(
         env.append({"name": "HF_ENDPOINT", "value": hf_endpoint})
     if hf_offline:  # weights are local: never wait on a hub an air-gapped cluster cannot reach
         env.append({"name": "HF_HUB_OFFLINE", "value": "1"})
+    # Only when set: pods of Models without them keep their template (no rollout).
+    if not weights.verify:  # the runtime's weights_check.py: on unless the Model says no
+        env.append({"name": "PASTURE_ENGINE__VERIFY_WEIGHTS", "value": "false"})
+    if weights.pinned_digest:
+        env.append({"name": "PASTURE_ENGINE__WEIGHTS_DIGEST", "value": weights.pinned_digest})
     env.extend(dict(e) for e in spec.pod_overrides.env)
     return env
 
@@ -196,6 +202,14 @@ def _pod_spec(
 
 
 @dataclass(frozen=True)
+class WeightsCheck:
+    """The base Model's spec.verifyWeights and spec.digest, for the runtime's check."""
+
+    verify: bool = True
+    pinned_digest: str | None = None
+
+
+@dataclass(frozen=True)
 class PodInputs:
     """What a runtime pod is built from besides the spec (decided by the plan)."""
 
@@ -206,13 +220,14 @@ class PodInputs:
     hf_token_secret: Mapping[str, str] | None = None
     hf_endpoint: str | None = None
     hf_offline: bool = False
+    weights: WeightsCheck = WeightsCheck()
 
 
 def runtime_pod_template(owner: Owner, spec: DeploymentSpec, inputs: PodInputs) -> dict[str, Any]:
     """The runtime pod template (labels, annotations, spec) of a ModelDeployment:
     the Deployment's pods, and a LeaderWorkerSet's leaders (builders/leaderworkerset.py)."""
     name = owner.name
-    env = _env(spec, inputs.hf_token_secret, inputs.hf_endpoint, inputs.hf_offline)
+    env = _env(spec, inputs.hf_token_secret, inputs.hf_endpoint, inputs.hf_offline, inputs.weights)
     mounts, pod_volumes = _volumes(name, spec, inputs.volumes)
     container = _container(spec, inputs.image, env, mounts, inputs.placement)
     template_annotations = {

@@ -152,6 +152,7 @@ def _children(t: _Target, obs: DeploymentObserved, settings: ChildDefaults) -> l
         hf_token_secret=base.hf_token_secret,
         hf_endpoint=settings.hf_endpoint,
         hf_offline=not any(m.needs_hub for m in (base, *variants)),
+        weights=dep.WeightsCheck(base.verify_weights, base.pinned_digest),
     )
     out = [
         cm.configmap(t.owner, text),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pasture_operator.builders import cache as cache_builders
@@ -26,6 +26,8 @@ from pasture_operator.spec.owner import Owner
 from pasture_operator.spec.resolved import ResolvedModel
 
 PROGRESS_ANNOTATION = "pasture.dev/download-progress"
+# The Model's Ready reason when the downloaded weights are not the pinned ones.
+DIGEST_MISMATCH = "DigestMismatch"
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ class _Phase:
     message: str
     bytes_done: int | None = None
     bytes_total: int | None = None
+    digest: str | None = None  # the weights manifest's (status.digest)
 
 
 def _job_condition(job: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
@@ -105,6 +108,65 @@ def _progress(pods: Sequence[Mapping[str, Any]]) -> tuple[int | None, int | None
     return None, None
 
 
+def _reported_digest(pods: Sequence[Mapping[str, Any]]) -> str | None:
+    """The manifest digest the download's final report carries (downloader.py)."""
+    for pod in pods:
+        raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(PROGRESS_ANNOTATION)
+        try:
+            digest = json.loads(raw).get("digest") if raw else None
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(digest, str) and digest:
+            return digest
+    return None
+
+
+def _job_pods(resolved: ResolvedModel, obs: ModelObserved) -> list[Mapping[str, Any]]:
+    name = cache_builders.job_name(resolved)
+    return [
+        p
+        for p in obs.job_pods
+        if ((p.get("metadata") or {}).get("labels") or {}).get("job-name") == name
+    ]
+
+
+def pin_mismatch(pinned: str | None, actual: str | None) -> str | None:
+    """Why spec.digest refuses what was downloaded; None when the pin holds (or there is none)."""
+    if not pinned or actual == pinned:
+        return None
+    if not actual:
+        return (
+            f"spec.digest pins {pinned}, but the download reported no digest "
+            "(a downloader image without manifests?); nothing is served"
+        )
+    return (
+        f"the downloaded weights have digest {actual}, but spec.digest pins {pinned}; "
+        "nothing is served (check the source, or update the pin)"
+    )
+
+
+def _with_digest(
+    ph: _Phase, resolved: ResolvedModel, obs: ModelObserved, old: Mapping[str, Any]
+) -> _Phase:
+    """The phase with the weights' digest, and Failed when it breaks the pin.
+
+    The download's report wins; else the digest already in status is kept while
+    this source's Job exists (its pods may be gone; a report may have been written
+    straight into status). A new source has a new Job, so no stale digest survives it
+    unless the printed source (status.source) is the same: then the old weights still
+    serve until the new Job reports."""
+    if not resolved.cache:
+        return ph  # only a download writes a manifest
+    job = cache_builders.job_name(resolved)
+    digest = _reported_digest(_job_pods(resolved, obs))
+    same_source = old.get("source") == resolved.source_text
+    if digest is None and same_source and any(j["metadata"]["name"] == job for j in obs.jobs):
+        digest = str(old["digest"]) if old.get("digest") else None
+    ph = replace(ph, digest=digest)
+    why = pin_mismatch(resolved.pinned_digest, digest) if ph.phase == "Ready" else None
+    return replace(ph, phase="Failed", reason=DIGEST_MISMATCH, message=why) if why else ph
+
+
 def _pvc_unbound_message(
     pvc: Mapping[str, Any], classes: Sequence[Mapping[str, Any]] | None, what: str
 ) -> str:
@@ -132,11 +194,7 @@ def _pvc_unbound_message(
 def _cache_phase(resolved: ResolvedModel, obs: ModelObserved) -> _Phase:
     name = cache_builders.job_name(resolved)
     job = next((j for j in obs.jobs if j["metadata"]["name"] == name), None)
-    pods = [
-        p
-        for p in obs.job_pods
-        if ((p.get("metadata") or {}).get("labels") or {}).get("job-name") == name
-    ]
+    pods = _job_pods(resolved, obs)
     if job is not None and _job_condition(job, "Complete"):
         return _Phase("Ready", "Downloaded", "the cache holds the model")
     if job is not None and _job_condition(job, "Failed"):
@@ -245,6 +303,8 @@ def _status(
         status["enginePath"] = resolved.engine_model
         if resolved.cache:
             status["size"] = resolved.cache.size
+    if ph.digest:
+        status["digest"] = ph.digest
     if ph.bytes_done is not None:
         status["bytesDone"] = ph.bytes_done
     if ph.bytes_total is not None:
@@ -275,7 +335,7 @@ def plan_model(
         # Nothing is applied: the download Job would write into a PVC that is not ours.
         ph = _Phase("Failed", CONFLICT_REASON, summary(obs.conflicts))
     elif resolved is not None:
-        ph = _phase(resolved, obs)
+        ph = _with_digest(_phase(resolved, obs), resolved, obs, model.get("status") or {})
         plan.desired, plan.delete = _children(
             Owner.from_object(model), resolved, ph, obs, downloader_image, hf_endpoint
         )

@@ -174,4 +174,6 @@ def resolve_spec(spec: ModelSpec) -> ResolvedModel:
         cache=spec.cache,
         hub_repo=weights.engine_model if hub else "",
         hub_revision=weights.revision if hub else None,
+        pinned_digest=spec.digest,
+        verify_weights=spec.verify_weights,
     )

@@ -60,6 +60,10 @@ class ModelSpec:
     messages: tuple[Mapping[str, Any], ...] = ()
     kind: str = "generation"  # generation | embedding
     engine: Mapping[str, Any] | None = None  # engine hints (dtype, maxContext, parsers)
+    # spec.digest: the weights' manifest digest ("sha256:<hex>") the download must give.
+    digest: str | None = None
+    # spec.verifyWeights: the runtime hashes the weights against the manifest at start.
+    verify_weights: bool = True
 
     @classmethod
     def from_object(cls, model: Mapping[str, Any]) -> ModelSpec:
@@ -81,6 +85,8 @@ class ModelSpec:
             messages=tuple(dict(m) for m in spec.get("messages") or ()),
             kind=str(spec.get("kind") or "generation"),
             engine=spec.get("engine"),
+            digest=str(spec["digest"]) if spec.get("digest") else None,
+            verify_weights=spec.get("verifyWeights") is not False,
         )
 
     @property

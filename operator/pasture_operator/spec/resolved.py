@@ -36,6 +36,9 @@ class ResolvedModel:
     # The hub repo and revision for huggingFace and library sources (also when cached).
     hub_repo: str = ""
     hub_revision: str | None = None
+    # spec.digest and spec.verifyWeights: what the runtime checks the weights against.
+    pinned_digest: str | None = None
+    verify_weights: bool = True
 
     @property
     def needs_hub(self) -> bool:

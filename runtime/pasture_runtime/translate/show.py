@@ -48,6 +48,9 @@ def show_body(
         "model_info": dict(info.model_info),
         "capabilities": capabilities,
         "modified_at": info.modified_at,
+        # Not in Ollama's ShowResponse (clients ignore it): the weights' content
+        # digest, as /api/tags lists it (the Model's status.digest; weights_check.py).
+        "digest": info.digest,
     }
     if entry.parameters:
         body["parameters"] = parameter_lines(entry.parameters)
