@@ -14,6 +14,7 @@ from typing import Any
 import kopf
 
 from pasture_operator import settings as run_settings
+from pasture_operator.catalog import CatalogError
 from pasture_operator.gpu_profiles import GpuProfileError
 from pasture_operator.handlers import lifecycle
 from pasture_operator.spec import child_kinds
@@ -58,7 +59,7 @@ _register_watches()
 def cli(argv: list[str] | None = None) -> None:
     try:
         config = run_settings.from_args(argv)
-    except GpuProfileError as e:  # fail fast, before connecting to anything
+    except (GpuProfileError, CatalogError) as e:  # fail fast, before connecting to anything
         raise SystemExit(f"pasture-operator: {e}") from None
     kopf.configure(
         verbose=config.verbose,

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import kopf
 
+from pasture_operator import catalog
 from pasture_operator.constants import DEFAULT_IMAGE, GROUP
 from pasture_operator.gpu_profiles import GpuProfile, load_profiles
 
@@ -135,9 +136,11 @@ def _add_child_options(run: argparse.ArgumentParser) -> None:
 
 def from_args(argv: list[str] | None = None) -> OperatorCommandLine:
     """The run configuration; raises GpuProfileError when the GPU profiles file
-    cannot be read or is invalid (the operator must not start without them)."""
+    cannot be read or is invalid (the operator must not start without them), and
+    CatalogError when the library catalog is (the entry's name and field)."""
     a = parser().parse_args(argv)
     profiles = load_profiles(a.gpu_profiles) if a.gpu_profiles else {}
+    catalog.load()  # PASTURE_CATALOG_FILE's files or the packaged default
     labels: dict[str, str] = {}
     for item in a.servicemonitor_label:
         key, sep, value = str(item).partition("=")

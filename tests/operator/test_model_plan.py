@@ -33,7 +33,7 @@ def test_library_and_modelfile_resolution() -> None:
             },
         )
     )
-    assert r.engine_model == "Qwen/Qwen2.5-0.5B-Instruct"
+    assert r.engine_model == "Qwen/Qwen2.5-0.5B-Instruct-AWQ"
     assert r.entry["system"] == "hi"
     assert r.entry["parameters"] == {"top_k": 5, "temperature": 0.1}
     assert r.served_name == "m:latest"

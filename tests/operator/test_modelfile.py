@@ -72,7 +72,7 @@ def test_from_maps_to_a_source(ref: str, source: dict[str, object]) -> None:
 def test_catalog_resolves_and_defaults_the_tag() -> None:
     entry = catalog.resolve("qwen2.5")
     assert entry is not None
-    assert entry.repo == "Qwen/Qwen2.5-7B-Instruct"
+    assert entry.repo == "Qwen/Qwen2.5-7B-Instruct-AWQ"  # plain tags are 4-bit
     assert catalog.resolve("Llama3.2:1B") == catalog.load()["llama3.2:1b"]
     assert catalog.resolve("no-such-model:7b") is None
 

@@ -107,7 +107,7 @@ MODEL_VIEWS: list[tuple[str, dict[str, Any], str, Any]] = [
     ("cache claim", {}, "cache_claim", "tiny-cache"),
     ("source claim of a pvc source", {"source": {"pvc": {"claimName": "w"}}}, "source_claim", "w"),
     ("no source claim otherwise", {}, "source_claim", None),
-    ("kind default", {}, "kind", "generation"),
+    ("kind unset: the library entry's, else generation", {}, "kind", None),
 ]
 
 

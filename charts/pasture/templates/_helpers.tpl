@@ -99,3 +99,17 @@ app.kubernetes.io/part-of: pasture
 {{- define "pasture.gatewayNamespaces" -}}
 {{- join "," (default .Values.operator.watchNamespaces .Values.gateway.namespaces) -}}
 {{- end -}}
+
+{{/*
+The release's catalog file: catalog.extraEntries and the default token Secret
+of gated entries (templates/catalog.yaml; its checksum rolls the operator).
+*/}}
+{{- define "pasture.catalogExtra" -}}
+{{- $doc := dict "entries" (.Values.catalog.extraEntries | default dict) -}}
+{{- with .Values.catalog.hfTokenSecret -}}
+{{- if .name -}}
+{{- $_ := set $doc "tokenSecret" (dict "name" .name "key" (.key | default "token")) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml $doc -}}
+{{- end -}}

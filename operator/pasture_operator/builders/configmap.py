@@ -45,7 +45,9 @@ def _engine(
         "enable_lora": any(m.entry.get("adapter") for m in (base, *variants)),
         "tool_call_parser": hints.get("toolParser"),
         "reasoning_parser": hints.get("reasoningParser"),
-        "extra_args": {**group_engine_args(spec), **eng.extra_args},
+        # A library entry's engine arguments (language_model_only for a text-only
+        # entry, trust_remote_code) under the deployment's own.
+        "extra_args": {**hints.get("engineArgs", {}), **group_engine_args(spec), **eng.extra_args},
     }
     if base.revision and base.revision != "main":
         engine["extra_args"].setdefault("revision", base.revision)

@@ -70,8 +70,27 @@ class _Weights:
     volumes: tuple[Volume, ...] = ()
 
 
-def _library_source(library: str) -> dict[str, Any]:
-    """The catalog entry's source (huggingFace or url) that a library name stands for."""
+def _library_token(spec: ModelSpec, entry: catalog.CatalogEntry) -> dict[str, str] | None:
+    """The token Secret a library source's download uses: the Model's own
+    (spec.source.libraryTokenSecret), else the catalog's default for gated entries."""
+    own = spec.source.get("libraryTokenSecret")
+    if own:
+        return {"name": str(own["name"]), "key": str(own.get("key") or "token")}
+    if entry.gated and entry.token_secret:
+        return dict(entry.token_secret)
+    if entry.gated:
+        raise ResolveError(
+            "TokenSecretRequired",
+            f"{entry.name!r} is gated on Hugging Face ({entry.repo}): accept its license "
+            "there, put a token in a Secret in this namespace and name it with "
+            "spec.source.libraryTokenSecret (or set the chart's catalog.hfTokenSecret)",
+        )
+    return None
+
+
+def _library(spec: ModelSpec, library: str) -> tuple[dict[str, Any], catalog.CatalogEntry]:
+    """The catalog entry's source (huggingFace or url) that a library name stands
+    for, with the token Secret its download uses, and the entry itself."""
     found = catalog.resolve(library)
     if found is None:
         raise ResolveError(
@@ -79,7 +98,12 @@ def _library_source(library: str) -> dict[str, Any]:
             f"{library!r} is not in the library catalog; name a huggingFace "
             "repo instead (see docs/operator.md for the catalog)",
         )
-    return dict(found.source)
+    source: dict[str, Any] = dict(found.source)
+    if "huggingFace" in source:
+        token = _library_token(spec, found)
+        if token:
+            source["huggingFace"] = {**source["huggingFace"], "tokenSecret": token}
+    return {**source, "library": library}, found
 
 
 def _hf_weights(hf: Mapping[str, Any]) -> _Weights:
@@ -104,6 +128,14 @@ def _weights(source: Mapping[str, Any], cached: bool) -> _Weights:
             raise ResolveError("InvalidSpec", "a url source needs spec.cache")
         return _Weights("")
     raise ResolveError("InvalidSpec", "source must set one of huggingFace, pvc, url, library")
+
+
+def _engine_hints(spec: ModelSpec, entry: catalog.CatalogEntry | None) -> dict[str, Any]:
+    """The Model's engine hints over its catalog entry's defaults (parsers, context),
+    plus the engine arguments the entry needs (builders/configmap.py reads them)."""
+    if entry is None:
+        return dict(spec.engine or {})
+    return {**entry.engine_hints, "engineArgs": entry.engine_args, **(spec.engine or {})}
 
 
 def _modelfile(spec: ModelSpec) -> modelfile.Modelfile:
@@ -149,8 +181,9 @@ def resolve_spec(spec: ModelSpec) -> ResolvedModel:
             raise ResolveError("InvalidSpec", "spec.source is required without a modelfile FROM")
         source = modelfile.source_from(parsed.from_)
     shown = _source_text(source)  # a library Model keeps showing its library name
+    entry = None
     if "library" in source:
-        source = {**_library_source(str(source["library"])), "library": source["library"]}
+        source, entry = _library(spec, str(source["library"]))
     weights = _weights(source, spec.cache is not None)
     hub = "huggingFace" in source
     engine_model, revision, volumes = weights.engine_model, weights.revision, [*weights.volumes]
@@ -167,8 +200,8 @@ def resolve_spec(spec: ModelSpec) -> ResolvedModel:
         engine_model=engine_model,
         revision=revision,
         hf_token_secret=weights.token,
-        kind=spec.kind,
-        engine=dict(spec.engine or {}),
+        kind=spec.kind or (entry.kind if entry else "generation"),
+        engine=_engine_hints(spec, entry),
         entry=_entry(spec, parsed, adapter),
         volumes=(*volumes, *adapter_vols),
         cache=spec.cache,

@@ -58,7 +58,8 @@ class ModelSpec:
     template: Any = None
     license: Any = None
     messages: tuple[Mapping[str, Any], ...] = ()
-    kind: str = "generation"  # generation | embedding
+    # generation | embedding; None: not set (a library entry's kind, else generation)
+    kind: str | None = None
     engine: Mapping[str, Any] | None = None  # engine hints (dtype, maxContext, parsers)
     # spec.digest: the weights' manifest digest ("sha256:<hex>") the download must give.
     digest: str | None = None
@@ -83,7 +84,7 @@ class ModelSpec:
             template=spec.get("template"),
             license=spec.get("license"),
             messages=tuple(dict(m) for m in spec.get("messages") or ()),
-            kind=str(spec.get("kind") or "generation"),
+            kind=str(spec["kind"]) if spec.get("kind") else None,
             engine=spec.get("engine"),
             digest=str(spec["digest"]) if spec.get("digest") else None,
             verify_weights=spec.get("verifyWeights") is not False,
