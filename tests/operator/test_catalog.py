@@ -135,6 +135,7 @@ def test_plain_tags_are_4_bit_and_fp16_tags_full_precision() -> None:
             assert not entry.gated, f"{name}: the quantizers' copies are not gated"
 
 
+@pytest.mark.vllm  # vLLM's own registries/config: the vllm tier
 def test_the_validators_parser_names_are_vllms() -> None:
     from vllm.reasoning import ReasoningParserManager
     from vllm.tool_parsers import ToolParserManager

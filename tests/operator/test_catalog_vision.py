@@ -35,6 +35,7 @@ def images_per_prompt(model_dir: Path, vision: bool, monkeypatch: pytest.MonkeyP
     return int(mm.get_limit_per_prompt("image")) if mm is not None else 0
 
 
+@pytest.mark.vllm  # vLLM's own registries/config: the vllm tier
 def test_vision_entries_keep_images_and_text_entries_drop_the_encoder(
     tiny_vision_model_dir: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
