@@ -144,7 +144,7 @@ class Clock:
 
 
 def test_reports_at_most_every_interval_and_finishes_with_extra_fields(tmp_path: Path) -> None:
-    clock, sent = Clock(), []
+    clock, sent = Clock(), list[dict[str, Any]]()
     p = Progress(tmp_path / "p.json", sent.append, clock=clock, interval=2.0)
     p.total = 4 * MiB
     for _ in range(4):  # 1 MiB a second
@@ -163,7 +163,7 @@ def test_reports_at_most_every_interval_and_finishes_with_extra_fields(tmp_path:
 
 
 def test_a_resumed_count_starts_the_rate_window_afresh() -> None:
-    clock, sent = Clock(), []
+    clock, sent = Clock(), list[dict[str, Any]]()
     p = Progress(None, sent.append, clock=clock, interval=0.0)
     p.report()
     clock.now = 1.0

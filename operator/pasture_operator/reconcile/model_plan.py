@@ -1,19 +1,23 @@
 """Plan for one Model: its cache children (PVC + download Job), its status and Events.
 
 The status is derived from what was observed: the source PVC for pvc sources;
-for cached models the cache PVC, the download Job and its pods (progress
-annotation, termination message, OOMKilled). Children already as wanted are
-not applied again (reconcile/drift.py), as for ModelDeployments.
+for cached models the cache PVC, the download Job and its pods (termination
+message, OOMKilled). While a download runs, its Job has its own ServiceAccount,
+Role and RoleBinding (builders/download_access.py) and writes its progress into
+the status itself; the plan carries those fields over (progress_fields.carried).
+Children already as wanted are not applied again (reconcile/drift.py), as for
+ModelDeployments.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pasture_operator.builders import cache as cache_builders
+from pasture_operator.builders.download_access import download_access
+from pasture_operator.progress_fields import carried
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
 from pasture_operator.reconcile.drift import needs_apply
@@ -25,8 +29,6 @@ from pasture_operator.spec.model import ModelSpec
 from pasture_operator.spec.owner import Owner
 from pasture_operator.spec.resolved import ResolvedModel
 
-PROGRESS_ANNOTATION = "pasture.dev/download-progress"
-
 
 @dataclass(frozen=True)
 class ModelObserved:
@@ -34,6 +36,8 @@ class ModelObserved:
     cache_pvc: Mapping[str, Any] | None = None
     jobs: Sequence[Mapping[str, Any]] = ()  # this Model's download Jobs
     job_pods: Sequence[Mapping[str, Any]] = ()
+    # The download Jobs' ServiceAccounts, Roles and RoleBindings of this Model.
+    access: Sequence[Mapping[str, Any]] = ()
     storage_classes: Sequence[Mapping[str, Any]] | None = None  # None: not looked up
     # Same-named objects this Model does not control (reconcile/ownership.py).
     conflicts: Sequence[Conflict] = ()
@@ -58,8 +62,6 @@ class _Phase:
     phase: str
     reason: str
     message: str
-    bytes_done: int | None = None
-    bytes_total: int | None = None
 
 
 def _job_condition(job: Mapping[str, Any], type_: str) -> Mapping[str, Any] | None:
@@ -89,20 +91,6 @@ def _pod_failure(pods: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
             if msg:
                 return "DownloadFailed", msg.splitlines()[-1][:1000]
     return None
-
-
-def _progress(pods: Sequence[Mapping[str, Any]]) -> tuple[int | None, int | None]:
-    for pod in pods:
-        raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(PROGRESS_ANNOTATION)
-        if not raw:
-            continue
-        try:
-            data = json.loads(raw)
-            total = data.get("total")
-            return int(data.get("done") or 0), int(total) if total is not None else None
-        except (ValueError, TypeError, AttributeError):
-            continue
-    return None, None
 
 
 def _pvc_unbound_message(
@@ -154,8 +142,7 @@ def _cache_phase(resolved: ResolvedModel, obs: ModelObserved) -> _Phase:
         return _Phase("Failed", "PVCLost", f"cache PVC {pvc['metadata']['name']} is Lost")
     running = any((p.get("status") or {}).get("phase") == "Running" for p in pods)
     if running:
-        done, total = _progress(pods)
-        return _Phase("Downloading", "Downloading", "downloading into the cache", done, total)
+        return _Phase("Downloading", "Downloading", "downloading into the cache")
     if pvc is not None and (pvc.get("status") or {}).get("phase") != "Bound":
         mode_wait = any(
             c.get("metadata", {}).get("name") == (pvc.get("spec") or {}).get("storageClassName")
@@ -198,11 +185,15 @@ def _children(
     downloader_image: str,
     hf_endpoint: str | None,
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
-    """The cache PVC and (until Ready) the download Job; the Jobs of older sources go."""
+    """The cache PVC and (until Ready) the download Job with its access (its own
+    ServiceAccount, made first); the Jobs of older sources and the access of a
+    finished or replaced Job go."""
     if not resolved.cache:
         return [], []
     wanted = cache_builders.job_name(resolved)
     desired = [cache_builders.pvc(owner, resolved)]
+    if ph.phase not in ("Ready", "Failed"):
+        desired += download_access(owner, wanted)
     # A Job's pod template is immutable: an existing one is never re-applied (an
     # operator upgrade that changes the template would otherwise be refused).
     if ph.phase != "Ready" and not any(j["metadata"]["name"] == wanted for j in obs.jobs):
@@ -212,6 +203,12 @@ def _children(
         for j in obs.jobs
         if j["metadata"]["name"] != wanted
     ]
+    kept = {(o["kind"], o["metadata"]["name"]) for o in desired}
+    delete += [
+        (str(o["apiVersion"]), str(o["kind"]), str(o["metadata"]["name"]))
+        for o in obs.access
+        if (o["kind"], o["metadata"]["name"]) not in kept
+    ]
     return desired, delete
 
 
@@ -219,13 +216,34 @@ def _observed(obs: ModelObserved, obj: Mapping[str, Any]) -> dict[str, Any] | No
     if obj["kind"] == "PersistentVolumeClaim":
         found = obs.cache_pvc
     else:
-        name = obj["metadata"]["name"]
-        found = next((j for j in obs.jobs if j["metadata"]["name"] == name), None)
+        kind, name = obj["kind"], obj["metadata"]["name"]
+        found = next(
+            (
+                o
+                for o in (*obs.jobs, *obs.access)
+                if o.get("kind", "Job") == kind and o["metadata"]["name"] == name
+            ),
+            None,
+        )
     return dict(found) if found is not None else None
 
 
+def _downloading(resolved: ResolvedModel | None, obs: ModelObserved) -> bool:
+    """Does the download Job of the current source exist (its progress fields are
+    the ones in status)? Before it is made, fields of an older source are dropped."""
+    if resolved is None or not resolved.cache:
+        return False
+    wanted = cache_builders.job_name(resolved)
+    return any(j["metadata"]["name"] == wanted for j in obs.jobs)
+
+
 def _status(
-    model: Mapping[str, Any], spec: ModelSpec, resolved: ResolvedModel | None, ph: _Phase, now: str
+    model: Mapping[str, Any],
+    spec: ModelSpec,
+    resolved: ResolvedModel | None,
+    ph: _Phase,
+    now: str,
+    obs: ModelObserved,
 ) -> dict[str, Any]:
     generation = int(model["metadata"].get("generation") or 0)
     old_status: Mapping[str, Any] = model.get("status") or {}
@@ -245,12 +263,10 @@ def _status(
         status["enginePath"] = resolved.engine_model
         if resolved.cache:
             status["size"] = resolved.cache.size
-    if ph.bytes_done is not None:
-        status["bytesDone"] = ph.bytes_done
-    if ph.bytes_total is not None:
-        status["bytesTotal"] = ph.bytes_total
-        if "size" not in status:
-            status["size"] = f"{ph.bytes_total / 2**30:.1f}Gi"
+    if _downloading(resolved, obs):
+        # Written by the downloader: carried over unchanged, so a pass never undoes a
+        # newer report (the merge patch leaves keys that did not change alone).
+        status.update(carried(old_status, ph.phase))
     return status
 
 
@@ -280,7 +296,7 @@ def plan_model(
             Owner.from_object(model), resolved, ph, obs, downloader_image, hf_endpoint
         )
         plan.apply = [o for o in plan.desired if needs_apply(o, _observed(obs, o))]
-    plan.status = _status(model, spec, resolved, ph, now)
+    plan.status = _status(model, spec, resolved, ph, now, obs)
     plan.phase, plan.reason, plan.message = ph.phase, ph.reason, plan.status["message"]
     plan.status_patch = status_patch(model.get("status"), plan.status)
     if (model.get("status") or {}).get("phase") != plan.phase:
