@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -177,7 +178,7 @@ def status_writer(env: Mapping[str, str] = os.environ) -> Writer | None:
         token = (sa / "token").read_text().strip()  # projected tokens are rotated
         httpx.patch(
             url,
-            verify=str(sa / "ca.crt"),
+            verify=ssl.create_default_context(cafile=str(sa / "ca.crt")),
             timeout=10,
             headers={
                 "Authorization": f"Bearer {token}",
