@@ -231,7 +231,7 @@ def download_hf(repo: str, revision: str, dest: Path, progress: Progress) -> Non
         progress.sample(None)
     try:
         shutil.rmtree(staged / ".cache", ignore_errors=True)
-        progress.done = bytes_present(staged)
+        progress.settle(bytes_present(staged))
         progress.total = progress.done
         _replace(staged, dest)
     finally:

@@ -80,6 +80,12 @@ class Progress:
             self._done = n
             self._samples, self._started = [], None
 
+    def settle(self, n: int) -> None:
+        """The final count of a sampled download (its files moved elsewhere), keeping
+        the rate window: the final report's average rate still holds."""
+        with self._lock:
+            self._sampler, self._done = None, n
+
     def add(self, n: int) -> None:
         self._done += n
         if self._clock() - self._last >= self._interval:

@@ -191,6 +191,11 @@ def test_a_sampler_gives_the_count_and_a_failing_writer_is_told_once(
         held[0], clock.now = n * MiB, float(n)
         p.report()
     assert json.loads((tmp_path / "p.json").read_text())["bytesDone"] == 3 * MiB
+    p.settle(4 * MiB)  # the files moved away: the sampler is gone, the window stays
+    held[0], clock.now = 0, 4.0
+    final = p.finish()
+    assert final["bytesDone"] == 4 * MiB
+    assert final["bytesPerSecond"] == MiB  # (4 - 1) MiB over 3 s
     assert capsys.readouterr().err.count("403 Forbidden") == 1
 
 
