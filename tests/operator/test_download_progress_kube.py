@@ -184,6 +184,15 @@ def test_download_progress_reaches_the_model_status_with_least_privilege(
     assert (final["bytesDone"], final["bytesTotal"]) == (SIZE, SIZE)
     assert (final["etaSeconds"], final["progress"]) == (0, "100% of 6.0 MiB")
     assert final["phase"] == "Downloading"  # the played pod never completes the Job
+    # Every report made the operator look again; its access objects were applied once.
+    applies = [
+        line
+        for line in operator.metrics().splitlines()
+        if line.startswith("pasture_operator_applies_total{")
+        and any(f'kind="{kind}"' in line for kind in ("ServiceAccount", "Role", "RoleBinding"))
+    ]
+    assert len(applies) == 3, applies
+    assert all(line.endswith(" 1.0") for line in applies), applies
 
 
 def _least_privilege(played: PlayedPod, ns: str) -> None:
