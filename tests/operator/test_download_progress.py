@@ -3,12 +3,16 @@ downloader's reporter (progress.py): table tests, a fake clock, real files."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pasture_operator.fetch import fetch
 from pasture_operator.progress import Progress, bytes_present, status_writer
 from pasture_operator.progress_fields import (
     Sample,
@@ -203,8 +207,6 @@ def test_ticking_reports_while_no_byte_arrives() -> None:
     sent: list[dict[str, Any]] = []
     p = Progress(None, sent.append, interval=0.05)
     with p.ticking():
-        import time
-
         time.sleep(0.5)
     assert len(sent) >= 3  # a stalled download still shows fresh fields
 
@@ -234,3 +236,32 @@ def test_status_writer_only_inside_a_pod_of_a_model(tmp_path: Path) -> None:
     for missing in ("PASTURE_MODEL_NAME", "POD_NAMESPACE", "KUBERNETES_SERVICE_HOST"):
         assert status_writer({k: v for k, v in env.items() if k != missing}) is None
     assert status_writer({**env, "PASTURE_SERVICEACCOUNT_DIR": str(tmp_path / "no")}) is None
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(8 * 64 * 1024))
+        self.end_headers()
+        for _ in range(8):
+            self.wfile.write(b"\0" * 64 * 1024)
+            self.wfile.flush()
+            time.sleep(0.05)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_slow_body_moves_the_count_before_it_ends(tmp_path: Path) -> None:
+    """Under 1 MiB a report: the count still moves (the body is not read in 1 MiB pieces)."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    counts: list[int] = []
+    p = Progress(None, lambda fields: counts.append(fields["bytesDone"]), interval=0.0)
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/w.bin"
+        fetch(url, tmp_path / "w.bin", p, free_space=lambda _: 2**40)
+    finally:
+        httpd.shutdown()
+    assert counts[-1] == 8 * 64 * 1024
+    assert [c for c in counts if 0 < c < counts[-1]], counts

@@ -36,9 +36,7 @@ from tests.operator.conftest import OperatorProcess, field, get_json, wait_for
 pytestmark = pytest.mark.kube
 SIZE = 6 * 2**20
 CHUNK = 64 * 2**10
-# About 512 KiB/s: a 12 s download. The downloader counts whole MiB (fetch.py reads
-# the body in 1 MiB chunks): a new count about every 2 s.
-PAUSE = 0.125
+PAUSE = 0.125  # about 512 KiB/s: a 12 s download, a report about every 2 s
 
 
 class _SlowHandler(http.server.BaseHTTPRequestHandler):
