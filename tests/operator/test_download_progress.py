@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -265,3 +268,53 @@ def test_a_slow_body_moves_the_count_before_it_ends(tmp_path: Path) -> None:
         httpd.shutdown()
     assert counts[-1] == 8 * 64 * 1024
     assert [c for c in counts if 0 < c < counts[-1]], counts
+
+
+class _HubApi(http.server.BaseHTTPRequestHandler):
+    """The one hub call hf_total makes (the hub itself cannot be reached here)."""
+
+    siblings: ClassVar[list[dict[str, Any]]] = []
+
+    def do_GET(self) -> None:
+        if not self.path.startswith("/api/models/org/tiny/revision/main?"):
+            self.send_response(404)
+            self.end_headers()
+            return
+        body = json.dumps({"id": "org/tiny", "sha": "0" * 40, "siblings": self.siblings})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("siblings", "total"),
+    [
+        ([{"rfilename": "config.json", "size": 10}, {"rfilename": "w.bin", "size": 20}], "30"),
+        ([{"rfilename": "config.json", "size": 10}, {"rfilename": "w.bin"}], "None"),
+        ([], "None"),
+    ],
+)
+def test_the_hugging_face_total_comes_from_the_file_list(
+    siblings: list[dict[str, Any]], total: str
+) -> None:
+    _HubApi.siblings = siblings
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _HubApi)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    code = (
+        "from pasture_operator.downloader import hf_total as t; print(t('org/tiny', 'main', None))"
+    )
+    try:
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{httpd.server_address[1]}"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        httpd.shutdown()
+    assert out.stdout.strip() == total, out.stderr
