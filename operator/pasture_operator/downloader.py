@@ -7,9 +7,10 @@ $PASTURE_DOWNLOAD_HEADERS (the Model's `source.url.headersSecret`).
 Runs in the download Job the operator creates for a Model with `spec.cache`.
 URL sources are streamed to disk and unpacked (.tar, .tar.gz/.tgz, .tar.zst
 not supported, .zip) or kept as a single file; Hugging Face sources use
-huggingface_hub. Progress (bytes done / total) is written as JSON to
---progress-file and, inside a pod, to its `pasture.dev/download-progress`
-annotation, which the operator turns into Model status. Before the weights are
+huggingface_hub. Progress (bytes done / total, rate, ETA: progress.py) is
+written as JSON to --progress-file and, inside the download Job's pod, straight
+into the Model's status with the Job's own ServiceAccount, about every 2 s and
+once at the end. Before the weights are
 swapped in, every file is hashed into `<dest>/.pasture-manifest.json`
 (manifest.py; Hugging Face files checked against the hub's published sha256);
 the final report carries its `digest` (the Model's status.digest).
@@ -31,84 +32,19 @@ import os
 import shutil
 import sys
 import tarfile
-import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
-
-import httpx
 
 from pasture_operator.fetch import FreeSpace, PermanentError, check_space, fetch
 from pasture_operator.manifest import hub_sha256s, seal
+from pasture_operator.progress import Progress, bytes_present, status_writer
 from pasture_operator.redact import redact
 
-PROGRESS_ANNOTATION = "pasture.dev/download-progress"
+__all__ = ["Progress", "download_hf", "download_url", "main"]
+
 HEADERS_ENV = "PASTURE_DOWNLOAD_HEADERS"
 PERMANENT = 2
 _CHUNK = 1 << 20
-_REPORT_EVERY = 2.0  # seconds between progress reports
-
-
-class Progress:
-    def __init__(
-        self,
-        progress_file: Path | None,
-        annotate: Callable[[dict[str, int | str | None]], None] | None,
-    ) -> None:
-        self.done = 0
-        self.total: int | None = None
-        self.digest: str | None = None  # the weights manifest's, once sealed (manifest.py)
-        self._file = progress_file
-        self._annotate = annotate
-        self._last = 0.0
-
-    def add(self, n: int) -> None:
-        self.done += n
-        if time.monotonic() - self._last >= _REPORT_EVERY:
-            self.report()
-
-    def report(self) -> None:
-        self._last = time.monotonic()
-        data: dict[str, int | str | None] = {"done": self.done, "total": self.total}
-        if self.digest:
-            data["digest"] = self.digest
-        if self._file is not None:
-            tmp = self._file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data))
-            tmp.replace(self._file)
-        if self._annotate is not None:
-            try:
-                self._annotate(data)
-            except Exception as e:  # progress is best effort
-                print(f"progress annotation failed: {e}", file=sys.stderr)
-
-
-def _pod_annotator() -> Callable[[dict[str, int | str | None]], None] | None:
-    """Patch our own pod's annotation via the in-cluster API, when running in a pod."""
-    name, ns = os.environ.get("POD_NAME"), os.environ.get("POD_NAMESPACE")
-    sa = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-    host = os.environ.get("KUBERNETES_SERVICE_HOST")
-    if not (name and ns and host and (sa / "token").exists()):
-        return None
-    port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-    url = f"https://{host}:{port}/api/v1/namespaces/{ns}/pods/{name}"
-
-    def annotate(data: dict[str, int | str | None]) -> None:
-        token = (sa / "token").read_text().strip()
-        httpx.patch(
-            url,
-            verify=str(sa / "ca.crt"),
-            timeout=10,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/merge-patch+json",
-            },
-            content=json.dumps(
-                {"metadata": {"annotations": {PROGRESS_ANNOTATION: json.dumps(data)}}}
-            ),
-        )
-
-    return annotate
 
 
 def _archive_kind(name: str) -> str | None:
@@ -224,7 +160,6 @@ def download_url(
         progress.digest = seal(staged).digest
         _replace(staged, dest)
         progress.total = progress.total if progress.total is not None else progress.done
-        progress.report()
     except PermanentError:
         shutil.rmtree(work, ignore_errors=True)  # a bad archive is not worth resuming
         raise
@@ -282,13 +217,13 @@ def download_hf(repo: str, revision: str, dest: Path, progress: Progress) -> Non
     # Stable per source: huggingface_hub resumes its own partial files in it.
     work = work_dir(dest, f"hf:{repo}@{revision}")
     clean_stale(dest, keep=work)
+    staged, token = work / "staged", os.environ.get("HF_TOKEN") or None
+    # snapshot_download has no byte callback: the total comes from the file list,
+    # the bytes done from what it has written so far, read on each progress tick.
+    progress.total = hf_total(repo, revision, token)
+    progress.sample(lambda: bytes_present(staged))
     try:
-        snapshot_download(
-            repo_id=repo,
-            revision=revision,
-            local_dir=work / "staged",
-            token=os.environ.get("HF_TOKEN") or None,
-        )
+        snapshot_download(repo_id=repo, revision=revision, local_dir=staged, token=token)
     except (RepositoryNotFoundError, RevisionNotFoundError, GatedRepoError) as e:
         raise PermanentError(
             f"{type(e).__name__} for {repo}@{revision}: {str(e).splitlines()[0]}"
@@ -297,15 +232,15 @@ def download_hf(repo: str, revision: str, dest: Path, progress: Progress) -> Non
         if e.errno == errno.ENOSPC:
             raise PermanentError(_FULL) from e
         raise
+    finally:
+        progress.sample(None)
     try:
-        staged = work / "staged"
         shutil.rmtree(staged / ".cache", ignore_errors=True)
-        progress.done = sum(p.stat().st_size for p in staged.rglob("*") if p.is_file())
+        progress.settle(bytes_present(staged))
         progress.total = progress.done
         published = _hub_sha256s(repo, revision)
         progress.digest = seal(staged, published, f"{repo}@{revision}").digest
         _replace(staged, dest)
-        progress.report()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -323,6 +258,19 @@ def _hub_sha256s(repo: str, revision: str) -> dict[str, str]:
         print(f"no published checksums for {repo}@{revision}: {e}", file=sys.stderr)
         return {}
     return hub_sha256s(info.siblings or ())
+
+
+def hf_total(repo: str, revision: str, token: str | None) -> int | None:
+    """The repository's size at `revision` (every file, as snapshot_download fetches);
+    None when the hub does not say. Best effort: snapshot_download reports real errors."""
+    from huggingface_hub import HfApi
+
+    try:
+        info = HfApi().model_info(repo, revision=revision, token=token, files_metadata=True)
+    except Exception:
+        return None
+    sizes = [s.size for s in info.siblings or []]
+    return sum(s for s in sizes if s is not None) if sizes and None not in sizes else None
 
 
 def parse_headers(text: str) -> dict[str, str]:
@@ -351,16 +299,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--termination-log", type=Path, default=Path("/dev/termination-log"))
     a = p.parse_args(argv)
     a.dest.parent.mkdir(parents=True, exist_ok=True)
-    progress = Progress(a.progress_file, _pod_annotator())
+    progress = Progress(a.progress_file, status_writer())
     try:
-        url = os.environ.get(a.url_env, "") if a.url_env else a.url
-        if a.url_env and not url:
-            raise PermanentError(f"${a.url_env} is empty: no URL to download")
-        if url:
-            headers = parse_headers(os.environ.get(HEADERS_ENV, ""))
-            download_url(url, a.dest, progress, a.sha256, headers)
-        else:
-            download_hf(a.hf_repo, a.revision, a.dest, progress)
+        with progress.ticking():
+            _download(a, progress)
+        progress.finish({"digest": progress.digest} if progress.digest else None)
     except PermanentError as e:
         return _fail(str(e), PERMANENT, a.termination_log)
     except Exception as e:
@@ -368,6 +311,17 @@ def main(argv: list[str] | None = None) -> int:
     done = {"done": progress.done, "total": progress.total, "dest": str(a.dest)}
     print(json.dumps({**done, "digest": progress.digest}))
     return 0
+
+
+def _download(a: argparse.Namespace, progress: Progress) -> None:
+    url = os.environ.get(a.url_env, "") if a.url_env else a.url
+    if a.url_env and not url:
+        raise PermanentError(f"${a.url_env} is empty: no URL to download")
+    if url:
+        headers = parse_headers(os.environ.get(HEADERS_ENV, ""))
+        download_url(url, a.dest, progress, a.sha256, headers)
+    else:
+        download_hf(a.hf_repo, a.revision, a.dest, progress)
 
 
 def _fail(message: str, code: int, termination_log: Path) -> int:

@@ -140,6 +140,8 @@ def _remember_validator(resp: httpx.Response, validator: Path) -> None:
 
 def _write_body(resp: httpx.Response, blob: Path, mode: str, progress: Sink) -> None:
     with blob.open(mode) as out:
-        for chunk in resp.iter_bytes(CHUNK):
+        # As the network delivers (no 1 MiB buffering): a slow link still moves
+        # the progress count between reports.
+        for chunk in resp.iter_bytes():
             out.write(chunk)
             progress.add(len(chunk))

@@ -116,6 +116,9 @@ def test_derived_views() -> None:
         "InferencePool": OURS.label_selector,
         "LeaderWorkerSet": OURS.label_selector,
         "Job": OURS.label_selector,
+        "ServiceAccount": OURS.label_selector,  # a download Job's own identity
+        "Role": OURS.label_selector,
+        "RoleBinding": OURS.label_selector,
         "PersistentVolumeClaim": None,  # a Model may read weights from a user's PVC
     }
 

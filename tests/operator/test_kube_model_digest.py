@@ -5,7 +5,7 @@ serves nothing; the CRD refuses malformed pins with a message.
 
 kwok plays the kubelet: the download Job's pod "runs" and succeeds without running
 the downloader, so the test puts the report where the downloader's pod puts it (the
-pod's progress annotation), as the Job would have."""
+Model's status, progress.py), as the Job would have."""
 
 from __future__ import annotations
 
@@ -64,16 +64,15 @@ def _objects(ns: str, name: str, url: str, pin: str | None) -> str:
     return yaml.safe_dump_all([pv, model])
 
 
-def _annotate_job_pod(k: KubeCluster, ns: str, model: str, report: dict[str, Any]) -> None:
+def _report_into_status(k: KubeCluster, ns: str, model: str, report: dict[str, Any]) -> None:
     def pods() -> list[dict[str, Any]]:
         body = get_json(k, ns, "pods", "-l", f"pasture.dev/model={model}")
         return list((body or {}).get("items") or [])
 
-    found = wait_for(pods, 90, f"the download Job's pod of {model}")
-    value = json.dumps(report)
-    for pod in found:
-        k.kubectl("annotate", "-n", ns, "pod", pod["metadata"]["name"], "--overwrite",
-                  f"pasture.dev/download-progress={value}")  # fmt: skip
+    wait_for(pods, 90, f"the download Job's pod of {model}")
+    patch = json.dumps({"status": {"digest": report["digest"]}})
+    k.kubectl("patch", "-n", ns, "model", model, "--subresource=status", "--type=merge",
+              "-p", patch)  # fmt: skip
 
 
 def test_the_download_digest_reaches_status_and_a_pin_mismatch_fails(
@@ -90,7 +89,7 @@ def test_the_download_digest_reaches_status_and_a_pin_mismatch_fails(
         apply(k, ns, _objects(ns, "pinned", url, OTHER))
         apply(k, ns, md_yaml("pinned", modelRef={"name": "pinned"}))
         for model in ("plain", "pinned"):
-            _annotate_job_pod(k, ns, model, report)
+            _report_into_status(k, ns, model, report)
 
         def status(name: str) -> dict[str, Any]:
             return dict(field(k, ns, "model", name, "status") or {})
@@ -107,6 +106,7 @@ def test_the_download_digest_reaches_status_and_a_pin_mismatch_fails(
             lambda: (
                 (b := get_json(k, ns, "model", "pinned"))
                 and condition(b, "Ready").get("reason") == "DigestMismatch"
+                and report["digest"] in condition(b, "Ready")["message"]
                 and b
             ),
             90,

@@ -1,10 +1,10 @@
-"""The weights digest in the operator (pure): the download's report becomes
-status.digest, a pinned spec.digest fails the Model on a mismatch, and the runtime
-pods get the pin and the verification switch."""
+"""The weights digest in the operator (pure): the digest the downloader writes
+into status with its final report stays there for that download, a pinned
+spec.digest fails the Model on a mismatch, and the runtime pods get the pin and
+the verification switch."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -23,17 +23,19 @@ DIGEST = "sha256:" + "a" * 64
 OTHER = "sha256:" + "b" * 64
 
 
-def _report(digest: str | None) -> dict[str, str]:
-    data: dict[str, Any] = {"done": 10, "total": 10}
-    if digest:
-        data["digest"] = digest
-    return {"pasture.dev/download-progress": json.dumps(data)}
+SOURCE = "https://example.com/tiny.tar.gz"  # CACHED's, as status.source shows it
 
 
-def _done(digest: str | None) -> ModelObserved:
-    """A finished download whose pod's final report carries `digest`."""
-    pod = _pod("Succeeded", annotations=_report(digest))
-    return ModelObserved(cache_pvc=BOUND, jobs=[_job(type="Complete")], job_pods=[pod])
+def _done() -> ModelObserved:
+    """A finished download (its Job Complete)."""
+    return ModelObserved(
+        cache_pvc=BOUND, jobs=[_job(type="Complete")], job_pods=[_pod("Succeeded")]
+    )
+
+
+def _reported(digest: str | None) -> dict[str, Any]:
+    """The status the downloader's final report leaves (progress.py writes it)."""
+    return {"phase": "Downloading", "source": SOURCE, **({"digest": digest} if digest else {})}
 
 
 def _plan(obs: ModelObserved, pin: str | None = None, status: dict[str, Any] | None = None) -> Any:
@@ -57,7 +59,7 @@ def _plan(obs: ModelObserved, pin: str | None = None, status: dict[str, Any] | N
 def test_the_reported_digest_reaches_status_and_a_pin_is_enforced(
     reported: str | None, pin: str | None, phase: str, reason: str, says: str
 ) -> None:
-    p = _plan(_done(reported), pin)
+    p = _plan(_done(), pin, status=_reported(reported))
     assert (p.status["phase"], p.reason) == (phase, reason)
     assert says in p.status["message"]
     assert p.status.get("digest") == reported
@@ -68,7 +70,7 @@ def test_the_reported_digest_reaches_status_and_a_pin_is_enforced(
 
 def test_a_pin_mismatch_serves_nothing() -> None:
     models = {"tiny": {**model("tiny", {**CACHED, "digest": DIGEST}, phase=None)}}
-    models["tiny"]["status"] = _plan(_done(OTHER), DIGEST).status
+    models["tiny"]["status"] = _plan(_done(), DIGEST, status=_reported(OTHER)).status
     obs = DeploymentObserved(models=models, children={}, pods=[])
     p = plan_deployment(md(), obs, ChildDefaults(default_image="rt:test"), "T")
     ready = next(c for c in p.status["conditions"] if c["type"] == "ModelReady")
@@ -85,23 +87,16 @@ def test_a_pin_mismatch_serves_nothing() -> None:
         (ModelObserved(cache_pvc=BOUND, jobs=[_job(type="Complete")]), "same", True),
         # A report written straight into status while the Job runs stays too.
         (ModelObserved(cache_pvc=BOUND, jobs=[_job()], job_pods=[_pod("Running")]), "same", True),
-        # Another source (another Job name): the old weights' digest goes.
+        # Another source (another Job name, not made yet): the old weights' digest goes.
         (ModelObserved(cache_pvc=BOUND), "same", False),
-        (ModelObserved(cache_pvc=BOUND, jobs=[_job(type="Complete")]), "other", False),
     ],
-    ids=["pods-gone", "running", "no-job", "other-source"],
+    ids=["pods-gone", "running", "no-job"],
 )
 def test_a_digest_in_status_is_kept_only_for_the_same_download(
     obs: ModelObserved, source: str, kept: bool
 ) -> None:
-    text = "https://example.com/tiny.tar.gz" if source == "same" else "hf://org/other"
-    p = _plan(obs, status={"phase": "Ready", "source": text, "digest": DIGEST})
+    p = _plan(obs, status={"phase": "Ready", "source": SOURCE, "digest": DIGEST})
     assert (p.status.get("digest") == DIGEST) is kept
-
-
-def test_a_reported_digest_wins_over_the_one_in_status() -> None:
-    old = {"phase": "Ready", "source": "https://example.com/tiny.tar.gz", "digest": OTHER}
-    assert _plan(_done(DIGEST), status=old).status["digest"] == DIGEST
 
 
 def test_spec_view_parses_the_pin_and_the_switch() -> None:

@@ -134,7 +134,13 @@ def test_model_children_valid_for_every_admitted_name(name: str, source: str) ->
     for obj in plan.apply:
         check_object(obj)
     if source != "pvc":
-        assert {o["kind"] for o in plan.apply} == {"PersistentVolumeClaim", "Job"}
+        assert {o["kind"] for o in plan.apply} == {
+            "PersistentVolumeClaim",
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "Job",
+        }
     for vol in resolve(model(name, spec)).volumes:
         assert is_label(vol.name), vol
 

@@ -145,10 +145,16 @@ def test_model_children_as_observed_are_not_applied_again() -> None:
     bound = {**pvc, "status": {"phase": "Bound"}}
     again = _plan(model("tiny", CACHED, phase=None), ModelObserved(cache_pvc=bound))
     assert pvc in again.desired
-    assert [o["kind"] for o in again.apply] == ["Job"]
+    assert [o["kind"] for o in again.apply] == ["ServiceAccount", "Role", "RoleBinding", "Job"]
     resized = {**bound, "spec": {**pvc["spec"], "resources": {"requests": {"storage": "2Gi"}}}}
     drifted = _plan(model("tiny", CACHED, phase=None), ModelObserved(cache_pvc=resized))
-    assert [o["kind"] for o in drifted.apply] == ["PersistentVolumeClaim", "Job"]
+    assert [o["kind"] for o in drifted.apply] == [
+        "PersistentVolumeClaim",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "Job",
+    ]
 
 
 def test_model_phase_change_is_an_event_and_a_patch_once() -> None:

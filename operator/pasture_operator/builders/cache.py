@@ -88,8 +88,8 @@ def _args_env(
     env: list[dict[str, Any]] = [
         {"name": "HOME", "value": "/tmp"},
         {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
-        # The downloader reports progress as an annotation on its own pod.
-        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        # The downloader writes its progress into this Model's status (progress.py).
+        {"name": "PASTURE_MODEL_NAME", "value": resolved.name},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]
     env.extend(source_env)
@@ -105,6 +105,10 @@ def _pod_spec(
 ) -> dict[str, Any]:
     return {
         "restartPolicy": "Never",
+        # Its own account, allowed to patch this Model's status only
+        # (builders/download_access.py); the only pod that mounts its token.
+        "serviceAccountName": job_name(resolved),
+        "automountServiceAccountToken": True,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": 1000,

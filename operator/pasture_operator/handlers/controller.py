@@ -49,6 +49,8 @@ from pasture_operator.spec.model import ModelSpec
 logger = logging.getLogger("pasture_operator")
 
 DEPLOYMENT_CHILD_KINDS = child_kinds.children_of(DEPLOYMENT_KIND)
+# A download Job's ServiceAccount, Role and RoleBinding (builders/download_access.py).
+MODEL_ACCESS_KINDS = ("ServiceAccount", "Role", "RoleBinding")
 # How long the "does the ServiceMonitor CRD exist" answer is trusted.
 _CAPABILITY_TTL = 60.0
 # Pods waiting on volumes change nothing we watch: look at their Events again this often.
@@ -364,6 +366,11 @@ class Controller:
             cache_pvc=cache_pvc,
             jobs=self.store.labelled("Job", ns, LABEL_MODEL, spec.name),
             job_pods=self.store.labelled("Pod", ns, LABEL_MODEL, spec.name),
+            access=[
+                o
+                for kind in MODEL_ACCESS_KINDS
+                for o in self.store.labelled(kind, ns, LABEL_MODEL, spec.name)
+            ],
             storage_classes=classes,
         )
 

@@ -1,19 +1,23 @@
 """Plan for one Model: its cache children (PVC + download Job), its status and Events.
 
 The status is derived from what was observed: the source PVC for pvc sources;
-for cached models the cache PVC, the download Job and its pods (progress
-annotation, termination message, OOMKilled). Children already as wanted are
-not applied again (reconcile/drift.py), as for ModelDeployments.
+for cached models the cache PVC, the download Job and its pods (termination
+message, OOMKilled). While a download runs, its Job has its own ServiceAccount,
+Role and RoleBinding (builders/download_access.py) and writes its progress into
+the status itself; the plan carries those fields over (progress_fields.carried).
+Children already as wanted are not applied again (reconcile/drift.py), as for
+ModelDeployments.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pasture_operator.builders import cache as cache_builders
+from pasture_operator.builders.download_access import download_access
+from pasture_operator.progress_fields import carried
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
 from pasture_operator.reconcile.drift import needs_apply
@@ -25,7 +29,6 @@ from pasture_operator.spec.model import ModelSpec
 from pasture_operator.spec.owner import Owner
 from pasture_operator.spec.resolved import ResolvedModel
 
-PROGRESS_ANNOTATION = "pasture.dev/download-progress"
 # The Model's Ready reason when the downloaded weights are not the pinned ones.
 DIGEST_MISMATCH = "DigestMismatch"
 
@@ -36,6 +39,8 @@ class ModelObserved:
     cache_pvc: Mapping[str, Any] | None = None
     jobs: Sequence[Mapping[str, Any]] = ()  # this Model's download Jobs
     job_pods: Sequence[Mapping[str, Any]] = ()
+    # The download Jobs' ServiceAccounts, Roles and RoleBindings of this Model.
+    access: Sequence[Mapping[str, Any]] = ()
     storage_classes: Sequence[Mapping[str, Any]] | None = None  # None: not looked up
     # Same-named objects this Model does not control (reconcile/ownership.py).
     conflicts: Sequence[Conflict] = ()
@@ -60,8 +65,6 @@ class _Phase:
     phase: str
     reason: str
     message: str
-    bytes_done: int | None = None
-    bytes_total: int | None = None
     digest: str | None = None  # the weights manifest's (status.digest)
 
 
@@ -94,33 +97,6 @@ def _pod_failure(pods: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
     return None
 
 
-def _progress(pods: Sequence[Mapping[str, Any]]) -> tuple[int | None, int | None]:
-    for pod in pods:
-        raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(PROGRESS_ANNOTATION)
-        if not raw:
-            continue
-        try:
-            data = json.loads(raw)
-            total = data.get("total")
-            return int(data.get("done") or 0), int(total) if total is not None else None
-        except (ValueError, TypeError, AttributeError):
-            continue
-    return None, None
-
-
-def _reported_digest(pods: Sequence[Mapping[str, Any]]) -> str | None:
-    """The manifest digest the download's final report carries (downloader.py)."""
-    for pod in pods:
-        raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(PROGRESS_ANNOTATION)
-        try:
-            digest = json.loads(raw).get("digest") if raw else None
-        except (ValueError, AttributeError):
-            continue
-        if isinstance(digest, str) and digest:
-            return digest
-    return None
-
-
 def _job_pods(resolved: ResolvedModel, obs: ModelObserved) -> list[Mapping[str, Any]]:
     name = cache_builders.job_name(resolved)
     return [
@@ -150,18 +126,12 @@ def _with_digest(
 ) -> _Phase:
     """The phase with the weights' digest, and Failed when it breaks the pin.
 
-    The download's report wins; else the digest already in status is kept while
-    this source's Job exists (its pods may be gone; a report may have been written
-    straight into status). A new source has a new Job, so no stale digest survives it
-    unless the printed source (status.source) is the same: then the old weights still
-    serve until the new Job reports."""
+    The downloader writes the digest into status itself with its final report
+    (progress.py); it belongs to this source while this source's Job exists. A new
+    source has a new Job, so no stale digest survives it."""
     if not resolved.cache:
         return ph  # only a download writes a manifest
-    job = cache_builders.job_name(resolved)
-    digest = _reported_digest(_job_pods(resolved, obs))
-    same_source = old.get("source") == resolved.source_text
-    if digest is None and same_source and any(j["metadata"]["name"] == job for j in obs.jobs):
-        digest = str(old["digest"]) if old.get("digest") else None
+    digest = str(old["digest"]) if old.get("digest") and _downloading(resolved, obs) else None
     ph = replace(ph, digest=digest)
     why = pin_mismatch(resolved.pinned_digest, digest) if ph.phase == "Ready" else None
     return replace(ph, phase="Failed", reason=DIGEST_MISMATCH, message=why) if why else ph
@@ -212,8 +182,7 @@ def _cache_phase(resolved: ResolvedModel, obs: ModelObserved) -> _Phase:
         return _Phase("Failed", "PVCLost", f"cache PVC {pvc['metadata']['name']} is Lost")
     running = any((p.get("status") or {}).get("phase") == "Running" for p in pods)
     if running:
-        done, total = _progress(pods)
-        return _Phase("Downloading", "Downloading", "downloading into the cache", done, total)
+        return _Phase("Downloading", "Downloading", "downloading into the cache")
     if pvc is not None and (pvc.get("status") or {}).get("phase") != "Bound":
         mode_wait = any(
             c.get("metadata", {}).get("name") == (pvc.get("spec") or {}).get("storageClassName")
@@ -256,11 +225,15 @@ def _children(
     downloader_image: str,
     hf_endpoint: str | None,
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str, str]]]:
-    """The cache PVC and (until Ready) the download Job; the Jobs of older sources go."""
+    """The cache PVC and (until Ready) the download Job with its access (its own
+    ServiceAccount, made first); the Jobs of older sources and the access of a
+    finished or replaced Job go."""
     if not resolved.cache:
         return [], []
     wanted = cache_builders.job_name(resolved)
     desired = [cache_builders.pvc(owner, resolved)]
+    if ph.phase not in ("Ready", "Failed"):
+        desired += download_access(owner, wanted)
     # A Job's pod template is immutable: an existing one is never re-applied (an
     # operator upgrade that changes the template would otherwise be refused).
     if ph.phase != "Ready" and not any(j["metadata"]["name"] == wanted for j in obs.jobs):
@@ -270,6 +243,12 @@ def _children(
         for j in obs.jobs
         if j["metadata"]["name"] != wanted
     ]
+    kept = {(o["kind"], o["metadata"]["name"]) for o in desired}
+    delete += [
+        (str(o["apiVersion"]), str(o["kind"]), str(o["metadata"]["name"]))
+        for o in obs.access
+        if (o["kind"], o["metadata"]["name"]) not in kept
+    ]
     return desired, delete
 
 
@@ -277,13 +256,34 @@ def _observed(obs: ModelObserved, obj: Mapping[str, Any]) -> dict[str, Any] | No
     if obj["kind"] == "PersistentVolumeClaim":
         found = obs.cache_pvc
     else:
-        name = obj["metadata"]["name"]
-        found = next((j for j in obs.jobs if j["metadata"]["name"] == name), None)
+        kind, name = obj["kind"], obj["metadata"]["name"]
+        found = next(
+            (
+                o
+                for o in (*obs.jobs, *obs.access)
+                if o.get("kind", "Job") == kind and o["metadata"]["name"] == name
+            ),
+            None,
+        )
     return dict(found) if found is not None else None
 
 
+def _downloading(resolved: ResolvedModel | None, obs: ModelObserved) -> bool:
+    """Does the download Job of the current source exist (its progress fields are
+    the ones in status)? Before it is made, fields of an older source are dropped."""
+    if resolved is None or not resolved.cache:
+        return False
+    wanted = cache_builders.job_name(resolved)
+    return any(j["metadata"]["name"] == wanted for j in obs.jobs)
+
+
 def _status(
-    model: Mapping[str, Any], spec: ModelSpec, resolved: ResolvedModel | None, ph: _Phase, now: str
+    model: Mapping[str, Any],
+    spec: ModelSpec,
+    resolved: ResolvedModel | None,
+    ph: _Phase,
+    now: str,
+    obs: ModelObserved,
 ) -> dict[str, Any]:
     generation = int(model["metadata"].get("generation") or 0)
     old_status: Mapping[str, Any] = model.get("status") or {}
@@ -303,14 +303,12 @@ def _status(
         status["enginePath"] = resolved.engine_model
         if resolved.cache:
             status["size"] = resolved.cache.size
+    if _downloading(resolved, obs):
+        # Written by the downloader: carried over unchanged, so a pass never undoes a
+        # newer report (the merge patch leaves keys that did not change alone).
+        status.update(carried(old_status, ph.phase))
     if ph.digest:
         status["digest"] = ph.digest
-    if ph.bytes_done is not None:
-        status["bytesDone"] = ph.bytes_done
-    if ph.bytes_total is not None:
-        status["bytesTotal"] = ph.bytes_total
-        if "size" not in status:
-            status["size"] = f"{ph.bytes_total / 2**30:.1f}Gi"
     return status
 
 
@@ -340,7 +338,7 @@ def plan_model(
             Owner.from_object(model), resolved, ph, obs, downloader_image, hf_endpoint
         )
         plan.apply = [o for o in plan.desired if needs_apply(o, _observed(obs, o))]
-    plan.status = _status(model, spec, resolved, ph, now)
+    plan.status = _status(model, spec, resolved, ph, now, obs)
     plan.phase, plan.reason, plan.message = ph.phase, ph.reason, plan.status["message"]
     plan.status_patch = status_patch(model.get("status"), plan.status)
     if (model.get("status") or {}).get("phase") != plan.phase:

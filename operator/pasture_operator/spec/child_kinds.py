@@ -172,6 +172,21 @@ KINDS: Final[tuple[KindRow, ...]] = (
         owner=MODEL_KIND,
         watch=EVERY,
     ),
+    # The download Job's own identity while it runs: patch on its one Model's
+    # status, nothing else (builders/download_access.py). Creating the Role needs
+    # the operator to hold that permission itself (the Model row's status patch).
+    KindRow("ServiceAccount", "v1", "serviceaccounts", READ | WRITE, owner=MODEL_KIND, watch=OURS),
+    KindRow(
+        "Role", "rbac.authorization.k8s.io/v1", "roles", READ | WRITE, owner=MODEL_KIND, watch=OURS
+    ),
+    KindRow(
+        "RoleBinding",
+        "rbac.authorization.k8s.io/v1",
+        "rolebindings",
+        READ | WRITE,
+        owner=MODEL_KIND,
+        watch=OURS,
+    ),
     # Posted on Models/ModelDeployments (ours and kopf's); listed for one pod's
     # volume attach/mount failures.
     KindRow("Event", "v1", "events", frozenset({"create", "patch", "list"})),
