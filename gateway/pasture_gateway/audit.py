@@ -96,12 +96,14 @@ class AuditLog:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self.log = logging.getLogger(LOGGER)
-        if enabled and not self.log.handlers:
+        if not enabled:
+            return
+        self.log.setLevel(logging.INFO)
+        self.log.propagate = False  # its own stream: not re-formatted by the root logger
+        if not self.log.handlers:
             handler = logging.StreamHandler(sys.stdout)
             handler.setFormatter(logging.Formatter("%(message)s"))
             self.log.addHandler(handler)
-            self.log.setLevel(logging.INFO)
-            self.log.propagate = False  # its own stream: not re-formatted by the root logger
 
     def write(self, call: Call) -> None:
         if self.enabled:
