@@ -66,7 +66,11 @@ def test_yaml_entries_become_identities() -> None:
     by_id = {ident.key_id: (digest, ident) for digest, ident in book.entries}
     digest, ci = by_id["ci-bot"]
     assert digest == sha("sk-ci").encode()
-    assert (ci.tenant, ci.scopes, ci.models) == ("team-a", {INFER}, ("llama3*", "qwen2.5:7b"))
+    assert (ci.tenant, ci.scopes, ci.models) == (
+        "team-a",
+        frozenset({INFER}),
+        ("llama3*", "qwen2.5:7b"),
+    )
     assert ci.limits == Limits(requests_per_minute=60, tokens_per_minute=1000)
     assert ci.tenant_limits == Limits(requests_per_minute=600, priority=2)
     assert ci.allows("llama3:8b")
