@@ -75,6 +75,7 @@ def record(call: Call, now: float | None = None) -> dict[str, Any]:
     prompt, output = call.usage if call.usage else (None, None)
     return {
         "log": LOGGER,  # tells audit records from other lines on the same stream
+        "source": "gateway",
         "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
         + f".{int(t * 1000) % 1000:03d}Z",
         "request_id": call.request_id,

@@ -158,7 +158,8 @@ def test_every_call_yields_exactly_one_audit_record(client: TestClient, audit: R
     assert [r["request_id"] for r in audit.items] == [rid for *_, rid in calls]
     by_id = {r["request_id"]: r for r in audit.items}
     assert by_id["r-401"] | {"time": 0, "duration_ms": 0, "client": 0} == {
-        "log": "pasture.audit", "time": 0, "request_id": "r-401", "key_id": None, "tenant": None,
+        "log": "pasture.audit", "source": "gateway", "time": 0, "request_id": "r-401",
+        "key_id": None, "tenant": None,
         "client": 0, "method": "GET", "endpoint": "/api/tags", "model": None, "status": 401,
         "prompt_tokens": None, "output_tokens": None, "duration_ms": 0, "change": None,
     }  # fmt: skip
