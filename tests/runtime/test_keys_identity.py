@@ -5,13 +5,24 @@ x-pasture-* headers are trusted (only on the gateway's own key)."""
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from pathlib import Path
 
 import pytest
 
 from pasture_runtime.auth import ApiKeys
-from pasture_runtime.identity import ALL_SCOPES, ANONYMOUS, INFER, model_allowed
+from pasture_runtime.identity import (
+    ALL_SCOPES,
+    ANONYMOUS,
+    INFER,
+    Call,
+    Identity,
+    call_var,
+    model_allowed,
+)
 from pasture_runtime.keyfile import KeyFileError, parse
+from pasture_runtime.logs import JsonFormatter
 
 
 def sha(key: str) -> str:
@@ -101,3 +112,14 @@ def test_invalid_key_files_say_why(text: str, message: str) -> None:
     with pytest.raises(KeyFileError) as err:
         parse(text)
     assert message in str(err.value)
+
+
+def test_log_lines_name_the_caller_never_the_key() -> None:
+    record = logging.LogRecord("pasture_runtime.access", logging.INFO, "", 0, "request", (), None)
+    token = call_var.set(Call(Identity("ci-bot", "team-a", frozenset({INFER}))))
+    try:
+        line = json.loads(JsonFormatter().format(record))
+    finally:
+        call_var.reset(token)
+    assert (line["key_id"], line["tenant"]) == ("ci-bot", "team-a")
+    assert "key_id" not in json.loads(JsonFormatter().format(record))
