@@ -76,7 +76,8 @@ class ApiKeys:
         return self.identify(authorization) is not None
 
     def tenants(self) -> frozenset[str]:
-        return self.book().tenants
+        """The configured tenants, as of the last read (no second stat per request)."""
+        return self._book.tenants if self.enabled else frozenset({ANONYMOUS.tenant})
 
     def first(self) -> str | None:
         keys = self.current()

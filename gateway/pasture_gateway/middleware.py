@@ -51,7 +51,7 @@ class GatewayMiddleware:
         self.audit = audit_log or audit.AuditLog(enabled=False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PROBES:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.monotonic()
@@ -65,11 +65,13 @@ class GatewayMiddleware:
         state["request_id"] = rid
         identity = self.keys.identify(headers.get("authorization"))
         state["identity"] = identity
+        if scope["path"] in PROBES:  # not API calls: never audited
+            await self._dispatch(scope, receive, send, identity)
+            return
         try:
             await self._dispatch(scope, receive, send, identity)
         finally:
-            if scope["path"] != "/metrics":
-                self._audit(scope, time.monotonic() - started)
+            self._audit(scope, time.monotonic() - started)
 
     async def _dispatch(
         self, scope: Scope, receive: Receive, send: Send, identity: Identity | None
@@ -99,6 +101,8 @@ class GatewayMiddleware:
             await handler(scope, receive, send)
 
     def _refusal(self, path: str, identity: Identity | None) -> ErrorReply | None:
+        if path in OPEN_PROBES:
+            return None
         if identity is None:
             return ErrorReply(401, refusals.UNAUTHORIZED, headers=(("WWW-Authenticate", "Bearer"),))
         needed = METRICS if path == "/metrics" else INFER if path in INFERENCE else None
