@@ -84,7 +84,7 @@ def build(settings: Settings, kube: httpx.AsyncClient | None) -> Gateway:
     metrics = GatewayMetrics()
     key = ApiKeys(settings.upstream_key_file) if settings.upstream_key_file else None
     forwarder = Forwarder(settings, store, holds, demand, upstream, metrics, writer, key)
-    listings = Listings(store, demand, upstream)
+    listings = Listings(store, demand, upstream, key)
     return Gateway(settings, store, holds, demand, forwarder, listings, upstream, metrics, kube)
 
 
