@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp
 
+from .audit import AuditLog
 from .auth import ApiKeys
 from .kube import watch
 from .kube.store import Store
@@ -83,7 +84,7 @@ def build(settings: Settings, kube: httpx.AsyncClient | None) -> Gateway:
     metrics = GatewayMetrics()
     key = ApiKeys(settings.upstream_key_file) if settings.upstream_key_file else None
     forwarder = Forwarder(settings, store, holds, demand, upstream, metrics, writer, key)
-    listings = Listings(store, demand, upstream)
+    listings = Listings(store, demand, upstream, key)
     return Gateway(settings, store, holds, demand, forwarder, listings, upstream, metrics, kube)
 
 
@@ -114,4 +115,4 @@ def create_app(gateway: Gateway) -> ASGIApp:
     keys = ApiKeys(s.api_keys_file, os.environ.get("PASTURE_API_KEYS"))
     direct: dict[str, ASGIApp] = {p: proxy for p in PROXIED}
     direct["/api/show"] = show
-    return GatewayMiddleware(app, keys, direct)
+    return GatewayMiddleware(app, keys, direct, gateway.metrics, AuditLog(enabled=s.audit))

@@ -1,61 +1,83 @@
 """API keys, as the runtime takes them (runtime/pasture_runtime/auth.py): a
-file of keys (one per line, `#` comments; re-read when it changes, so a
-mounted Secret rotates without a restart) plus PASTURE_API_KEYS (comma list).
-Compared in constant time, never logged. The same class holds the internal
-key the gateway presents to runtimes (--upstream-key-file)."""
+key file (keyfile.py: the plain list, or YAML identities holding only each
+key's sha256) plus PASTURE_API_KEYS (comma list of plain keys). The file is
+re-read when it changes, so a mounted Secret rotates without a restart; a
+file that stops parsing keeps the last good version (and says so in the log).
+A presented key is hashed and compared with every entry in constant time,
+never logged. The same class holds the internal key the gateway presents to
+runtimes (--upstream-key-file, plain format)."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import logging
 from pathlib import Path
 
-from .identity import ANONYMOUS, Identity, plain_key_identity
+from . import keyfile
+from .identity import ANONYMOUS, Identity
+from .keyfile import KeyBook, KeyFileError
+
+log = logging.getLogger(__name__)
 
 
 class ApiKeys:
     def __init__(self, path: str | None, env_keys: str | None = None) -> None:
         self.path = Path(path) if path else None
-        self._env = [k.strip() for k in (env_keys or "").split(",") if k.strip()]
-        self._keys: list[str] = []
-        self._stamp: tuple[float, int] | None = None
+        self._env = keyfile.parse("\n".join(k.strip() for k in (env_keys or "").split(",")))
+        self._file = keyfile.EMPTY
+        self._book = self._env
+        self._stamp: tuple[int, int, int] | None = None
 
     @property
     def enabled(self) -> bool:
-        return self.path is not None or bool(self._env)
+        return self.path is not None or bool(self._env.entries)
 
-    def current(self) -> list[str]:
+    def book(self) -> KeyBook:
+        """The current keys: the environment's and the file's (re-read on change)."""
         if self.path is None:
             return self._env
         try:
             st = self.path.stat()
         except OSError:
-            return self._env + self._keys  # keep the last good keys if it vanishes
-        stamp = (st.st_mtime, st.st_size)
+            return self._book  # keep the last good keys if it vanishes
+        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
         if stamp != self._stamp:
-            lines = self.path.read_text().splitlines()
-            self._keys = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
             self._stamp = stamp
-        return self._env + self._keys
+            try:
+                self._file = keyfile.parse(self.path.read_text())
+            except (OSError, KeyFileError) as e:
+                log.error("key file %s not loaded, keeping the previous keys: %s", self.path, e)
+            self._book = KeyBook(
+                self._env.entries + self._file.entries,
+                self._env.plain + self._file.plain,
+                self._env.tenants | self._file.tenants,
+            )
+        return self._book
 
-    def check(self, authorization: str | None) -> bool:
-        if not self.enabled:
-            return True
-        if not authorization or not authorization.lower().startswith("bearer "):
-            return False
-        given = authorization[7:].strip().encode()
-        return any(hmac.compare_digest(given, k.encode()) for k in self.current())
+    def current(self) -> list[str]:
+        """The plain keys (the upstream key's file); hashed entries have none."""
+        return list(self.book().plain)
 
     def identify(self, authorization: str | None) -> Identity | None:
         """The caller's identity, or None for a missing or unknown key."""
         if not self.enabled:
             return ANONYMOUS
-        if not authorization or not authorization.lower().startswith("bearer "):
+        if not authorization or authorization[:7].lower() != "bearer ":
             return None
-        given = authorization[7:].strip().encode()
-        for key in self.current():
-            if hmac.compare_digest(given, key.encode()):
-                return plain_key_identity(key)
-        return None
+        given = hashlib.sha256(authorization[7:].strip().encode()).hexdigest().encode()
+        found: Identity | None = None
+        for digest, identity in self.book().entries:  # every entry: no early exit
+            if hmac.compare_digest(given, digest) and found is None:
+                found = identity
+        return found
+
+    def check(self, authorization: str | None) -> bool:
+        return self.identify(authorization) is not None
+
+    def tenants(self) -> frozenset[str]:
+        """The configured tenants, as of the last read (no second stat per request)."""
+        return self._book.tenants if self.enabled else frozenset({ANONYMOUS.tenant})
 
     def first(self) -> str | None:
         keys = self.current()

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import logging
 import os
+import sys
 from types import FrameType
 
 import uvicorn
 
 from .app import Gateway, build, create_app
+from .keyfile import hash_key
 from .kube.connection import connect
 from .settings import Settings
 
@@ -38,6 +41,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         default=_env("UPSTREAM_KEY_FILE"),
         help="file whose first key the gateway presents to runtimes (Authorization: Bearer)",
     )
+    p.add_argument(
+        "--audit",
+        action=argparse.BooleanOptionalAction,
+        default=(_env("AUDIT", "true") or "true").lower() not in ("0", "false", "no", "off"),
+        help="one JSON record per API call on the pasture.audit logger (stdout)",
+    )
     p.add_argument("--log-level", default=_env("LOG_LEVEL", "info"))
     p.add_argument(
         "--objects-file",
@@ -56,6 +65,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         max_attempts=max(1, a.max_attempts),
         api_keys_file=a.api_keys_file,
         upstream_key_file=a.upstream_key_file,
+        audit=a.audit,
         log_level=a.log_level,
         objects_file=a.objects_file,
     )
@@ -73,8 +83,26 @@ class _Server(uvicorn.Server):
             asyncio.get_event_loop().call_soon_threadsafe(self.gateway.holds.stop)
 
 
+def hash_key_command(argv: list[str]) -> None:
+    """`pasture-gateway hash-key [KEY]`: the sha256 a key file entry holds
+    (the key from the argument, else read from stdin or a prompt)."""
+    if argv:
+        key = argv[0]
+    elif sys.stdin.isatty():
+        key = getpass.getpass("API key: ")
+    else:
+        key = sys.stdin.readline()
+    if not key.strip():
+        raise SystemExit("hash-key: no key given")
+    print(hash_key(key))
+
+
 def main(argv: list[str] | None = None) -> None:
-    settings = parse_args(argv)
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["hash-key"]:
+        hash_key_command(args[1:])
+        return
+    settings = parse_args(args)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
@@ -91,3 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     server = _Server(config)
     server.gateway = gateway
     server.run()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 
 from starlette.types import Scope
+
+from .routing.names import normalize
 
 INFER = "infer"
 MANAGE = "manage"
@@ -43,6 +46,25 @@ class Identity:
 
     def may(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def allows(self, model: str) -> bool:
+        """Whether this key may use `model` (decided on the name alone, before
+        any lookup, so the answer says nothing about which models exist)."""
+        return self.models == ("*",) or model_allowed(self.models, model)
+
+
+def model_allowed(patterns: tuple[str, ...], model: str) -> bool:
+    """`model` matches a name or glob of `patterns`, with Ollama's name rules:
+    case-insensitive, a bare name means `:latest` (`llama3` allows
+    `llama3:latest`, not `llama3:8b`; `llama3:*` or `llama3*` allow every tag)."""
+    name = normalize(model)
+    return any(fnmatchcase(name, _pattern(p)) for p in patterns)
+
+
+def _pattern(pattern: str) -> str:
+    if any(c in pattern for c in "*?["):
+        return pattern.strip().lower()
+    return normalize(pattern)
 
 
 ANONYMOUS = Identity(key_id="anonymous", tenant="anonymous", scopes=frozenset({INFER, METRICS}))

@@ -18,5 +18,6 @@ class Settings:
     max_body_bytes: int = 64 * 1024 * 1024
     api_keys_file: str | None = None
     upstream_key_file: str | None = None
+    audit: bool = True  # one JSON record per API call on the `pasture.audit` logger (stdout)
     log_level: str = "info"
     objects_file: str | None = None  # a fixed table instead of watches (benches, local runs)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__, fatal, vllm_plugin, weights_check
 from .admission import Admission
+from .audit import AuditLog
 from .auth import from_env
 from .config import RuntimeConfig, adapter_problems
 from .cors import CorsMiddleware
@@ -239,7 +240,12 @@ def create_app(
     app.include_router(account.router)
     app.include_router(anthropic.router)
     app.include_router(responses.router)
-    app.add_middleware(PastureMiddleware, runtime=rt, keys=from_env(config.server.api_keys_file))
+    app.add_middleware(
+        PastureMiddleware,
+        runtime=rt,
+        keys=from_env(config.server.api_keys_file),
+        audit_log=AuditLog(enabled=config.server.audit),
+    )
     app.add_middleware(CorsMiddleware, origins=config.server.origins)  # outermost: before auth
     app.openapi = _openapi(app)  # type: ignore[method-assign]
     _error_handlers(app)

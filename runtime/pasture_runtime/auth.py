@@ -1,47 +1,66 @@
 """Optional API keys. Ollama has none (its users put proxies in front); when a
-keys file is configured every API route needs `Authorization: Bearer <key>`.
-The file (one key per line, `#` comments) is re-read when it changes, so keys
-rotate without a restart. Keys are compared in constant time, never logged."""
+key file is configured every API route needs `Authorization: Bearer <key>`.
+The file (keyfile.py: the plain list, or the gateway's YAML identities with
+each key's sha256) is re-read when it changes, so keys rotate without a
+restart; a file that stops parsing keeps the last good version. A presented
+key is hashed and compared with every entry in constant time, never logged."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import logging
 import os
 from pathlib import Path
+
+from . import keyfile
+from .identity import ANONYMOUS, Identity
+from .keyfile import KeyBook, KeyFileError
+
+log = logging.getLogger(__name__)
 
 
 class ApiKeys:
     def __init__(self, path: str | None, env_keys: str | None = None) -> None:
         self.path = Path(path) if path else None
-        self._env = [k.strip() for k in (env_keys or "").split(",") if k.strip()]
-        self._keys: list[str] = []
-        self._stamp: tuple[float, int] | None = None
+        self._env = keyfile.parse("\n".join(k.strip() for k in (env_keys or "").split(",")))
+        self._file = KeyBook()
+        self._stamp: tuple[int, int, int] | None = None
 
     @property
     def enabled(self) -> bool:
-        return self.path is not None or bool(self._env)
+        return self.path is not None or bool(self._env.entries)
 
-    def _current(self) -> list[str]:
-        if self.path is None:
-            return self._env
-        try:
-            st = self.path.stat()
-        except OSError:
-            return self._env + self._keys  # keep the last good keys if it vanishes
-        stamp = (st.st_mtime, st.st_size)
-        if stamp != self._stamp:
-            lines = self.path.read_text().splitlines()
-            self._keys = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
-            self._stamp = stamp
-        return self._env + self._keys
+    def _entries(self) -> tuple[tuple[bytes, Identity], ...]:
+        if self.path is not None:
+            try:
+                st = self.path.stat()
+            except OSError:
+                st = None  # keep the last good keys if it vanishes
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino) if st else self._stamp
+            if stamp != self._stamp:
+                self._stamp = stamp
+                try:
+                    self._file = keyfile.parse(self.path.read_text())
+                except (OSError, KeyFileError) as e:
+                    log.error("key file %s not loaded, keeping the previous keys: %s", self.path, e)
+        return self._env.entries + self._file.entries
+
+    def identify(self, authorization: str | None) -> Identity | None:
+        """The key's identity (ANONYMOUS when no keys are configured), or None."""
+        if not self.enabled:
+            return ANONYMOUS
+        if not authorization or authorization[:7].lower() != "bearer ":
+            return None
+        given = hashlib.sha256(authorization[7:].strip().encode()).hexdigest().encode()
+        found: Identity | None = None
+        for digest, identity in self._entries():  # every entry: no early exit
+            if hmac.compare_digest(given, digest) and found is None:
+                found = identity
+        return found
 
     def check(self, authorization: str | None) -> bool:
-        if not self.enabled:
-            return True
-        if not authorization or not authorization.lower().startswith("bearer "):
-            return False
-        given = authorization[7:].strip().encode()
-        return any(hmac.compare_digest(given, k.encode()) for k in self._current())
+        return self.identify(authorization) is not None
 
 
 def from_env(path: str | None) -> ApiKeys:

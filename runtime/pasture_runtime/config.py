@@ -90,8 +90,10 @@ class ServerConfig(_Strict):
     max_body_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     # File of API keys (one per line); re-read when it changes. Unset = no auth.
     api_keys_file: str | None = None
-    # Whether /metrics also needs a key when keys are configured.
+    # Whether /metrics also needs a key (with the metrics scope) when keys are configured.
     metrics_auth: bool = False
+    # One JSON record per direct API call on the `pasture.audit` logger (stdout).
+    audit: bool = True
     log_level: str = "info"
     # Browser origins allowed besides Ollama's defaults (cors.py): Ollama's
     # OLLAMA_ORIGINS; from the environment a comma-separated PASTURE_ORIGINS.

@@ -1,4 +1,5 @@
-"""Structured JSON logs, one object per line, with the current request id."""
+"""Structured JSON logs, one object per line, with the current request id
+and caller (key id, tenant: never the key)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import contextvars
 import json
 import logging
 import time
+
+from .identity import call_var
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "pasture_request_id", default=None
@@ -24,6 +27,10 @@ class JsonFormatter(logging.Formatter):
         rid = request_id_var.get()
         if rid:
             entry["request_id"] = rid
+        call = call_var.get()
+        if call is not None:
+            entry["key_id"] = call.identity.key_id
+            entry["tenant"] = call.identity.tenant
         extra = getattr(record, "fields", None)
         if isinstance(extra, dict):
             entry.update(extra)

@@ -1,5 +1,6 @@
-"""One pure-ASGI middleware for cross-cutting concerns: request ids, auth,
-draining refusals, body-size limits, API metrics and the access log.
+"""One pure-ASGI middleware for cross-cutting concerns: request ids, auth
+(the caller's identity and scopes), draining refusals, body-size limits, API
+metrics, the access log and the audit record.
 
 Pure ASGI (not Starlette's BaseHTTPMiddleware) so streaming responses keep
 their disconnect detection and nothing buffers a stream."""
@@ -14,8 +15,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import audit
 from .auth import ApiKeys
 from .errors import BODY_TOO_LARGE, SHUTTING_DOWN, OllamaError
+from .identity import INFER, MANAGE, METRICS, Call, Identity, call_var
 from .logs import request_id_var
 from .state import Runtime
 
@@ -35,6 +38,17 @@ ENDPOINTS = frozenset(
 )  # fmt: skip
 # Routes with a path parameter: one label each, whatever the parameter.
 PREFIXES = (("/api/blobs/", "/api/blobs"), ("/v1/models/", "/v1/models"))
+# Scopes: inference needs `infer`, model management `manage`; listings and
+# /api/version need any valid key.
+INFERENCE = frozenset(
+    {
+        "/api/generate", "/api/chat", "/api/embed", "/api/embeddings", "/api/show",
+        "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages",
+        "/v1/responses",
+    }
+)  # fmt: skip
+MANAGEMENT = frozenset({"/api/pull", "/api/push", "/api/create", "/api/copy", "/api/delete"})
+UNAUTHORIZED = "unauthorized: a valid API key is required (Authorization: Bearer <key>)"
 # The one label of every other path: the `endpoint` label takes values from a
 # fixed set only, so junk paths (even unauthenticated) add no series.
 OTHER = "other"
@@ -47,6 +61,14 @@ def endpoint_label(path: str) -> str:
         if path.startswith(prefix):
             return label
     return OTHER
+
+
+def needed_scope(path: str) -> str | None:
+    if path in INFERENCE:
+        return INFER
+    if path in MANAGEMENT or path.startswith("/api/blobs/"):
+        return MANAGE
+    return METRICS if path == "/metrics" else None
 
 
 def _error_body(path: str, message: str, kind: str) -> bytes:
@@ -78,10 +100,13 @@ def _limited(receive: Receive, limit: int) -> Receive:
 
 
 class PastureMiddleware:
-    def __init__(self, app: ASGIApp, runtime: Runtime, keys: ApiKeys) -> None:
+    def __init__(
+        self, app: ASGIApp, runtime: Runtime, keys: ApiKeys, audit_log: audit.AuditLog | None = None
+    ) -> None:
         self.app = app
         self.rt = runtime
         self.keys = keys
+        self.audit = audit_log or audit.AuditLog(enabled=False)
 
     async def _reply(
         self, send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
@@ -104,10 +129,18 @@ class PastureMiddleware:
         rid = headers.get("x-request-id") or uuid.uuid4().hex
         rid = rid[:128]
         token = request_id_var.set(rid)
-        scope.setdefault("state", {})["request_id"] = rid
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
         probe = path in PROBES
         status_box: dict[str, Any] = {"status": 0}
         started = time.monotonic()
+        identity = self.keys.identify(headers.get("authorization"))
+        if identity is not None:
+            identity = identity.forwarded(
+                headers.get("x-pasture-key-id"), headers.get("x-pasture-tenant")
+            )
+        state["identity"] = identity
+        call_token = call_var.set(Call(identity) if identity else None)
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -117,7 +150,7 @@ class PastureMiddleware:
             await send(message)
 
         try:
-            refusal = self._refusal(path, headers, probe)
+            refusal = self._refusal(path, headers, probe, identity)
             if refusal is not None:
                 status, body, extra = refusal
                 await self._reply(send_wrapper, status, body, extra)
@@ -127,20 +160,24 @@ class PastureMiddleware:
         finally:
             if not probe:
                 self._record(scope, path, status_box["status"], time.monotonic() - started)
+            call_var.reset(call_token)
             request_id_var.reset(token)
 
     def _refusal(
-        self, path: str, headers: dict[str, str], probe: bool
+        self, path: str, headers: dict[str, str], probe: bool, identity: Identity | None
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
         if probe and not (path == "/metrics" and self.rt.config.server.metrics_auth):
             return None
-        if not self.keys.check(headers.get("authorization")):
-            msg = "unauthorized: a valid API key is required (Authorization: Bearer <key>)"
+        if identity is None:
             return (
                 401,
-                _error_body(path, msg, "authentication_error"),
+                _error_body(path, UNAUTHORIZED, "authentication_error"),
                 [(b"www-authenticate", b"Bearer")],
             )
+        scope = needed_scope(path)
+        if scope is not None and not identity.may(scope):
+            msg = f"forbidden: this API key does not have the {scope!r} scope"
+            return 403, _error_body(path, msg, "permission_error"), []
         if probe:
             return None
         if self.rt.draining:
@@ -178,4 +215,24 @@ class PastureMiddleware:
                     "error": getattr(outcome, "error", None),
                 }
             },
+        )
+        self._audit(scope, path, status, seconds)
+
+    def _audit(self, scope: Scope, path: str, status: int, seconds: float) -> None:
+        state = scope.get("state", {})
+        outcome, call, client = state.get("outcome"), call_var.get(), scope.get("client")
+        prompt, output = getattr(outcome, "prompt_tokens", 0), getattr(outcome, "output_tokens", 0)
+        identity = state.get("identity")
+        self.audit.write(
+            audit.Call(
+                request_id=str(state.get("request_id", "")),
+                identity=identity if isinstance(identity, Identity) else None,
+                client=str(client[0]) if client else None,
+                method=str(scope.get("method", "")),
+                endpoint=path,
+                status=status,
+                model=call.model if call else None,
+                usage=(prompt, output) if outcome is not None else None,
+                seconds=seconds,
+            )
         )

@@ -113,3 +113,13 @@ of gated entries (templates/catalog.yaml; its checksum rolls the operator).
 {{- end -}}
 {{- toYaml $doc -}}
 {{- end -}}
+
+{{/* The gateway's key Secret: the one named, else the one the chart makes from
+gateway.apiKeys.entries (empty: no keys). */}}
+{{- define "pasture.gatewayKeysSecret" -}}
+{{- if .Values.gateway.apiKeys.secretName -}}
+{{- .Values.gateway.apiKeys.secretName -}}
+{{- else if .Values.gateway.apiKeys.entries -}}
+{{- printf "%s-keys" (include "pasture.gatewayName" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}

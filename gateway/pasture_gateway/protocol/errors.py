@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 
 from ..routing.names import display_name
 from ..routing.objects import Deployment
+from . import refusals
 
 BUSY = "server busy, please try again.  maximum pending requests exceeded"
 MODEL_REQUIRED = "model is required"
 MISSING_BODY = "missing request body"
 SHUTTING_DOWN = "server is shutting down, please try again"
-UNAUTHORIZED = "unauthorized: a valid API key is required (Authorization: Bearer <key>)"
+UNAUTHORIZED = refusals.UNAUTHORIZED
 BODY_TOO_LARGE = "request body too large"
 
 _OPENAI_TYPES = {
@@ -50,6 +51,11 @@ def not_found(path: str, name: str) -> ErrorReply:
     if path == "/api/show":
         return ErrorReply(404, f"model '{display_name(name)}' not found")
     return ErrorReply(404, f"model '{name}' not found", code="model_not_found")
+
+
+def model_forbidden(name: str) -> ErrorReply:
+    """A model this key may not use (protocol/refusals.py: the same whether it exists or not)."""
+    return ErrorReply(403, refusals.model_forbidden(name), code="model_forbidden")
 
 
 def conflict(name: str, deployments: Sequence[Deployment]) -> ErrorReply:

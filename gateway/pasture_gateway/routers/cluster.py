@@ -3,13 +3,18 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from .. import OLLAMA_COMPAT_VERSION, __version__
+from ..identity import Identity, identity_of
 from ..middleware import send_reply
+from ..protocol import errors
 from ..protocol.errors import BODY_TOO_LARGE, ErrorReply
 from ..usecases.forward import Forwarder
 from ..usecases.listing import Forward, Listings
@@ -21,6 +26,22 @@ def _reply(path: str, reply: ErrorReply) -> Response:
     return Response(reply.body(path), reply.status, headers, "application/json; charset=utf-8")
 
 
+def _allowed(listed: dict[str, Any], field: str, name: str, who: Identity) -> dict[str, Any]:
+    """A listing with only the models the caller's key may use."""
+    if who.models == ("*",):
+        return listed
+    return {**listed, field: [e for e in listed[field] if who.allows(str(e.get(name)))]}
+
+
+def _requested(body: bytes) -> str | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    name = doc.get("model") or doc.get("name") if isinstance(doc, dict) else None
+    return name if isinstance(name, str) else None
+
+
 def routes(listings: Listings) -> list[BaseRoute]:
     async def root(_: Request) -> Response:
         return PlainTextResponse("Ollama is running")
@@ -28,17 +49,21 @@ def routes(listings: Listings) -> list[BaseRoute]:
     async def version(_: Request) -> Response:
         return JSONResponse({"version": OLLAMA_COMPAT_VERSION, "pasture_version": __version__})
 
-    async def tags(_: Request) -> Response:
-        return JSONResponse(await listings.tags())
+    async def tags(request: Request) -> Response:
+        listed = await listings.tags()
+        return JSONResponse(_allowed(listed, "models", "name", identity_of(request.scope)))
 
-    async def ps(_: Request) -> Response:
-        return JSONResponse(listings.ps())
+    async def ps(request: Request) -> Response:
+        return JSONResponse(_allowed(listings.ps(), "models", "name", identity_of(request.scope)))
 
-    async def models(_: Request) -> Response:
-        return JSONResponse(listings.models())
+    async def models(request: Request) -> Response:
+        return JSONResponse(_allowed(listings.models(), "data", "id", identity_of(request.scope)))
 
     async def model(request: Request) -> Response:
-        out = listings.model(request.path_params["model"])
+        name = request.path_params["model"]
+        if not identity_of(request.scope).allows(name):
+            return _reply(request.url.path, errors.model_forbidden(name))
+        out = listings.model(name)
         if isinstance(out, ErrorReply):
             return _reply(request.url.path, out)
         return JSONResponse(out)
@@ -68,6 +93,11 @@ class ShowRoute:
             return
         if body is None:
             await send_reply(send, path, ErrorReply(413, BODY_TOO_LARGE), rid)
+            return
+        name = _requested(body)
+        if name is not None and not identity_of(scope).allows(name):
+            scope["state"]["status"] = 403
+            await send_reply(send, path, errors.model_forbidden(name), rid)
             return
         out = self.listings.show(body)
         if isinstance(out, Forward):

@@ -12,6 +12,7 @@ import logging
 
 from starlette.types import Receive, Scope, Send
 
+from ..identity import identity_of
 from ..middleware import send_reply, with_request_id
 from ..protocol.errors import BODY_TOO_LARGE, ErrorReply
 from ..upstream.client import HOP_BY_HOP, MidStreamFailure, UpstreamResponse
@@ -58,7 +59,7 @@ def client_call(scope: Scope, body: bytes) -> Call:
         if k.decode("latin-1").lower() not in HOP_BY_HOP
     )
     rid = str(scope.get("state", {}).get("request_id", ""))
-    return Call(scope["path"], scope["method"], headers, body, rid)
+    return Call(scope["path"], scope["method"], headers, body, rid, identity_of(scope))
 
 
 class ProxyRoute:

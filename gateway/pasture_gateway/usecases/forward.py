@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from ..auth import ApiKeys
+from ..identity import ANONYMOUS, Identity
 from ..kube.store import Store
 from ..kube.writer import KubeWriter
 from ..metrics import GatewayMetrics
@@ -39,6 +40,7 @@ class Call:
     headers: tuple[tuple[str, str], ...]  # the client's, hop-by-hop removed
     body: bytes
     request_id: str
+    identity: Identity = ANONYMOUS  # the caller (GatewayMiddleware)
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,9 @@ class Forwarder:
         if isinstance(routed, ErrorReply):
             self.count("", call.path, routed.status)
             return routed
+        if not call.identity.allows(routed.model):  # before any lookup: reveals nothing
+            self.count("", call.path, 403)
+            return errors.model_forbidden(routed.model)
         found = self.store.table.resolve(routed.model)
         if isinstance(found, NotFound):
             self.count("", call.path, 404)

@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..auth import ApiKeys
 from ..kube.store import Store
 from ..protocol import errors, listing
 from ..protocol.errors import ErrorReply
@@ -27,10 +28,17 @@ class Forward:
 
 
 class Listings:
-    def __init__(self, store: Store, demand: Demand, upstream: Upstream | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        demand: Demand,
+        upstream: Upstream | None = None,
+        upstream_key: ApiKeys | None = None,
+    ) -> None:
         self.store = store
         self.demand = demand
         self.upstream = upstream
+        self.upstream_key = upstream_key  # runtimes that require a key take the gateway's
         # md key -> (Model version, name key -> a replica's /api/tags entry); kept
         # after a scale to zero, so listings keep the real figures.
         self._seen: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {}
@@ -65,7 +73,9 @@ class Listings:
         assert self.upstream is not None
         try:
             async with asyncio.timeout(1):
-                r = await self.upstream.open(d.ready[0].address, "GET", "/api/tags", [], b"")
+                key = self.upstream_key.first() if self.upstream_key else None
+                auth = [("authorization", f"Bearer {key}")] if key else []
+                r = await self.upstream.open(d.ready[0].address, "GET", "/api/tags", auth, b"")
                 try:
                     body = json.loads(await r.read()) if r.status == 200 else {}
                 finally:

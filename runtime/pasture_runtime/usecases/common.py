@@ -9,6 +9,7 @@ from typing import Any
 from ..config import ModelEntry
 from ..engine import Engine
 from ..errors import MODEL_REQUIRED, OllamaError, model_not_found
+from ..identity import model_forbidden_message, permit_model
 from ..state import Runtime
 from ..translate.capabilities import ModelFacts, capabilities
 
@@ -55,11 +56,16 @@ class Outcome:
     def __init__(self) -> None:
         self.aborted = False
         self.error: str | None = None
+        # The engine's counts, summed over the request's engine requests (audit).
+        self.prompt_tokens = 0
+        self.output_tokens = 0
 
 
 def resolve_model(rt: Runtime, name: str | None) -> ModelEntry:
     if not name or not name.strip():
         raise OllamaError(400, MODEL_REQUIRED)
+    if not permit_model(name):  # before the lookup: the same whether it exists or not
+        raise OllamaError(403, model_forbidden_message(name), code="model_forbidden")
     entry = rt.registry.lookup(name)
     if entry is None:
         raise model_not_found(name)

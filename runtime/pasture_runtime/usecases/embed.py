@@ -101,6 +101,7 @@ async def run(
         raise OllamaError(400, str(e)) from None
     vectors = [emb.shape(p.vector, job.dimensions) for p in pooled]
     tokens = sum(p.prompt_tokens for p in pooled)
+    outcome.prompt_tokens += tokens
     rt.metrics.prompt_tokens.labels(model=rt.model_label, endpoint=job.label).inc(tokens)
     first = min(started, default=time.monotonic_ns())
     return EmbedResult(

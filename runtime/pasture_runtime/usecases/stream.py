@@ -280,6 +280,8 @@ def _final_metrics(
     # The engine's count: with images, placeholders expanded into image tokens.
     prompt_tokens = last.prompt_tokens or len(prep.prompt_ids)
     rt.metrics.prompt_tokens.labels(**labels).inc(prompt_tokens)
+    outcome.prompt_tokens += prompt_tokens
+    outcome.output_tokens += output_tokens
     timings = rsp.Timings(
         received_ns=prep.received_ns,
         finished_ns=time.monotonic_ns(),
