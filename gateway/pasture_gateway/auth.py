@@ -1,84 +1,16 @@
-"""API keys, as the runtime takes them (runtime/pasture_runtime/auth.py): a
-key file (keyfile.py: the plain list, or YAML identities holding only each
-key's sha256) plus PASTURE_API_KEYS (comma list of plain keys). The file is
-re-read when it changes, so a mounted Secret rotates without a restart; a
-file that stops parsing keeps the last good version (and says so in the log).
-A presented key is hashed and compared with every entry in constant time,
-never logged. The same class holds the internal key the gateway presents to
-runtimes (--upstream-key-file, plain format)."""
+"""The gateway's API keys: pasture_access's (the key file, shared with the
+runtime, re-read when it changes) plus PASTURE_API_KEYS; without any, a caller
+is the gateway's ANONYMOUS (inference only). The same class holds the
+internal key the gateway presents to runtimes (--upstream-key-file, plain
+format)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import logging
-from pathlib import Path
+from pasture_access import keys
 
-from . import keyfile
-from .identity import ANONYMOUS, Identity
-from .keyfile import KeyBook, KeyFileError
-
-log = logging.getLogger(__name__)
+from .identity import ANONYMOUS
 
 
-class ApiKeys:
+class ApiKeys(keys.ApiKeys):
     def __init__(self, path: str | None, env_keys: str | None = None) -> None:
-        self.path = Path(path) if path else None
-        self._env = keyfile.parse("\n".join(k.strip() for k in (env_keys or "").split(",")))
-        self._file = keyfile.EMPTY
-        self._book = self._env
-        self._stamp: tuple[int, int, int] | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.path is not None or bool(self._env.entries)
-
-    def book(self) -> KeyBook:
-        """The current keys: the environment's and the file's (re-read on change)."""
-        if self.path is None:
-            return self._env
-        try:
-            st = self.path.stat()
-        except OSError:
-            return self._book  # keep the last good keys if it vanishes
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if stamp != self._stamp:
-            self._stamp = stamp
-            try:
-                self._file = keyfile.parse(self.path.read_text())
-            except (OSError, KeyFileError) as e:
-                log.error("key file %s not loaded, keeping the previous keys: %s", self.path, e)
-            self._book = KeyBook(
-                self._env.entries + self._file.entries,
-                self._env.plain + self._file.plain,
-                self._env.tenants | self._file.tenants,
-            )
-        return self._book
-
-    def current(self) -> list[str]:
-        """The plain keys (the upstream key's file); hashed entries have none."""
-        return list(self.book().plain)
-
-    def identify(self, authorization: str | None) -> Identity | None:
-        """The caller's identity, or None for a missing or unknown key."""
-        if not self.enabled:
-            return ANONYMOUS
-        if not authorization or authorization[:7].lower() != "bearer ":
-            return None
-        given = hashlib.sha256(authorization[7:].strip().encode()).hexdigest().encode()
-        found: Identity | None = None
-        for digest, identity in self.book().entries:  # every entry: no early exit
-            if hmac.compare_digest(given, digest) and found is None:
-                found = identity
-        return found
-
-    def check(self, authorization: str | None) -> bool:
-        return self.identify(authorization) is not None
-
-    def tenants(self) -> frozenset[str]:
-        """The configured tenants, as of the last read (no second stat per request)."""
-        return self._book.tenants if self.enabled else frozenset({ANONYMOUS.tenant})
-
-    def first(self) -> str | None:
-        keys = self.current()
-        return keys[0] if keys else None
+        super().__init__(path, env_keys, ANONYMOUS)

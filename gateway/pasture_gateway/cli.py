@@ -12,8 +12,9 @@ from types import FrameType
 
 import uvicorn
 
+from pasture_access.keyfile import hash_key
+
 from .app import Gateway, build, create_app
-from .keyfile import hash_key
 from .kube.connection import connect
 from .settings import Settings
 

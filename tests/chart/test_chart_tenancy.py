@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pasture_gateway.keyfile import parse
+from pasture_access.keyfile import parse
 from tests.chart.helpers import CHART, helm, render
 from tests.chart.test_chart_gateway import container, gateway
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pasture_access.keyfile import KeyFileError, hash_key, parse
 from pasture_gateway.auth import ApiKeys
 from pasture_gateway.cli import main
 from pasture_gateway.identity import ALL_SCOPES, INFER, MANAGE, METRICS, Limits, model_allowed
-from pasture_gateway.keyfile import KeyFileError, hash_key, parse
 
 
 def sha(key: str) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from pasture_access.keyfile import KeyFileError, parse
 from pasture_runtime.auth import ApiKeys
 from pasture_runtime.identity import (
     ALL_SCOPES,
@@ -21,7 +22,6 @@ from pasture_runtime.identity import (
     call_var,
     model_allowed,
 )
-from pasture_runtime.keyfile import KeyFileError, parse
 from pasture_runtime.logs import JsonFormatter
 
 

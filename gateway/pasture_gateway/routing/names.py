@@ -4,22 +4,9 @@
 
 from __future__ import annotations
 
-_DEFAULT_PREFIXES = ("registry.ollama.ai/library/", "library/")
+from pasture_access.names import normalize
 
-
-def normalize(name: str) -> str:
-    """Canonical lookup key: lower-cased, `:latest` added when there is no tag.
-
-    A tag is the part after the last `:` that follows the last `/` (a host may
-    carry a port, `host:5000/model`)."""
-    n = name.strip().lower()
-    for prefix in _DEFAULT_PREFIXES:
-        if n.startswith(prefix):
-            n = n[len(prefix) :]
-    last = n.rsplit("/", 1)[-1]
-    if ":" not in last:
-        n += ":latest"
-    return n
+__all__ = ["display_name", "normalize"]
 
 
 def display_name(name: str) -> str:

@@ -11,6 +11,9 @@ format holds identities, never keys, only their sha256:
         scopes: [infer]            # infer | manage | metrics; default [infer]
         models: ["llama3*", "qwen2.5:7b"]   # names or globs; default ["*"]
         limits: {requestsPerMinute: 60, tokensPerMinute: 100000}
+      - id: gateway                # the key the gateway presents to runtimes:
+        sha256: "0a1b..."          # its x-pasture-key-id / -tenant headers name the
+        gateway: true              # caller (trusted from this key only)
     tenants:
       team-a: {requestsPerMinute: 600, tokensPerMinute: 1000000, priority: 1}
 """
@@ -123,6 +126,7 @@ def _entry(item: Any, i: int, tenants: Mapping[str, Limits]) -> tuple[Identity, 
         models=models,
         limits=limits,
         tenant_limits=tenants.get(tenant, NO_LIMITS),
+        gateway=item.get("gateway") is True,
     )
     return identity, digest
 
