@@ -16,8 +16,8 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
+from pasture_access.audit import LOGGER
 from pasture_gateway.app import build, create_app
-from pasture_gateway.audit import LOGGER
 from pasture_gateway.settings import Settings
 
 
@@ -159,7 +159,7 @@ def test_every_call_yields_exactly_one_audit_record(client: TestClient, audit: R
     by_id = {r["request_id"]: r for r in audit.items}
     assert by_id["r-401"] | {"time": 0, "duration_ms": 0, "client": 0} == {
         "log": "pasture.audit", "source": "gateway", "time": 0, "request_id": "r-401",
-        "key_id": None, "tenant": None,
+        "key_id": None, "tenant": None, "via": None,
         "client": 0, "method": "GET", "endpoint": "/api/tags", "model": None, "status": 401,
         "prompt_tokens": None, "output_tokens": None, "duration_ms": 0, "change": None,
     }  # fmt: skip
