@@ -119,3 +119,15 @@ def test_a_multinode_group_is_reached_through_its_leader_only() -> None:
     found = table.resolve("tiny")
     assert isinstance(found, Found)
     assert [e.address for e in found.deployment.ready] == ["10.0.0.1:11434"]
+
+
+def test_the_effective_kind_in_status_wins_over_an_unset_spec_kind() -> None:
+    """A library Model's kind comes from the catalog: the operator publishes it in
+    status.kind, so an embedding model pulled by name is listed as one."""
+    from pasture_gateway.routing.objects import parse_model
+
+    pulled = model("nomic")
+    pulled["status"]["kind"] = "embedding"
+    assert parse_model(pulled).kind == "embedding"
+    assert parse_model(model("plain")).kind == "generation"
+    assert parse_model(model("set", kind="embedding")).kind == "embedding"

@@ -100,7 +100,8 @@ def parse_model(obj: Mapping[str, Any]) -> ModelFacts:
         name=str(meta.get("name") or ""),
         served_name=served,
         aliases=tuple(str(a) for a in spec.get("aliases") or ()),
-        kind=str(spec.get("kind") or "generation"),
+        # status.kind: the effective kind (a library Model's comes from the catalog).
+        kind=str(status.get("kind") or spec.get("kind") or "generation"),
         phase=str(status.get("phase") or "Pending"),
         size_bytes=_int(status.get("bytesTotal")),
         digest=hashlib.sha256(version.encode()).hexdigest(),

@@ -300,6 +300,7 @@ def _status(
         "conditions": conditions.merge(old_status.get("conditions"), [ready], generation, now),
     }
     if resolved is not None:
+        status["kind"] = resolved.kind  # effective: spec.kind, else the catalog entry's
         status["enginePath"] = resolved.engine_model
         if resolved.cache:
             status["size"] = resolved.cache.size
