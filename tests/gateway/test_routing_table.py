@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from pasture_gateway.routing.names import display_name, normalize
+from pasture_gateway.routing.objects import parse_model
 from pasture_gateway.routing.table import Conflict, Found, NotFound, build_table
 from tests.gateway.objects import md, model, pod
 
@@ -124,8 +125,6 @@ def test_a_multinode_group_is_reached_through_its_leader_only() -> None:
 def test_the_effective_kind_in_status_wins_over_an_unset_spec_kind() -> None:
     """A library Model's kind comes from the catalog: the operator publishes it in
     status.kind, so an embedding model pulled by name is listed as one."""
-    from pasture_gateway.routing.objects import parse_model
-
     pulled = model("nomic")
     pulled["status"]["kind"] = "embedding"
     assert parse_model(pulled).kind == "embedding"
