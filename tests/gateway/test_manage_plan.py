@@ -33,7 +33,8 @@ def test_plain_names_keep_their_object_name(name: str, want: str) -> None:
 
 def test_names_with_punctuation_get_a_hash_so_they_stay_apart() -> None:
     a, b = object_name("qwen2.5:0.5b"), object_name("qwen2-5:0-5b")
-    assert a.startswith("qwen2-5-0-5b-") and b.startswith("qwen2-5-0-5b-")
+    assert a.startswith("qwen2-5-0-5b-")
+    assert b.startswith("qwen2-5-0-5b-")
     assert a != b
     assert object_name("hf.co/Org/Repo:Q4") == object_name("hf.co/org/repo:q4")
     assert len(object_name("x" * 300 + ":tag")) <= 57
@@ -55,7 +56,8 @@ def test_source_of_a_pulled_name(name: str, want: dict[str, Any]) -> None:
 
 def test_pull_makes_a_cached_model_and_a_scale_to_zero_deployment() -> None:
     m = model_object("tiny", source_for("tiny"), D, "key-1")
-    assert m["kind"] == "Model" and m["metadata"]["namespace"] == "ml"
+    assert m["kind"] == "Model"
+    assert m["metadata"]["namespace"] == "ml"
     assert m["spec"] == {
         "servedName": "tiny:latest",
         "source": {"library": "tiny:latest"},
@@ -124,7 +126,8 @@ def test_create_older_modelfile_string_goes_to_the_model_as_is() -> None:
 )
 def test_local_weights_are_refused_saying_how_to_serve_them(doc: dict[str, Any]) -> None:
     assert plan_create(doc).refused == LOCAL_WEIGHTS
-    assert "PersistentVolumeClaim" in LOCAL_WEIGHTS and "URL" in LOCAL_WEIGHTS
+    assert "PersistentVolumeClaim" in LOCAL_WEIGHTS
+    assert "URL" in LOCAL_WEIGHTS
 
 
 def test_create_without_a_source_is_refused() -> None:
@@ -139,7 +142,8 @@ DIGEST = pp.blob_digest("ml", "tiny", "uid-1")
 
 
 def test_progress_lines_follow_the_download() -> None:
-    assert DIGEST.startswith("sha256:") and len(DIGEST) == 71
+    assert DIGEST.startswith("sha256:")
+    assert len(DIGEST) == 71
     pending = pp.ModelProgress.of(None)
     assert pp.blob_line(DIGEST, pending) is None  # no total yet: no bar
     p = pp.ModelProgress.of(
@@ -147,7 +151,8 @@ def test_progress_lines_follow_the_download() -> None:
             {"observedGeneration": 1, "phase": "Downloading", "bytesDone": 40, "bytesTotal": 100}
         )
     )
-    assert not p.ready and not p.failed
+    assert not p.ready
+    assert not p.failed
     assert pp.blob_line(DIGEST, p) == {
         "status": f"pulling {DIGEST[7:19]}", "digest": DIGEST, "total": 100, "completed": 40,
     }  # fmt: skip
