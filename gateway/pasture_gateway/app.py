@@ -88,7 +88,7 @@ def build(settings: Settings, kube: httpx.AsyncClient | None) -> Gateway:
     forwarder = Forwarder(settings, store, holds, demand, upstream, metrics, writer, key)
     listings = Listings(store, demand, upstream)
     gateway = Gateway(settings, store, holds, demand, forwarder, listings, upstream, metrics, kube)
-    if writer is not None:
+    if writer is not None and settings.management:
         gateway.manage = Manage(store, writer, manage_defaults(settings), settings.pull_timeout)
     return gateway
 

@@ -59,6 +59,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         upstream_key_file=a.upstream_key_file,
         log_level=a.log_level,
         objects_file=a.objects_file,
+        management=a.management,
         manage_anonymous=a.manage_anonymous,
         manage_namespace=a.manage_namespace,
         manage_cache_size=a.manage_cache_size,
@@ -72,6 +73,13 @@ def parse_args(argv: list[str] | None = None) -> Settings:
 
 def _manage_flags(p: argparse.ArgumentParser) -> None:
     """What `ollama pull` creates, and who may (docs/cli.md)."""
+    p.add_argument(
+        "--no-management",
+        dest="management",
+        action="store_false",
+        default=(_env("MANAGEMENT", "true") or "").lower() not in ("0", "false", "no"),
+        help="answer the management routes with 403 (the chart's gateway.management.enabled)",
+    )
     p.add_argument(
         "--manage-anonymous",
         action="store_true",

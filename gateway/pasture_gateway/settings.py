@@ -22,6 +22,7 @@ class Settings:
     objects_file: str | None = None  # a fixed table instead of watches (benches, local runs)
     # Management (ollama pull/create/cp/rm): what a pull creates (chart
     # gateway.management.*). Off for callers without a key unless allowed.
+    management: bool = True  # False: the chart gave the gateway no RBAC to manage
     manage_anonymous: bool = False
     manage_namespace: str = ""  # empty: the first served namespace, else "default"
     manage_cache_size: str = "20Gi"

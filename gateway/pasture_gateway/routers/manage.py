@@ -31,6 +31,10 @@ OFF = (
     "model management is off: configure API keys with the `manage` scope, or set "
     "gateway.management.allowAnonymous for a trusted namespace (docs/cli.md)"
 )
+DISABLED = (
+    "model management is disabled on this gateway (it runs without a cluster, or the "
+    "chart's gateway.management.enabled is false)"
+)
 NO_SCOPE = "this API key may not manage models: it needs the `manage` scope"
 
 
@@ -50,7 +54,7 @@ class ManageRoutes:
 
     def _may(self, who: Identity) -> ErrorReply | None:
         if self.manage is None:
-            return ErrorReply(403, "model management needs the gateway to run on a cluster")
+            return ErrorReply(403, DISABLED)
         if who is ANONYMOUS:
             return None if self.allow_anonymous else ErrorReply(403, OFF)
         return None if who.may(MANAGE) else ErrorReply(403, NO_SCOPE)
