@@ -17,7 +17,7 @@ from ..protocol.errors import ErrorReply
 from ..routing.names import display_name, normalize
 from ..routing.objects import Deployment
 from ..routing.table import Found
-from .manage_plan import CreatePlan, source_for, variant_object
+from .manage_plan import CreatePlan, managed, source_for, variant_object
 from .manage_pull import Line, Manage, pull
 
 GATEWAY_ALIASES = "pasture.dev/gateway-aliases"  # aliases `ollama cp` added
@@ -28,7 +28,26 @@ def _served(m: Manage, name: str) -> Deployment | None:
     return found.deployment if isinstance(found, Found) else None
 
 
+async def _update(m: Manage, plan: CreatePlan, caller: Identity) -> AsyncIterator[Line]:
+    """Creating a name the gateway made before replaces its settings (as Ollama
+    overwrites a model): a new generation of the same Model."""
+    model = m.model(plan.model) or {}
+    meta = model.get("metadata") or {}
+    try:
+        await m.writer.patch("Model", meta["namespace"], meta["name"], {"spec": dict(plan.fields)})
+    except (KubeError, httpx.HTTPError) as e:
+        yield pp.error_line(f"could not update {plan.model!r}: {e}")
+        return
+    await m.writer.event(model, "Updated", f"settings replaced by {caller.key_id} (ollama create)")
+    yield {"status": "writing manifest"}
+    yield {"status": "success"}
+
+
 async def create(m: Manage, plan: CreatePlan, caller: Identity) -> AsyncIterator[Line]:
+    if managed(m.model(plan.model)) and _served(m, plan.model) is not None:
+        async for line in _update(m, plan, caller):
+            yield line
+        return
     base = _served(m, plan.source)
     if base is None:
         async for line in pull(m, plan.model, caller, plan.fields, source_for(plan.source)):

@@ -56,6 +56,7 @@ async def _drop_variant(
     variants = [v for v in (md.get("spec") or {}).get("variants") or () if v != name]
     await m.writer.patch("ModelDeployment", d.namespace, d.name, {"spec": {"variants": variants}})
     await m.writer.event(md, "VariantRemoved", f"{name} removed by {caller.key_id}")
+    await m.writer.event(model, "Deleted", f"deleted by {caller.key_id} (ollama rm)")
     await m.writer.delete("Model", d.namespace, name)
     return None
 
@@ -69,10 +70,11 @@ async def _drop_base(m: Manage, name: str, d: Deployment, caller: Identity) -> E
         return ErrorReply(
             409, f"model '{name}' is the base of {', '.join(variants)}: `ollama rm` those first"
         )
-    await m.writer.delete("ModelDeployment", d.namespace, d.name)
     model = m.store.get("Model", d.namespace, d.model)
-    if managed(model):
-        await m.writer.delete("Model", d.namespace, d.model)
+    for kind, obj in (("ModelDeployment", md), ("Model", model)):
+        if obj is not None and managed(obj):
+            await m.writer.event(obj, "Deleted", f"deleted by {caller.key_id} (ollama rm {name})")
+            await m.writer.delete(kind, d.namespace, str(obj["metadata"]["name"]))
     return None
 
 
