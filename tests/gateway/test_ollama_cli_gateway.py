@@ -8,6 +8,7 @@ a woken model is answered by the real runtime behind a kwok pod."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -66,12 +67,13 @@ async def test_pull_run_show_cp_create_stop_rm(
     assert pulled.code == 0, pulled.err
     for text in ("pulling manifest", "verifying sha256 digest", "writing manifest", "success"):
         assert text in pulled.err, pulled.err
-    assert "pulling " + "" in pulled.err  # the download's bar: "pulling <12 hex>"
-    assert any(len(w) == 12 for w in pulled.err.replace("pulling ", "\npulling ").split())
+    # The download's bar: "pulling <12 hex>: 100% ▕...▏ 1.5 MB"
+    assert re.search(r"pulling [0-9a-f]{12}", pulled.err), pulled.err
+    assert re.search(r"\d+(\.\d+)? [kKM]B", pulled.err), pulled.err
     assert not player.errors, player.errors
     model = cluster.get("model", "omega")
     assert model["metadata"]["labels"]["pasture.dev/managed-by"] == "gateway"
-    assert model["spec"]["cache"] == {"size": "1Gi"}
+    assert model["spec"]["cache"]["size"] == "1Gi"
     md = cluster.get("modeldeployment", "omega")
     assert md["spec"]["autoscaling"]["minReplicas"] == 0
     assert any("anonymous" in m for m in _events(cluster, "omega"))
@@ -91,7 +93,9 @@ async def test_pull_run_show_cp_create_stop_rm(
                .get("status") or {}).get("servedNames", []), 30, "gamma served")  # fmt: skip
     assert (await cli.run(gw.url, "run", "gamma", "hi", limit_s=120)).code == 0
 
-    modelfile = player.workdir / "Modelfile"
+    # Away from the downloads: the CLI uploads a folder named as FROM next to the Modelfile.
+    (player.workdir / "mf").mkdir()
+    modelfile = player.workdir / "mf" / "Modelfile"
     modelfile.write_text('FROM omega\nSYSTEM """You are a pirate."""\nPARAMETER temperature 0\n')
     created = await cli.run(gw.url, "create", "delta", "-f", str(modelfile), limit_s=180)
     assert created.code == 0, created.err
@@ -104,8 +108,16 @@ async def test_pull_run_show_cp_create_stop_rm(
 
     stopped = await cli.run(gw.url, "stop", "omega")
     assert stopped.code == 0, stopped.err
-    notes = cluster.get("modeldeployment", "omega")["metadata"]["annotations"]
-    assert notes["pasture.dev/keep-alive"] == "0"
+    wait_until(
+        lambda: (
+            cluster.get("modeldeployment", "omega")["metadata"]["annotations"].get(
+                "pasture.dev/keep-alive"
+            )
+            == "0"
+        ),
+        10,
+        "keep-alive 0 written",
+    )
 
     removed = await cli.run(gw.url, "rm", "delta", "gamma")
     assert removed.code == 0, removed.err

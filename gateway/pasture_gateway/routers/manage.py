@@ -62,6 +62,7 @@ class ManageRoutes:
     async def _body(self, request: Request) -> dict[str, Any] | ErrorReply:
         refused = self._may(identity_of(request.scope))
         if refused is not None:
+            _audit(request, "", refused.status, "")
             return refused
         raw = await request.body()
         if not raw.strip():
