@@ -48,7 +48,8 @@ def object_name(name: str) -> str:
     only in punctuation apart)."""
     key = normalize(name)
     base = key.removesuffix(":latest")
-    clean = re.sub(r"[^a-z0-9]+", "-", base).strip("-")[:50].strip("-") or "model"
+    # At most 52 characters (the Model CRD's limit: child objects add suffixes).
+    clean = re.sub(r"[^a-z0-9]+", "-", base).strip("-")[:45].strip("-") or "model"
     if clean == base:
         return clean
     return f"{clean}-{hashlib.sha256(key.encode()).hexdigest()[:6]}"
@@ -93,7 +94,7 @@ def model_object(
         if d.storage_class:
             cache = {**cache, "storageClassName": d.storage_class}
     spec: dict[str, Any] = {
-        "servedName": display_name(ollama_name),
+        "servedName": normalize(ollama_name),  # lower case, as the CRD wants
         "source": dict(source),
         "cache": dict(cache),
         **(extra or {}),
@@ -149,7 +150,7 @@ def variant_object(
         if k in spec
     }
     body: dict[str, Any] = {
-        "servedName": display_name(ollama_name),
+        "servedName": normalize(ollama_name),
         "source": dict(spec.get("source") or {}),
         **inherited,
         **extra,
