@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 import yaml
@@ -74,3 +75,19 @@ def test_other_requests_still_reach_the_proxy(client: TestClient) -> None:
     r = client.post("/api/generate", json={"model": "nope", "prompt": "hi", "keep_alive": 0})
     assert (r.status_code, r.json()) == (404, {"error": "model 'nope' not found"})
     assert client.post("/api/generate", content=b"").json() == {"error": "missing request body"}
+
+
+def test_only_keys_with_the_manage_scope_may_manage() -> None:
+    from pasture_gateway.identity import ANONYMOUS, INFER, MANAGE, Identity
+    from pasture_gateway.routers.manage import ManageRoutes
+    from pasture_gateway.usecases.manage_pull import Manage
+
+    routes = ManageRoutes(cast(Manage, object()), allow_anonymous=False)
+    reader = Identity(key_id="k1", tenant="t", scopes=frozenset({INFER}))
+    admin = Identity(key_id="k2", tenant="t", scopes=frozenset({INFER, MANAGE}))
+    refused = routes._may(reader)
+    assert refused is not None
+    assert (refused.status, "`manage` scope" in refused.message) == (403, True)
+    assert routes._may(admin) is None
+    assert routes._may(ANONYMOUS) is not None
+    assert ManageRoutes(cast(Manage, object()), allow_anonymous=True)._may(ANONYMOUS) is None

@@ -33,6 +33,11 @@ async def test_unknown_name_gets_ollamas_text_and_nothing_stays(
     got = await ollama_cli.run(gw.url, "pull", "no-such-model:7b", limit_s=90)
     assert got.code == 1
     assert got.err.strip().endswith("Error: pull model manifest: file does not exist"), got.err
+    async with httpx.AsyncClient(timeout=60) as client:
+        once = await client.post(gw.url + "/api/pull", json={"model": "nope", "stream": False})
+    assert (once.status_code, once.json()) == (
+        404, {"error": "pull model manifest: file does not exist"},
+    )  # fmt: skip
     events = cluster.kube.kubectl("get", "events", "-n", cluster.ns, "-o", "json").stdout
     assert "created by anonymous (ollama pull no-such-model:7b)" in events
 
