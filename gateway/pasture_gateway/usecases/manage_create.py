@@ -57,6 +57,7 @@ async def create(m: Manage, plan: CreatePlan, caller: Identity) -> AsyncIterator
     digest = pp.blob_digest(base.namespace, base.model, str(model.get("metadata", {}).get("uid")))
     yield {"status": f"using existing layer {digest}"}
     body = variant_object(plan.model, model, m.defaults, caller.key_id, plan.fields)
+    body["metadata"]["namespace"] = base.namespace  # beside the ModelDeployment that serves it
     if (body["spec"]["source"].keys() & {"huggingFace", "pvc"}) and "cache" in body["spec"]:
         del body["spec"]["cache"]  # the base's pods read the base's weights: no second copy
     try:
