@@ -79,6 +79,10 @@ async def test_pull_run_show_cp_create_stop_rm(
     assert any("anonymous" in m for m in _events(cluster, "omega"))
 
     assert _rows(await cli.run(gw.url, "list")) == ["omega:latest"]
+    again = await cli.run(gw.url, "pull", "omega")  # already served: success at once
+    assert again.code == 0, again.err
+    assert "success" in again.err
+    assert len(player.downloads) == 1
     assert _rows(await cli.run(gw.url, "ps")) == []
     shown = await cli.run(gw.url, "show", "omega")  # at zero replicas: from the Model
     assert shown.code == 0, shown.err
