@@ -117,6 +117,6 @@ async def pull(
             yield pp.error_line(f"could not create the model: {e.message}")
             return
     async for line in _follow(m, name):
-        if "error" in line and made:
+        if "error" in line and (made or managed(existing)):  # never a person's Model
             await m.remove_made(name)
         yield line
