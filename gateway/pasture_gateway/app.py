@@ -24,7 +24,7 @@ from .kube.store import Store
 from .kube.writer import KubeWriter
 from .metrics import GatewayMetrics
 from .middleware import GatewayMiddleware
-from .routers import cluster, ops
+from .routers import cluster, manage, ops
 from .routers.proxy import PROXIED, ProxyRoute
 from .settings import Settings
 from .upstream.client import Upstream
@@ -32,6 +32,8 @@ from .usecases.demand import Demand
 from .usecases.forward import Forwarder
 from .usecases.hold import HoldLimits, Holds
 from .usecases.listing import Listings
+from .usecases.manage_plan import ManageDefaults
+from .usecases.manage_pull import Manage
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Gateway:
     upstream: Upstream
     metrics: GatewayMetrics
     kube: httpx.AsyncClient | None
+    manage: Manage | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -85,7 +88,18 @@ def build(settings: Settings, kube: httpx.AsyncClient | None) -> Gateway:
     key = ApiKeys(settings.upstream_key_file) if settings.upstream_key_file else None
     forwarder = Forwarder(settings, store, holds, demand, upstream, metrics, writer, key)
     listings = Listings(store, demand, upstream, key)
-    return Gateway(settings, store, holds, demand, forwarder, listings, upstream, metrics, kube)
+    gateway = Gateway(settings, store, holds, demand, forwarder, listings, upstream, metrics, kube)
+    if writer is not None and settings.management:
+        gateway.manage = Manage(store, writer, manage_defaults(settings), settings.pull_timeout)
+    return gateway
+
+
+def manage_defaults(s: Settings) -> ManageDefaults:
+    ns = s.manage_namespace or (s.namespaces[0] if s.namespaces else "default")
+    return ManageDefaults(
+        ns, s.manage_cache_size, s.manage_storage_class, s.manage_gpu_profile,
+        s.manage_idle_timeout, s.manage_max_replicas,
+    )  # fmt: skip
 
 
 async def _http_error(_: Request, exc: Exception) -> Response:
@@ -108,11 +122,18 @@ def create_app(gateway: Gateway) -> ASGIApp:
 
     proxy = ProxyRoute(gateway.forwarder, s.max_body_bytes)
     show = cluster.ShowRoute(gateway.listings, gateway.forwarder, s.max_body_bytes)
-    routes = [*cluster.routes(gateway.listings), *ops.routes(gateway.store, gateway.metrics)]
+    managing = manage.ManageRoutes(gateway.manage, s.manage_anonymous)
+    routes = [
+        *cluster.routes(gateway.listings),
+        *ops.routes(gateway.store, gateway.metrics),
+        *managing.routes(),
+    ]
     app = Starlette(
         routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error}
     )
     keys = ApiKeys(s.api_keys_file, os.environ.get("PASTURE_API_KEYS"))
     direct: dict[str, ASGIApp] = {p: proxy for p in PROXIED}
     direct["/api/show"] = show
+    for path in ("/api/generate", "/api/chat"):  # `ollama stop` never wakes a model
+        direct[path] = manage.StopGuard(proxy, gateway.store, gateway.demand, s.max_body_bytes)
     return GatewayMiddleware(app, keys, direct, gateway.metrics, AuditLog(enabled=s.audit))

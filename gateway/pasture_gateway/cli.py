@@ -55,6 +55,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         help="YAML of Models, ModelDeployments and Pods to route by, instead of watching a "
         "cluster (benchmarks, local runs)",
     )
+    _manage_flags(p)
     a = p.parse_args(argv)
     return Settings(
         host=a.host,
@@ -69,6 +70,44 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         audit=a.audit,
         log_level=a.log_level,
         objects_file=a.objects_file,
+        management=a.management,
+        manage_anonymous=a.manage_anonymous,
+        manage_namespace=a.manage_namespace,
+        manage_cache_size=a.manage_cache_size,
+        manage_storage_class=a.manage_storage_class,
+        manage_gpu_profile=a.manage_gpu_profile,
+        manage_idle_timeout=a.manage_idle_timeout,
+        manage_max_replicas=max(1, a.manage_max_replicas),
+        pull_timeout=a.pull_timeout,
+    )
+
+
+def _manage_flags(p: argparse.ArgumentParser) -> None:
+    """What `ollama pull` creates, and who may (docs/cli.md)."""
+    p.add_argument(
+        "--no-management",
+        dest="management",
+        action="store_false",
+        default=(_env("MANAGEMENT", "true") or "").lower() not in ("0", "false", "no"),
+        help="answer the management routes with 403 (the chart's gateway.management.enabled)",
+    )
+    p.add_argument(
+        "--manage-anonymous",
+        action="store_true",
+        default=(_env("MANAGE_ANONYMOUS", "") or "").lower() in ("1", "true", "yes"),
+        help="let callers without a key pull, create, copy and delete models (trusted "
+        "namespaces only; with keys, the `manage` scope decides)",
+    )
+    p.add_argument("--manage-namespace", default=_env("MANAGE_NAMESPACE", ""))
+    p.add_argument("--manage-cache-size", default=_env("MANAGE_CACHE_SIZE", "20Gi"))
+    p.add_argument("--manage-storage-class", default=_env("MANAGE_STORAGE_CLASS", ""))
+    p.add_argument("--manage-gpu-profile", default=_env("MANAGE_GPU_PROFILE", ""))
+    p.add_argument("--manage-idle-timeout", default=_env("MANAGE_IDLE_TIMEOUT", "5m"))
+    p.add_argument(
+        "--manage-max-replicas", type=int, default=int(_env("MANAGE_MAX_REPLICAS", "1") or 1)
+    )
+    p.add_argument(
+        "--pull-timeout", type=float, default=float(_env("PULL_TIMEOUT", "3600") or 3600)
     )
 
 

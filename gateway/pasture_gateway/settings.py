@@ -21,3 +21,14 @@ class Settings:
     audit: bool = True  # one JSON record per API call on the `pasture.audit` logger (stdout)
     log_level: str = "info"
     objects_file: str | None = None  # a fixed table instead of watches (benches, local runs)
+    # Management (ollama pull/create/cp/rm): what a pull creates (chart
+    # gateway.management.*). Off for callers without a key unless allowed.
+    management: bool = True  # False: the chart gave the gateway no RBAC to manage
+    manage_anonymous: bool = False
+    manage_namespace: str = ""  # empty: the first served namespace, else "default"
+    manage_cache_size: str = "20Gi"
+    manage_storage_class: str = ""
+    manage_gpu_profile: str = ""
+    manage_idle_timeout: str = "5m"
+    manage_max_replicas: int = 1
+    pull_timeout: float = 3600.0

@@ -46,6 +46,10 @@ class Store:
             self._objects[kind][_key(obj)] = obj
         self._rebuild()
 
+    def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The watched object as last seen (management reads Model status here)."""
+        return self._objects[kind].get(f"{namespace}/{name}")
+
     def _rebuild(self) -> None:
         self.table = build_table(
             self._objects["Model"].values(),
