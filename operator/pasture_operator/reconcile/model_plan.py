@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pasture_operator import modelfile
 from pasture_operator.builders import cache as cache_builders
 from pasture_operator.reconcile import conditions
 from pasture_operator.reconcile.conditions import Condition
@@ -245,6 +246,10 @@ def _status(
         status["enginePath"] = resolved.engine_model
         if resolved.cache:
             status["size"] = resolved.cache.size
+        ignored = modelfile.ignored_parameters(resolved.entry["parameters"])
+        if ignored:  # accepted as Ollama does, but nothing in vLLM honours them
+            status["ignoredParameters"] = list(ignored)
+            status["message"] += f"; ignored parameters (no vLLM equivalent): {', '.join(ignored)}"
     if ph.bytes_done is not None:
         status["bytesDone"] = ph.bytes_done
     if ph.bytes_total is not None:
