@@ -17,7 +17,7 @@ setup-python: ## The virtualenv (vLLM CPU engine, operator, runtime, dev tools)
 	@hack/setup-python
 
 .PHONY: setup-builds
-setup-builds: ## Build every cached binary at once: control plane, LeaderWorkerSet, ollama CLI (cold: minutes)
+setup-builds: ## Build every cached binary at once: control plane, LeaderWorkerSet, ollama CLI, ollama-js (cold: minutes)
 	@hack/build-all
 
 .PHONY: setup-kube
@@ -30,9 +30,10 @@ setup-monitoring: ## Install promtool and prometheus (Debian package; needs root
 	@hack/setup-monitoring
 
 .PHONY: setup-clients
-setup-clients: ## Build the stock `ollama` CLI and fetch Ollama's Go module (templates) from the Go proxy (cached)
+setup-clients: ## Build the stock `ollama` CLI, fetch Ollama's Go module (templates), install ollama-js from npm (cached)
 	@hack/ollama-cli >/dev/null
 	@hack/ollama-module >/dev/null
+	@hack/ollama-js >/dev/null
 
 .PHONY: lint
 lint: setup-python ## ruff, mypy and the import layer rules
