@@ -98,7 +98,7 @@ async def test_push_says_how_to_publish_on_pasture(ollama_cli: OllamaCli, server
     """The CLI asks /api/me first (a library name), then prints /api/push's error."""
     got = await ollama_cli.run(server.url, "push", "tiny")
     assert got.code == 1
-    assert "Error: push is not available on Pasture" in got.err, got.err
+    assert "Error: 403 Forbidden: push is not available on Pasture" in got.err, got.err
     assert "huggingface-cli upload" in got.err
     unknown = await ollama_cli.run(server.url, "push", "nope")
     assert unknown.code == 1
