@@ -54,11 +54,16 @@ test-kube: setup-python setup-kube setup-monitoring ## Tests on the local contro
 
 .PHONY: test-engine
 test-engine: setup-python setup-clients ## Tests on the vLLM CPU engine (no control plane)
-	PASTURE_TEST_TIER=engine $(VENV)/pytest -m "engine and not kube" $(PYTEST_ARGS)
+	PASTURE_TEST_TIER=engine $(VENV)/pytest -m "engine and not kube and not browser" $(PYTEST_ARGS)
+
+.PHONY: test-browser
+test-browser: setup-python ## Open WebUI on the vLLM CPU engine, driven in headless Chromium (installs them, cached)
+	@hack/open-webui >/dev/null
+	PASTURE_TEST_TIER=engine $(VENV)/pytest -m browser $(PYTEST_ARGS)
 
 .PHONY: test
-test: setup lint ## Set up and run every test (lint, unit, local control plane, vLLM engine)
-	$(VENV)/pytest $(PYTEST_ARGS)
+test: setup lint ## Set up and run every test (lint, unit, local control plane, vLLM engine; not the browser test)
+	$(VENV)/pytest -m "not browser" $(PYTEST_ARGS)
 
 .PHONY: demo
 demo: setup-python setup-kube ## Local control plane + operator + a Model and ModelDeployment + an Ollama API call
