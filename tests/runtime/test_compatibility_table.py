@@ -8,7 +8,6 @@ honours). A row that stops being true fails here."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 
 import httpx
@@ -21,11 +20,9 @@ from pasture_operator import modelfile
 from pasture_runtime.app import create_app
 from pasture_runtime.protocol import ollama as p
 from pasture_runtime.translate import options
+from tests.runtime.compat_doc import go_fields, ollama_module, table
 from tests.runtime.harness import tiny_config
 
-ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "compatibility.md"
-WORDS = {"yes", "differs", "refused", "ignored", "absent", "Pasture"}
 SERVED = {"yes", "differs", "refused", "Pasture"}
 # Ollama's request structs (api/types.go) and Pasture's models for them.
 REQUESTS: dict[str, type[BaseModel]] = {
@@ -43,32 +40,13 @@ REQUESTS: dict[str, type[BaseModel]] = {
 
 @pytest.fixture(scope="module")
 def module() -> Path:
-    out = subprocess.run(
-        [str(ROOT / "hack" / "ollama-module")], check=True, capture_output=True, text=True,
-        timeout=900,
-    )  # fmt: skip
-    return Path(out.stdout.strip())
-
-
-def _table(heading: str) -> list[list[str]]:
-    """The rows of the table under `### heading`, cells without backquotes."""
-    text = DOC.read_text()
-    start = text.index(f"\n### {heading}\n")
-    rows: list[list[str]] = []
-    for line in text[start:].splitlines()[2:]:
-        if line.startswith("#"):
-            break
-        if line.startswith("| ") and not line.startswith("|---"):
-            rows.append([c.strip().strip("`") for c in line.strip("|").split("|")])
-    assert rows, heading
-    return rows[1:]  # less the header
+    return ollama_module()
 
 
 def _endpoints() -> dict[tuple[str, str], str]:
-    rows = _table("Endpoints (runtime)")
+    rows = table("Endpoints (runtime)")
     got = {tuple(r[0].split(" ", 1)): r[1] for r in rows}
     assert len(got) == len(rows), "an endpoint is listed twice"
-    assert set(got.values()) <= WORDS
     return got  # type: ignore[return-value]
 
 
@@ -105,13 +83,9 @@ def test_rows_match_the_runtime_routes(tmp_path: Path) -> None:
 
 
 def test_request_fields(module: Path) -> None:
-    types = (module / "api" / "types.go").read_text()
-    rows = _table("Request fields")
-    assert {r[2] for r in rows} <= WORDS
+    rows = table("Request fields")
     for name, model in REQUESTS.items():
-        body = re.search(rf"^type {name} struct {{(.*?)^}}", types, re.S | re.M)
-        assert body, name
-        ollama = set(re.findall(r'json:"([A-Za-z_]+)', body.group(1)))
+        ollama = go_fields(module, name)
         documented = {r[1]: r[2] for r in rows if r[0] == name}
         ours = {f.alias or k for k, f in model.model_fields.items()}
         assert ollama - set(documented) == set(), f"{name}: Ollama fields without a row"
@@ -122,7 +96,7 @@ def test_request_fields(module: Path) -> None:
 
 
 def test_options(module: Path) -> None:
-    rows = _table("Options")
+    rows = table("Options")
     documented = {r[0]: r[1] for r in rows}
     assert len(documented) == len(rows)
     assert set(documented.values()) <= {"yes", "ignored"}
@@ -131,11 +105,7 @@ def test_options(module: Path) -> None:
     assert set(documented) == set(modelfile.PARAMETER_TYPES), "and a Modelfile takes them"
     honoured = {o for o, w in documented.items() if w == "yes"}
     assert honoured == modelfile.SERVED_PARAMETERS
-    types = (module / "api" / "types.go").read_text()
-    for struct in ("Options", "Runner"):
-        body = re.search(rf"^type {struct} struct {{(.*?)^}}", types, re.S | re.M)
-        assert body
-        assert set(re.findall(r'json:"([a-z_]+)', body.group(1))) <= set(documented)
+    assert go_fields(module, "Options") <= set(documented)  # with the Runner it embeds
 
 
 async def test_head_tags_answers_as_ollama(tmp_path: Path) -> None:
@@ -143,3 +113,19 @@ async def test_head_tags_answers_as_ollama(tmp_path: Path) -> None:
     app = create_app(tiny_config(tmp_path))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
         assert (await c.head("/api/tags")).status_code == 200
+
+
+RESPONSES = (
+    "GenerateResponse", "ChatResponse", "ShowResponse", "ListModelResponse",
+    "ProcessModelResponse", "ModelDetails", "ProgressResponse", "EmbedResponse",
+    "EmbeddingResponse",
+)  # fmt: skip
+
+
+def test_every_ollama_response_field_has_a_row(module: Path) -> None:
+    rows = table("Response fields")
+    assert {r[0] for r in rows} == set(RESPONSES)
+    for name in RESPONSES:
+        documented = [r[1] for r in rows if r[0] == name]
+        assert len(documented) == len(set(documented)), f"{name}: a field listed twice"
+        assert go_fields(module, name) - set(documented) == set(), name
