@@ -102,7 +102,7 @@ async def test_push_says_how_to_publish_on_pasture(ollama_cli: OllamaCli, server
     assert "huggingface-cli upload" in got.err
     unknown = await ollama_cli.run(server.url, "push", "nope")
     assert unknown.code == 1
-    assert "model 'nope' not found" in unknown.err, unknown.err
+    assert "Error: 404 Not Found: model 'nope:latest' not found" in unknown.err, unknown.err
 
 
 async def test_stop_unloads_nothing_but_succeeds(ollama_cli: OllamaCli, server: Served) -> None:
