@@ -17,7 +17,7 @@ setup-python: ## The virtualenv (vLLM CPU engine, operator, runtime, dev tools)
 	@hack/setup-python
 
 .PHONY: setup-builds
-setup-builds: ## Build every cached binary at once: control plane, LeaderWorkerSet, ollama CLI (cold: minutes)
+setup-builds: ## Build every cached binary at once: control plane, LeaderWorkerSet, ollama CLI, ollama-js (cold: minutes)
 	@hack/build-all
 
 .PHONY: setup-kube
@@ -30,9 +30,10 @@ setup-monitoring: ## Install promtool and prometheus (Debian package; needs root
 	@hack/setup-monitoring
 
 .PHONY: setup-clients
-setup-clients: ## Build the stock `ollama` CLI and fetch Ollama's Go module (templates) from the Go proxy (cached)
+setup-clients: ## Build the stock `ollama` CLI, fetch Ollama's Go module (templates), install ollama-js from npm (cached)
 	@hack/ollama-cli >/dev/null
 	@hack/ollama-module >/dev/null
+	@hack/ollama-js >/dev/null
 
 .PHONY: lint
 lint: setup-python ## ruff, mypy and the import layer rules
@@ -53,11 +54,16 @@ test-kube: setup-python setup-kube setup-monitoring ## Tests on the local contro
 
 .PHONY: test-engine
 test-engine: setup-python setup-clients ## Tests on the vLLM CPU engine (no control plane)
-	PASTURE_TEST_TIER=engine $(VENV)/pytest -m "(engine or vllm) and not kube" $(PYTEST_ARGS)
+	PASTURE_TEST_TIER=engine $(VENV)/pytest -m "(engine or vllm) and not kube and not browser" $(PYTEST_ARGS)
+
+.PHONY: test-browser
+test-browser: setup-python ## Open WebUI on the vLLM CPU engine, driven in headless Chromium (installs them, cached)
+	@hack/open-webui >/dev/null
+	PASTURE_TEST_TIER=engine $(VENV)/pytest -m browser $(PYTEST_ARGS)
 
 .PHONY: test
-test: setup lint ## Set up and run every test (lint, unit, local control plane, vLLM engine)
-	$(VENV)/pytest $(PYTEST_ARGS)
+test: setup lint ## Set up and run every test (lint, unit, local control plane, vLLM engine; not the browser test)
+	$(VENV)/pytest -m "not browser" $(PYTEST_ARGS)
 
 .PHONY: demo
 demo: setup-python setup-kube ## Local control plane + operator + a Model and ModelDeployment + an Ollama API call

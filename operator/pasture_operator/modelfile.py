@@ -8,24 +8,57 @@ Errors carry the 1-based line number so the status can point at it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-# Ollama parameters and the type each value is parsed into; `stop` repeats.
-_PARAM_TYPES: dict[str, type] = {
+# Every parameter Ollama's Modelfile takes, and the type each value is parsed
+# into; `stop` repeats. Ollama's api.Options (with its Runner), the parameters
+# its parser still takes with a deprecation warning (parser.go
+# deprecatedParameters), and older ones the runtime also type-checks.
+PARAMETER_TYPES: dict[str, type] = {
     "temperature": float,
     "top_p": float,
     "top_k": int,
     "min_p": float,
+    "typical_p": float,
     "num_ctx": int,
     "num_predict": int,
+    "num_keep": int,
     "repeat_penalty": float,
     "repeat_last_n": int,
     "presence_penalty": float,
     "frequency_penalty": float,
     "seed": int,
     "stop": str,
+    "num_batch": int,
+    "num_gpu": int,
+    "main_gpu": int,
+    "num_thread": int,
+    "num_gqa": int,
+    "use_mmap": bool,
+    "use_mlock": bool,
+    "numa": bool,
+    "low_vram": bool,
+    "f16_kv": bool,
+    "logits_all": bool,
+    "vocab_only": bool,
+    "penalize_newline": bool,
+    "embedding_only": bool,
+    "mirostat": int,
+    "mirostat_tau": float,
+    "mirostat_eta": float,
+    "tfs_z": float,
 }
+# Those the runtime honours (translate/options.py plan_sampling); the rest have
+# no vLLM equivalent (llama.cpp's threads, GPU layers, memory mapping, its
+# samplers) and are accepted, kept in /api/show, and reported as ignored.
+SERVED_PARAMETERS = frozenset(
+    {
+        "temperature", "top_p", "top_k", "min_p", "num_ctx", "num_predict", "repeat_penalty",
+        "presence_penalty", "frequency_penalty", "seed", "stop",
+    }
+)  # fmt: skip
 _ROLES = {"system", "user", "assistant"}
 _COMMANDS = {"FROM", "PARAMETER", "SYSTEM", "TEMPLATE", "ADAPTER", "LICENSE", "MESSAGE"}
 
@@ -78,19 +111,33 @@ def _parameter(line_no: int, value: str, out: dict[str, Any]) -> None:
     raw = raw.strip()
     if not key or not raw:
         raise ModelfileError(line_no, "PARAMETER needs a name and a value")
-    kind = _PARAM_TYPES.get(key)
+    kind = PARAMETER_TYPES.get(key)
     if kind is None:
         raise ModelfileError(line_no, f"unknown parameter {key!r}")
     if raw.startswith('"') and raw.endswith('"') and len(raw) >= 2:
         raw = raw[1:-1]
     try:
-        parsed: Any = kind(raw)
+        parsed: Any = _bool(raw) if kind is bool else kind(raw)
     except ValueError:
         raise ModelfileError(line_no, f"{key} needs a {kind.__name__}, got {raw!r}") from None
     if key == "stop":
         out.setdefault("stop", []).append(parsed)
     else:
         out[key] = parsed
+
+
+def _bool(raw: str) -> bool:
+    """Go's strconv.ParseBool, as Ollama reads a boolean PARAMETER."""
+    if raw in ("1", "t", "T", "TRUE", "true", "True"):
+        return True
+    if raw in ("0", "f", "F", "FALSE", "false", "False"):
+        return False
+    raise ValueError(raw)
+
+
+def ignored_parameters(parameters: Mapping[str, Any]) -> tuple[str, ...]:
+    """The parameters set that the engine cannot honour, sorted."""
+    return tuple(sorted(k for k in parameters if k not in SERVED_PARAMETERS))
 
 
 def parse(text: str) -> Modelfile:

@@ -94,6 +94,17 @@ async def test_management_commands_say_how_models_are_managed(
     assert "models are managed by Pasture Model resources" in got.err, got.err
 
 
+async def test_push_says_how_to_publish_on_pasture(ollama_cli: OllamaCli, server: Served) -> None:
+    """The CLI asks /api/me first (a library name), then prints /api/push's error."""
+    got = await ollama_cli.run(server.url, "push", "tiny")
+    assert got.code == 1
+    assert "Error: 403 Forbidden: push is not available on Pasture" in got.err, got.err
+    assert "huggingface-cli upload" in got.err
+    unknown = await ollama_cli.run(server.url, "push", "nope")
+    assert unknown.code == 1
+    assert "Error: 404 Not Found: model 'nope:latest' not found" in unknown.err, unknown.err
+
+
 async def test_stop_unloads_nothing_but_succeeds(ollama_cli: OllamaCli, server: Served) -> None:
     got = await ollama_cli.run(server.url, "stop", "tiny")
     assert got.code == 0, got.err

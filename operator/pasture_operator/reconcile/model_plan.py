@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from pasture_operator import modelfile
 from pasture_operator.builders import cache as cache_builders
 from pasture_operator.builders.download_access import download_access
 from pasture_operator.progress_fields import carried
@@ -304,6 +305,10 @@ def _status(
         status["enginePath"] = resolved.engine_model
         if resolved.cache:
             status["size"] = resolved.cache.size
+        ignored = modelfile.ignored_parameters(resolved.entry["parameters"])
+        if ignored:  # accepted as Ollama does, but nothing in vLLM honours them
+            status["ignoredParameters"] = list(ignored)
+            status["message"] += f"; ignored parameters (no vLLM equivalent): {', '.join(ignored)}"
     if _downloading(resolved, obs):
         # Written by the downloader: carried over unchanged, so a pass never undoes a
         # newer report (the merge patch leaves keys that did not change alone).

@@ -44,6 +44,15 @@ def _source_text(source: Mapping[str, Any]) -> str:
 def _adapter(name: str, adapters: list[Any]) -> tuple[dict[str, str] | None, list[Volume]]:
     if not adapters:
         return None, []
+    if len(adapters) > 1:
+        # Ollama's llama.cpp stacks adapters on one model; vLLM applies one LoRA
+        # per request, so serving only one of them would answer as another model.
+        raise ResolveError(
+            "UnsupportedAdapters",
+            f"{len(adapters)} ADAPTER lines: vLLM applies one LoRA adapter per request, "
+            "so adapters cannot be stacked; merge them into one adapter, or make one "
+            "Model per adapter and serve them together as variants of one ModelDeployment",
+        )
     first = adapters[0]
     if isinstance(first, str):  # from a Modelfile ADAPTER line
         src = modelfile.source_from(first)

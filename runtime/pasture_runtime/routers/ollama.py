@@ -154,7 +154,7 @@ def _list_entry(rt: Runtime, name: str) -> dict[str, Any]:
     }
 
 
-@router.get("/api/tags")
+@router.api_route("/api/tags", methods=["GET", "HEAD"])
 async def tags(request: Request) -> JSONResponse:
     return JSONResponse({"models": list_models(runtime(request))})
 
@@ -207,10 +207,26 @@ def _managed(op: str) -> OllamaError:
     return OllamaError(403, MANAGED.format(op=op))
 
 
+# Said by `ollama push` as "Error: <this>". Never "unauthorized" or "access
+# denied": the CLI would replace the message with one about namespaces.
+PUSH = (
+    "push is not available on Pasture: it serves models from the sources their "
+    "Model resources name (a Hugging Face repo, a PVC or a URL) and keeps no copy "
+    "to upload; publish the weights to one of those (e.g. `huggingface-cli upload`) "
+    "and point a Model at them"
+)
+
+
 @router.post("/api/push", openapi_extra=_body_doc(p.PushRequest))
 async def push(request: Request) -> Response:
-    await _body(request, p.PushRequest)
-    raise _managed("push")
+    rt = runtime(request)
+    req = await _body(request, p.PushRequest)
+    name = req.model or req.name
+    if not name:
+        raise OllamaError(400, MODEL_REQUIRED)
+    if rt.registry.lookup(name) is None:
+        raise OllamaError(404, f"model '{display_name(name)}' not found")
+    raise OllamaError(403, PUSH)
 
 
 @router.post("/api/create", openapi_extra=_body_doc(p.CreateRequest))
