@@ -20,3 +20,7 @@ class Settings:
     upstream_key_file: str | None = None
     log_level: str = "info"
     objects_file: str | None = None  # a fixed table instead of watches (benches, local runs)
+    fair_queueing: bool = True  # queue per tenant when a model is saturated
+    max_queued: int = 256  # per ModelDeployment, waiting for a fair turn
+    peers_deployment: str | None = None  # the gateway's own Deployment: limits are shared
+    peers_namespace: str | None = None  # its namespace (default: the service account's)
