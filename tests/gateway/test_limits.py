@@ -8,7 +8,8 @@ import pytest
 
 from pasture_gateway.identity import ALL_SCOPES, Identity, Limits
 from pasture_gateway.protocol.refusals import rate_limited
-from pasture_gateway.protocol.usage import usage_from_tail
+from pasture_gateway.protocol.requests import Routed, parse
+from pasture_gateway.protocol.usage import strip_usage_event, usage_from_tail
 from pasture_gateway.routing.limits import REQUESTS, TOKENS, RateLimiter, Refusal, Subject
 from pasture_gateway.usecases.admission import priority, subjects
 
@@ -111,3 +112,26 @@ def test_subjects_and_priority_from_the_identity() -> None:
 )
 def test_usage_from_the_last_bytes(tail: bytes, usage: tuple[int, int]) -> None:
     assert usage_from_tail(tail) == usage
+
+
+def test_openai_streams_are_asked_for_usage_unless_the_client_did() -> None:
+    def body(path: str, doc: str) -> bytes | None:
+        routed = parse(path, doc.encode())
+        assert isinstance(routed, Routed)
+        return routed.usage_body
+
+    wanted = b'"stream_options": {"include_usage": true}'
+    assert wanted in (body("/v1/chat/completions", '{"model":"m","stream":true}') or b"")
+    kept = '{"model":"m","stream":true,"stream_options":{"include_usage":false,"x":1}}'
+    assert b'{"include_usage": true, "x": 1}' in (body("/v1/completions", kept) or b"")
+    asked = '{"model":"m","stream":true,"stream_options":{"include_usage":true}}'
+    assert body("/v1/chat/completions", asked) is None
+    assert body("/v1/chat/completions", '{"model":"m"}') is None  # not a stream: usage is there
+    assert body("/api/chat", '{"model":"m","stream":true}') is None
+
+
+def test_the_usage_event_is_cut_from_a_chunk() -> None:
+    last = b'data: {"id":"c","choices":[],"usage":{"prompt_tokens":1}}\n\n'
+    text = b'data: {"choices":[{"delta":{}}]}\n\n'
+    assert strip_usage_event(text + last + b"data: [DONE]\n\n") == text + b"data: [DONE]\n\n"
+    assert strip_usage_event(last) == b""

@@ -31,6 +31,7 @@ class Stub:
 
     def __init__(self) -> None:
         self.headers: list[dict[str, str]] = []
+        self.bodies: list[dict[str, Any]] = []
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -38,7 +39,8 @@ class Stub:
                 head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
                 fields = dict(h.lower().split(": ", 1) for h in head[1:] if ": " in h)
                 self.headers.append(fields)
-                await reader.readexactly(int(fields.get("content-length", "0")))
+                body = await reader.readexactly(int(fields.get("content-length", "0")))
+                self.bodies.append(json.loads(body))
                 await self._answer(head[0].split(" ")[1], writer)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -48,9 +50,13 @@ class Stub:
     async def _answer(self, path: str, writer: asyncio.StreamWriter) -> None:
         if path.startswith("/v1/"):
             usage = {"prompt_tokens": 5, "completion_tokens": 6, "total_tokens": 11}
-            lines = [b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n',
-                     b"data: " + json.dumps({"choices": [], "usage": usage}).encode() + b"\n\n",
-                     b"data: [DONE]\n\n"]  # fmt: skip
+            lines = [b'data: {"choices":[{"delta":{"content":"hi"}}]}\n\n']
+            if (self.bodies[-1].get("stream_options") or {}).get("include_usage"):
+                event = {"id": "c", "choices": [], "usage": usage}  # as the runtime writes it
+                lines.append(
+                    b"data: " + json.dumps(event, separators=(",", ":")).encode() + b"\n\n"
+                )
+            lines.append(b"data: [DONE]\n\n")
             kind = b"text/event-stream"
         else:
             lines = [b'{"message":{"content":"hi"},"done":false}\n',
@@ -98,8 +104,10 @@ class Rig:
     def __init__(self, client: httpx.AsyncClient, stub: Stub, clock: Clock, rec: Recorder):
         self.client, self.stub, self.clock, self.recorder = client, stub, clock, rec
 
-    async def chat(self, path: str = "/api/chat", **headers: str) -> httpx.Response:
-        body = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}]}
+    async def chat(
+        self, path: str = "/api/chat", extra: dict[str, Any] | None = None, **headers: str
+    ) -> httpx.Response:
+        body = {"model": "tiny", "messages": [{"role": "user", "content": "hi"}], **(extra or {})}
         hdrs = {"authorization": "Bearer k1", **headers}
         return await self.client.post(path, json=body, headers=hdrs)
 
@@ -139,14 +147,25 @@ async def fifty_tokens(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Rig]:
 
 async def test_identity_forwarded_and_state_set(two_per_minute: Rig) -> None:
     rig = two_per_minute
-    r = await rig.chat(**{"x-pasture-tenant": "someone-else", "x-pasture-key-id": "forged"})
+    forged = {"x-pasture-tenant": "someone-else", "x-pasture-key-id": "forged"}
+    r = await rig.chat("/api/chat", None, **forged)
     assert r.status_code == 200
     assert r.text.endswith(json.dumps(OLLAMA_FINAL) + "\n")
     sent = rig.stub.headers[-1]
     assert (sent["x-pasture-key-id"], sent["x-pasture-tenant"]) == ("id-k1", "team-a")
     state = rig.recorder.states[-1]
     assert (state["status"], state["model"], state["usage"]) == (200, "tiny", (12, 34))
-    r = await rig.chat("/v1/chat/completions")
+    r = await rig.chat("/v1/chat/completions", {"stream": True})
+    assert rig.stub.bodies[-1]["stream_options"] == {"include_usage": True}  # asked for the client
+    assert rig.recorder.states[-1]["usage"] == (5, 6)
+    assert r.text == 'data: {"choices":[{"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n'
+
+
+async def test_a_client_that_asks_for_usage_gets_it(fifty_tokens: Rig) -> None:
+    rig = fifty_tokens
+    asked = {"stream": True, "stream_options": {"include_usage": True}}
+    r = await rig.chat("/v1/chat/completions", asked)
+    assert '"usage":{"prompt_tokens":5' in r.text
     assert rig.recorder.states[-1]["usage"] == (5, 6)
 
 

@@ -34,3 +34,19 @@ def usage_from_tail(tail: bytes) -> tuple[int, int]:
         if prompt is not None or output is not None:
             return prompt or 0, output or 0
     return NO_USAGE
+
+
+# The runtime's usage chunk (compact JSON): no choices, then the counts.
+USAGE_EVENT_MARK = b'"choices":[],"usage":{'
+
+
+def strip_usage_event(chunk: bytes) -> bytes:
+    """`chunk` without the SSE event holding USAGE_EVENT_MARK (the usage chunk
+    the gateway asked for on the client's behalf); called only when the mark
+    is in the chunk. The runtime writes that event whole in one write."""
+    at = chunk.find(USAGE_EVENT_MARK)
+    start = chunk.rfind(b"data: ", 0, at)
+    end = chunk.find(b"\n\n", at)
+    if start < 0 or end < 0:
+        return chunk
+    return chunk[:start] + chunk[end + 2 :]

@@ -6,6 +6,7 @@ never after a byte went to the client (the router streams what this returns)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
@@ -73,6 +74,7 @@ class Opened:
     endpoint: str
     identity: Identity = ANONYMOUS
     ticket: Ticket | None = None
+    strip_usage: bool = False  # the usage chunk was asked for by the gateway, not the client
     prefetched: bytes | None = None  # a 503 body read to decide on a retry
     released: bool = False
 
@@ -167,6 +169,8 @@ class Forwarder:
                 d, started = self._fresh(d), time.monotonic()
             ticket = entered
         self.metrics.added_seconds.labels(endpoint=call.path).observe(time.monotonic() - started)
+        if routed.usage_body is not None:
+            call = dataclasses.replace(call, body=routed.usage_body)
         try:
             out = await self._attempts(call, d, routed.prefix)
         except BaseException:
@@ -177,7 +181,7 @@ class Forwarder:
             if ticket is not None:
                 self.admission.leave(ticket, NO_USAGE)
         else:
-            out.ticket = ticket
+            out.ticket, out.strip_usage = ticket, routed.usage_body is not None
         return out
 
     async def _hold(self, name: str, d: Deployment) -> Deployment | ErrorReply:
