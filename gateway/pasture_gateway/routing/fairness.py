@@ -9,7 +9,9 @@ banks no credit and a newcomer cannot starve the others either.
 
 Optional priority classes: a higher class is always dispatched first (strict;
 a flood at a high class can starve a lower one, by design). Within a class,
-requests of one tenant leave in arrival order. Bounded: a full queue refuses."""
+requests of one tenant leave in arrival order; equal counters go to the
+shorter backlog first (a lifted newcomer ties with the floor, and should not
+wait behind a flood's oldest request for that). Bounded: a full queue refuses."""
 
 from __future__ import annotations
 
@@ -66,7 +68,11 @@ class FairQueue(Generic[T]):
         top = max(p for p, _ in self._queues)
         slot = min(
             (s for s in self._queues if s[0] == top),
-            key=lambda s: (self.counters.get(s[1], 0.0), self._queues[s][0].seq),
+            key=lambda s: (
+                self.counters.get(s[1], 0.0),
+                len(self._queues[s]),
+                self._queues[s][0].seq,
+            ),
         )
         queue = self._queues[slot]
         waiting = queue.popleft()
