@@ -16,7 +16,7 @@ from ..identity import identity_of
 from ..middleware import send_reply, with_request_id
 from ..protocol.errors import BODY_TOO_LARGE, ErrorReply
 from ..protocol.usage import NO_USAGE, USAGE_EVENT_MARK, strip_usage_event, usage_from_tail
-from ..upstream.client import HOP_BY_HOP, MidStreamFailure, UpstreamResponse
+from ..upstream.client import HOP_BY_HOP, STREAM_ERRORS, UpstreamResponse
 from ..usecases.forward import Call, Forwarder, Opened
 
 log = logging.getLogger(__name__)
@@ -122,15 +122,15 @@ async def _stream(forwarder: Forwarder, opened: Opened, send: Send, call: Call) 
             last = opened.prefetched
             await send({"type": "http.response.body", "body": last})
             return
-        strip = opened.strip_usage
+        strip, read = opened.strip_usage, response.reader()
         try:
-            async for chunk in response.chunks():
+            while chunk := await read():
                 prev = last
                 last = chunk
                 if strip and USAGE_EVENT_MARK in chunk:
                     chunk = strip_usage_event(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except MidStreamFailure as e:  # the replica went away mid-stream: end with an error line
+        except STREAM_ERRORS as e:  # the replica went away mid-stream: end with an error line
             log.warning("upstream %s failed mid-stream: %s", opened.lease.address, e)
             await send({"type": "http.response.body", "body": _mid_stream_error(response)})
             return
