@@ -179,10 +179,13 @@ def _objects(slots: int) -> str:
 def gateway_child(argv: list[str]) -> None:
     """`pasture-gateway` whose plain keys "<T>-key" belong to tenant T."""
     from pasture_gateway import auth, cli
-    from pasture_gateway.identity import ALL_SCOPES, Identity
+    from pasture_gateway.identity import ALL_SCOPES, NO_LIMITS, Identity, Limits
+
+    # BENCH_LIMITS=1: every key and tenant under limits it never reaches (their cost only).
+    big = Limits(10**9, 10**12) if os.environ.get("BENCH_LIMITS") else NO_LIMITS
 
     def identity(key: str) -> Identity:
-        return Identity(f"id-{key}", key.split("-")[0], ALL_SCOPES)
+        return Identity(f"id-{key}", key.split("-")[0], ALL_SCOPES, limits=big, tenant_limits=big)
 
     auth.plain_key_identity = identity  # type: ignore[attr-defined]
     cli.main(argv)
