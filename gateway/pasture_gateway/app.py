@@ -93,7 +93,7 @@ def build(settings: Settings, kube: httpx.AsyncClient | None) -> Gateway:
     metrics = GatewayMetrics()
     key = ApiKeys(settings.upstream_key_file) if settings.upstream_key_file else None
     replicas = GatewayReplicas(settings.peers_deployment)
-    admission = Admission(replicas, settings.fair_queueing, settings.max_queued)
+    admission = Admission(replicas, settings.fair_queueing, settings.max_queued, metrics=metrics)
     forwarder = Forwarder(settings, store, holds, demand, upstream, metrics, writer, key, admission)
     listings = Listings(store, demand, upstream)
     return Gateway(settings, store, holds, demand, forwarder, listings, upstream, metrics, kube)

@@ -10,6 +10,7 @@ import dataclasses
 
 from pasture_gateway.identity import ALL_SCOPES, Identity
 from pasture_gateway.kube.peers import GatewayReplicas
+from pasture_gateway.metrics import GatewayMetrics
 from pasture_gateway.protocol.errors import ErrorReply
 from pasture_gateway.routing.objects import Deployment, Endpoint, parse_deployment
 from pasture_gateway.usecases.admission import Admission, Ticket
@@ -122,5 +123,24 @@ def test_the_slots_are_shared_among_gateway_replicas() -> None:
         assert isinstance(await late, Ticket)
         assert isinstance(other, Ticket)
         assert adm.in_flight == {d.key: 5}
+
+    asyncio.run(run())
+
+
+def test_waiting_is_measured() -> None:
+    async def run() -> None:
+        metrics = GatewayMetrics()
+        adm = Admission(GatewayReplicas(), metrics=metrics)
+        d = deployment()
+        running = await adm.enter(d, A, 0, "tiny")
+        assert isinstance(running, Ticket)
+        waiter = asyncio.create_task(adm.enter(d, B, 0, "tiny"))
+        await asyncio.sleep(0)
+        sample = metrics.registry.get_sample_value
+        assert sample("pasture_gateway_queued_requests", {"model": "tiny"}) == 1
+        adm.leave(running, (0, 0))
+        assert isinstance(await waiter, Ticket)
+        assert sample("pasture_gateway_queued_requests", {"model": "tiny"}) == 0
+        assert sample("pasture_gateway_queue_seconds_count", {"model": "tiny"}) == 1
 
     asyncio.run(run())

@@ -17,6 +17,7 @@ from functools import lru_cache
 
 from ..identity import NO_LIMITS, Identity
 from ..kube.peers import GatewayReplicas
+from ..metrics import GatewayMetrics
 from ..protocol.errors import ErrorReply
 from ..protocol.refusals import queue_full, rate_limited
 from ..routing.fairness import FairQueue
@@ -63,11 +64,13 @@ class Admission:
         fair: bool = True,
         max_queued: int = 256,
         clock: Callable[[], float] = time.monotonic,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self.replicas = replicas
         self.fair = fair
         self.max_queued = max_queued
         self.clock = clock
+        self.metrics = metrics
         self.limiter = RateLimiter()
         self.in_flight: dict[str, int] = {}
         self.capacity: dict[str, int] = {}
@@ -91,7 +94,7 @@ class Admission:
         return cap
 
     async def enter(
-        self, d: Deployment, identity: Identity, body_bytes: int
+        self, d: Deployment, identity: Identity, body_bytes: int, label: str = ""
     ) -> Ticket | ErrorReply:
         """A slot on the model now, or after waiting fairly; the busy 503 when full."""
         estimate = body_bytes // PROMPT_BYTES_PER_TOKEN
@@ -112,13 +115,25 @@ class Admission:
         if not queue.push(ticket, identity.tenant, priority(identity)):
             return queue_full()
         self._dispatch(key, queue)  # slots may have opened since (a replica came, a share grew)
+        await self._wait(queue, ticket, turn, label)
+        return ticket
+
+    async def _wait(
+        self, queue: FairQueue[Ticket], ticket: Ticket, turn: asyncio.Future[None], label: str
+    ) -> None:
+        t0 = time.monotonic()
+        if self.metrics is not None:
+            self.metrics.queued.labels(model=label).inc()
         try:
             await turn  # the slot is handed over by leave(): in_flight already counts it
         except asyncio.CancelledError:
             if not queue.remove(ticket) and turn.done() and not turn.cancelled():
                 self.leave(ticket, (0, 0))  # handed a slot, then the client left
             raise
-        return ticket
+        finally:
+            if self.metrics is not None:
+                self.metrics.queued.labels(model=label).dec()
+                self.metrics.queue_seconds.labels(model=label).observe(time.monotonic() - t0)
 
     def leave(self, ticket: Ticket, usage: tuple[int, int]) -> None:
         if ticket.left or not ticket.gated:

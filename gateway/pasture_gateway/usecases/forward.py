@@ -162,7 +162,7 @@ class Forwarder:
             d, started = held, time.monotonic()
         ticket = None
         if call.path not in UNGATED:
-            entered = await self.admission.enter(d, call.identity, len(call.body))
+            entered = await self.admission.enter(d, call.identity, len(call.body), model_label(d))
             if isinstance(entered, ErrorReply):
                 return entered
             if entered.turn is not None:  # it waited for a fair turn: not the gateway's time
