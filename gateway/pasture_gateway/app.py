@@ -19,7 +19,8 @@ from starlette.types import ASGIApp
 
 from .audit import AuditLog
 from .auth import ApiKeys
-from .kube import watch
+from .kube import peers, watch
+from .kube.peers import GatewayReplicas
 from .kube.store import Store
 from .kube.writer import KubeWriter
 from .metrics import GatewayMetrics
@@ -28,6 +29,7 @@ from .routers import cluster, manage, ops
 from .routers.proxy import PROXIED, ProxyRoute
 from .settings import Settings
 from .upstream.client import Upstream
+from .usecases.admission import Admission
 from .usecases.demand import Demand
 from .usecases.forward import Forwarder
 from .usecases.hold import HoldLimits, Holds
@@ -56,7 +58,15 @@ class Gateway:
         if self.kube is not None:
             for src in watch.sources(self.settings.namespaces):
                 self.tasks.append(asyncio.create_task(watch.run(self.kube, src, self.store)))
+            self._watch_peers(self.kube)
         self.tasks.append(asyncio.create_task(self.demand.refresh_forever()))
+
+    def _watch_peers(self, kube: httpx.AsyncClient) -> None:
+        replicas = self.forwarder.admission.replicas
+        namespace = peers.own_namespace(self.settings.peers_namespace)
+        if replicas.name and namespace:
+            src = peers.source(namespace)
+            self.tasks.append(asyncio.create_task(watch.run(kube, src, replicas)))
 
     async def stop(self) -> None:
         self.holds.stop()
@@ -86,7 +96,9 @@ def build(settings: Settings, kube: httpx.AsyncClient | None) -> Gateway:
     upstream = Upstream()
     metrics = GatewayMetrics()
     key = ApiKeys(settings.upstream_key_file) if settings.upstream_key_file else None
-    forwarder = Forwarder(settings, store, holds, demand, upstream, metrics, writer, key)
+    replicas = GatewayReplicas(settings.peers_deployment)
+    admission = Admission(replicas, settings.fair_queueing, settings.max_queued, metrics=metrics)
+    forwarder = Forwarder(settings, store, holds, demand, upstream, metrics, writer, key, admission)
     listings = Listings(store, demand, upstream, key)
     gateway = Gateway(settings, store, holds, demand, forwarder, listings, upstream, metrics, kube)
     if writer is not None and settings.management:

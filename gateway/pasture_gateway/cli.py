@@ -50,6 +50,19 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     )
     p.add_argument("--log-level", default=_env("LOG_LEVEL", "info"))
     p.add_argument(
+        "--fair-queueing",
+        default=_env("FAIR_QUEUEING", "true"),
+        help="queue per tenant, by token-weighted fair share, when a model is saturated "
+        "(true|false)",
+    )
+    p.add_argument("--max-queued", type=int, default=int(_env("MAX_QUEUED", "256") or 256))
+    p.add_argument(
+        "--peers-deployment",
+        default=_env("PEERS_DEPLOYMENT"),
+        help="the gateway's own Deployment: each replica enforces 1/ready of the limits",
+    )
+    p.add_argument("--peers-namespace", default=_env("PEERS_NAMESPACE"))
+    p.add_argument(
         "--objects-file",
         default=None,
         help="YAML of Models, ModelDeployments and Pods to route by, instead of watching a "
@@ -70,6 +83,10 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         audit=a.audit,
         log_level=a.log_level,
         objects_file=a.objects_file,
+        fair_queueing=str(a.fair_queueing).lower() not in ("false", "0", "no", "off"),
+        max_queued=max(0, a.max_queued),
+        peers_deployment=a.peers_deployment or None,
+        peers_namespace=a.peers_namespace or None,
         management=a.management,
         manage_anonymous=a.manage_anonymous,
         manage_namespace=a.manage_namespace,

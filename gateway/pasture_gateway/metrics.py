@@ -46,6 +46,15 @@ class GatewayMetrics:
             "pasture_gateway_in_flight", "Requests in flight per replica at this gateway.",
             ["model", "pod"], registry=r,
         )  # fmt: skip
+        self.queued = Gauge(
+            "pasture_gateway_queued_requests",
+            "Requests waiting for a fair turn at a saturated model (docs/gateway.md).",
+            ["model"], registry=r,
+        )  # fmt: skip
+        self.queue_seconds = Histogram(
+            "pasture_gateway_queue_seconds", "How long requests waited for a fair turn.",
+            ["model"], buckets=LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
         self.wakes = Counter(
             "pasture_gateway_scale_from_zero", "ModelDeployments raised from 0 to 1 replica.",
             ["model"], registry=r,

@@ -32,3 +32,7 @@ class Settings:
     manage_idle_timeout: str = "5m"
     manage_max_replicas: int = 1
     pull_timeout: float = 3600.0
+    fair_queueing: bool = True  # queue per tenant when a model is saturated
+    max_queued: int = 256  # per ModelDeployment, waiting for a fair turn
+    peers_deployment: str | None = None  # the gateway's own Deployment: limits are shared
+    peers_namespace: str | None = None  # its namespace (default: the service account's)

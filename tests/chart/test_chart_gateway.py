@@ -21,6 +21,19 @@ GATEWAY_RULES = {
 }  # fmt: skip
 
 
+# Its own Deployment, in the release namespace: the ready replicas share the limits.
+PEERS_RULES = {("apps", "deployments", "get"), ("apps", "deployments", "list"),
+               ("apps", "deployments", "watch")}  # fmt: skip
+
+
+def peers(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in gateway(objs, kind) if o["metadata"]["name"].endswith("-peers")]
+
+
+def served(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in gateway(objs, kind) if not o["metadata"]["name"].endswith("-peers")]
+
+
 def gateway(objs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     return [
         o
@@ -130,7 +143,11 @@ def test_gateway_rbac_is_the_contract_cluster_wide() -> None:
     objs = render()
     (role,) = gateway(objs, "ClusterRole")
     assert rules(role) == GATEWAY_RULES
-    assert not gateway(objs, "Role")
+    assert not served(objs, "Role")
+    (own,) = peers(objs, "Role")
+    assert rules(own) == PEERS_RULES
+    assert own["metadata"]["namespace"] == "pasture-system"
+    assert "--peers-deployment=pasture-gateway" in container(objs)["args"]
     (binding,) = gateway(objs, "ClusterRoleBinding")
     (sa,) = gateway(objs, "ServiceAccount")
     assert binding["subjects"] == [
@@ -150,10 +167,11 @@ def test_gateway_rbac_is_namespaced_to_what_it_serves(flags: list[str]) -> None:
     objs = render(*flags)
     assert not gateway(objs, "ClusterRole")
     assert not gateway(objs, "ClusterRoleBinding")
-    roles = gateway(objs, "Role")
+    roles = served(objs, "Role")
     assert sorted(r["metadata"]["namespace"] for r in roles) == ["team-a", "team-b"]
     assert all(rules(r) == GATEWAY_RULES for r in roles)
-    bindings = gateway(objs, "RoleBinding")
+    assert [r["metadata"]["namespace"] for r in peers(objs, "Role")] == ["pasture-system"]
+    bindings = served(objs, "RoleBinding")
     assert sorted(b["metadata"]["namespace"] for b in bindings) == ["team-a", "team-b"]
     assert "--namespaces=team-a,team-b" in container(objs)["args"]
 

@@ -66,6 +66,7 @@ def test_gateway_serviceaccount_can_do_what_the_gateway_does_and_no_more(
             ("get", "modeldeployments", "-A", "-o", "name"),
             ("get", "modeldeployments", "-n", ns, "--watch-only", "--request-timeout=1s"),
             ("get", "pods", "-A", "-l", "pasture.dev/deployment", "-o", "name"),
+            ("get", "deployments", "-n", NS, "-o", "name"),  # its own: the replica share
             ("get", "--raw", scale),
             ("annotate", "-n", ns, "modeldeployment/tiny", "--overwrite",
              "pasture.dev/last-request=2026-11-28T12:00:00Z", "pasture.dev/keep-alive=600"),

@@ -206,7 +206,6 @@ def test_one_audit_record_per_call_refusals_included(stack: Stack) -> None:
 
 # The forward path (branch fair) leaves status, model and the engine's counts
 # in scope["state"]; remove this mark once it is merged.
-@pytest.mark.xfail(reason="needs the forward path's scope state (branch fair)", strict=False)
 def test_forwarded_calls_audit_the_engines_counts(stack: Stack) -> None:
     before = len(stack.audit(stack.gateway))
     path, headers, body = _calls(stack)[0]

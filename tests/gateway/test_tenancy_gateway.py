@@ -192,7 +192,6 @@ def test_client_identity_headers_never_pass(client: TestClient) -> None:
 # The proxied routes bypass Starlette's middleware (no per-chunk send wrapper):
 # their handler leaves status/model/usage in scope["state"] (the forward path,
 # branch fair). Remove this mark once that path is merged.
-@pytest.mark.xfail(reason="needs the forward path's scope state (branch fair)", strict=False)
 def test_forward_path_refusals_carry_status_and_model(client: TestClient, audit: Records) -> None:
     client.post("/api/chat", json={"model": "mistral"}, headers=auth("sk-llama"))
     client.post("/api/chat", json={"model": "nowhere"}, headers=auth("sk-admin"))

@@ -15,7 +15,8 @@ from starlette.types import Receive, Scope, Send
 from ..identity import identity_of
 from ..middleware import send_reply, with_request_id
 from ..protocol.errors import BODY_TOO_LARGE, ErrorReply
-from ..upstream.client import HOP_BY_HOP, MidStreamFailure, UpstreamResponse
+from ..protocol.usage import NO_USAGE, USAGE_EVENT_MARK, strip_usage_event, usage_from_tail
+from ..upstream.client import HOP_BY_HOP, STREAM_ERRORS, UpstreamResponse
 from ..usecases.forward import Call, Forwarder, Opened
 
 log = logging.getLogger(__name__)
@@ -58,8 +59,9 @@ def client_call(scope: Scope, body: bytes) -> Call:
         for k, v in scope["headers"]
         if k.decode("latin-1").lower() not in HOP_BY_HOP
     )
-    rid = str(scope.get("state", {}).get("request_id", ""))
-    return Call(scope["path"], scope["method"], headers, body, rid, identity_of(scope))
+    state = scope.setdefault("state", {})
+    rid = str(state.get("request_id", ""))
+    return Call(scope["path"], scope["method"], headers, body, rid, identity_of(scope), state)
 
 
 class ProxyRoute:
@@ -73,8 +75,10 @@ class ProxyRoute:
         except Disconnected:
             return
         if body is None:
-            rid = str(scope.get("state", {}).get("request_id", ""))
-            await send_reply(send, scope["path"], ErrorReply(413, BODY_TOO_LARGE), rid)
+            state = scope.setdefault("state", {})
+            state["status"], state["usage"] = 413, NO_USAGE
+            reply = ErrorReply(413, BODY_TOO_LARGE)
+            await send_reply(send, scope["path"], reply, str(state.get("request_id", "")))
             return
         await relay_call(self.forwarder, client_call(scope, body), receive, send)
 
@@ -94,37 +98,51 @@ async def relay_call(forwarder: Forwarder, call: Call, receive: Receive, send: S
 
 
 async def _answer(forwarder: Forwarder, call: Call, send: Send) -> None:
+    call.state["status"], call.state["usage"] = CLIENT_CLOSED, NO_USAGE  # until answered
     out = await forwarder.forward(call)
     if isinstance(out, ErrorReply):
+        call.state["status"] = out.status
         await send_reply(send, call.path, out, call.request_id)
         return
-    await _stream(forwarder, out, send, call.request_id)
+    await _stream(forwarder, out, send, call)
 
 
-async def _stream(forwarder: Forwarder, opened: Opened, send: Send, rid: str) -> None:
-    response = opened.response
+async def _stream(forwarder: Forwarder, opened: Opened, send: Send, call: Call) -> None:
+    """Relays the body as it comes; only the last two chunks are kept, for the
+    engine's token counts (read once, at the end: nothing parsed per chunk)."""
+    response, rid = opened.response, call.request_id
     code = response.status
+    call.state["status"] = code
+    prev = last = b""
     headers = [(k.lower().encode(), v.encode()) for k, v in response.headers()]
     with_request_id(headers, rid)
     try:
         await send({"type": "http.response.start", "status": code, "headers": headers})
         if opened.prefetched is not None:
-            await send({"type": "http.response.body", "body": opened.prefetched})
+            last = opened.prefetched
+            await send({"type": "http.response.body", "body": last})
             return
+        strip, read = opened.strip_usage, response.reader()
         try:
-            async for chunk in response.chunks():
+            while chunk := await read():
+                prev = last
+                last = chunk
+                if strip and USAGE_EVENT_MARK in chunk:
+                    chunk = strip_usage_event(chunk)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        except MidStreamFailure as e:  # the replica went away mid-stream: end with an error line
+        except STREAM_ERRORS as e:  # the replica went away mid-stream: end with an error line
             log.warning("upstream %s failed mid-stream: %s", opened.lease.address, e)
             await send({"type": "http.response.body", "body": _mid_stream_error(response)})
             return
         await send({"type": "http.response.body", "body": b""})
     except asyncio.CancelledError:
-        code = CLIENT_CLOSED
+        code = call.state["status"] = CLIENT_CLOSED
         raise
     finally:
         response.close()
-        forwarder.finish(opened, code)
+        usage = usage_from_tail(prev + last)
+        call.state["usage"] = usage
+        forwarder.finish(opened, code, usage)
 
 
 def _mid_stream_error(response: UpstreamResponse) -> bytes:

@@ -65,6 +65,9 @@ class Deployment:
     idle_timeout: str
     conditions: tuple[Condition, ...]
     ready: tuple[Endpoint, ...] = ()
+    # Requests one replica runs at once (the runtime's admission): the gateway
+    # queues fairly beyond ready x this (docs/gateway.md, Limits and fairness).
+    max_running: int = 256
 
     @property
     def key(self) -> str:
@@ -129,6 +132,7 @@ def parse_deployment(obj: Mapping[str, Any]) -> Deployment:
         served_names=tuple(str(n) for n in status.get("servedNames") or ()),
         strategy=strategy if strategy in STRATEGIES else DEFAULT_STRATEGY,
         idle_timeout=str(autoscaling.get("idleTimeout") or "5m"),
+        max_running=_max_running(spec),
         conditions=tuple(
             Condition(
                 str(c.get("type") or ""),
@@ -139,6 +143,13 @@ def parse_deployment(obj: Mapping[str, Any]) -> Deployment:
             for c in status.get("conditions") or ()
         ),
     )
+
+
+def _max_running(spec: Mapping[str, Any]) -> int:
+    """spec.server.maxRunning, else the engine's maxNumSeqs (as the runtime
+    takes them), else vLLM's default max_num_seqs."""
+    server, engine = spec.get("server") or {}, spec.get("engine") or {}
+    return max(1, _int(server.get("maxRunning") or engine.get("maxNumSeqs"), 256))
 
 
 def ready_endpoint(pod: Mapping[str, Any]) -> tuple[str, Endpoint] | None:

@@ -8,7 +8,7 @@ BENCHMARKS.md); aiohttp's connector does not."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 import aiohttp
 
@@ -20,6 +20,10 @@ HOP_BY_HOP = frozenset(
         "date", "server",
     }
 )  # fmt: skip
+
+
+# What reading a response body raises when the replica went away mid-stream.
+STREAM_ERRORS: tuple[type[Exception], ...] = (aiohttp.ClientError,)
 
 
 class ConnectFailed(Exception):
@@ -52,6 +56,13 @@ class UpstreamResponse:
             return await self._r.read()
         except aiohttp.ClientError as e:
             raise MidStreamFailure(str(e)) from e
+
+    def reader(self) -> Callable[[], Awaitable[bytes]]:
+        """The body's next bytes as they arrive (b"" at the end), as a bare
+        coroutine function: the relay's per-chunk path, one await deep (an
+        async generator around aiohttp's iterator cost two more frames a
+        chunk). Raises STREAM_ERRORS when the replica goes away."""
+        return self._r.content.readany
 
     async def chunks(self) -> AsyncIterator[bytes]:
         """The body as it arrives, no re-assembly."""

@@ -6,10 +6,12 @@ never after a byte went to the client (the router streams what this returns)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..auth import ApiKeys
 from ..identity import ANONYMOUS, Identity
@@ -19,18 +21,25 @@ from ..metrics import GatewayMetrics
 from ..protocol import errors
 from ..protocol.errors import ErrorReply
 from ..protocol.requests import Routed, parse
+from ..protocol.usage import NO_USAGE
 from ..routing.names import display_name
 from ..routing.objects import Deployment
 from ..routing.picker import choose
 from ..routing.table import Conflict, NotFound
 from ..settings import Settings
 from ..upstream.client import ConnectFailed, MidStreamFailure, Upstream, UpstreamResponse
+from .admission import Admission, Ticket
 from .demand import Demand
 from .hold import HoldFull, Holds, HoldTimedOut, ShuttingDown
 
 log = logging.getLogger(__name__)
 # The runtime's 503s that mean "try another replica" (nothing was generated).
 RETRYABLE_503 = (errors.BUSY, errors.SHUTTING_DOWN, "model is still loading, please try again")
+# Who the call is for, to runtimes (logs, metrics there); never taken from the client.
+KEY_ID_HEADER = "x-pasture-key-id"
+TENANT_HEADER = "x-pasture-tenant"
+_SET_HERE = frozenset({"x-request-id", KEY_ID_HEADER, TENANT_HEADER})
+UNGATED = frozenset({"/api/show"})  # answers from the model's files, no engine slot
 
 
 @dataclass(frozen=True)
@@ -40,7 +49,10 @@ class Call:
     headers: tuple[tuple[str, str], ...]  # the client's, hop-by-hop removed
     body: bytes
     request_id: str
-    identity: Identity = ANONYMOUS  # the caller (GatewayMiddleware)
+    identity: Identity = ANONYMOUS
+    # The ASGI scope's state: "model", "status", "usage" are set for the audit
+    # record (written by the middleware once the call is answered).
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -60,6 +72,9 @@ class Opened:
     response: UpstreamResponse
     lease: Lease
     endpoint: str
+    identity: Identity = ANONYMOUS
+    ticket: Ticket | None = None
+    strip_usage: bool = False  # the usage chunk was asked for by the gateway, not the client
     prefetched: bytes | None = None  # a 503 body read to decide on a retry
     released: bool = False
 
@@ -89,6 +104,7 @@ class Forwarder:
         metrics: GatewayMetrics,
         writer: KubeWriter | None,
         upstream_key: ApiKeys | None,
+        admission: Admission,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -98,6 +114,7 @@ class Forwarder:
         self.metrics = metrics
         self.writer = writer
         self.upstream_key = upstream_key
+        self.admission = admission
         self.loads: dict[str, int] = {}  # replica address -> requests in flight here
         self._turn = 0
 
@@ -110,6 +127,7 @@ class Forwarder:
         if isinstance(routed, ErrorReply):
             self.count("", call.path, routed.status)
             return routed
+        call.state["model"] = routed.model
         if not call.identity.allows(routed.model):  # before any lookup: reveals nothing
             self.count("", call.path, 403)
             return errors.model_forbidden(routed.model)
@@ -121,6 +139,10 @@ class Forwarder:
             self.count("", call.path, 409)
             return errors.conflict(routed.model, found.deployments)
         d = found.deployment
+        refused = self.admission.check_limits(call.identity)
+        if refused is not None:
+            self.count(model_label(d), call.path, refused.status)
+            return refused
         self.demand.begin(d.key)
         try:
             out = await self._serve(call, routed, d, started)
@@ -141,8 +163,29 @@ class Forwarder:
             if isinstance(held, ErrorReply):
                 return held
             d, started = held, time.monotonic()
+        ticket = None
+        if call.path not in UNGATED:
+            entered = await self.admission.enter(d, call.identity, len(call.body), model_label(d))
+            if isinstance(entered, ErrorReply):
+                return entered
+            if entered.turn is not None:  # it waited for a fair turn: not the gateway's time
+                d, started = self._fresh(d), time.monotonic()
+            ticket = entered
         self.metrics.added_seconds.labels(endpoint=call.path).observe(time.monotonic() - started)
-        return await self._attempts(call, d, routed.prefix)
+        if routed.usage_body is not None:
+            call = dataclasses.replace(call, body=routed.usage_body)
+        try:
+            out = await self._attempts(call, d, routed.prefix)
+        except BaseException:
+            if ticket is not None:
+                self.admission.leave(ticket, NO_USAGE)
+            raise
+        if isinstance(out, ErrorReply):
+            if ticket is not None:
+                self.admission.leave(ticket, NO_USAGE)
+        else:
+            out.ticket, out.strip_usage = ticket, routed.usage_body is not None
+        return out
 
     async def _hold(self, name: str, d: Deployment) -> Deployment | ErrorReply:
         label, t0, outcome = model_label(d), time.monotonic(), "ready"
@@ -178,8 +221,10 @@ class Forwarder:
             log.warning("scaling %s up from zero failed: %s", d.key, e)
 
     def _headers(self, call: Call) -> list[tuple[str, str]]:
-        out = [(k, v) for k, v in call.headers if k.lower() not in ("x-request-id",)]
+        out = [(k, v) for k, v in call.headers if k.lower() not in _SET_HERE]
         out.append(("x-request-id", call.request_id))
+        out.append((KEY_ID_HEADER, call.identity.key_id))
+        out.append((TENANT_HEADER, call.identity.tenant))
         key = self.upstream_key.first() if self.upstream_key else None
         if key:
             out = [(k, v) for k, v in out if k.lower() != "authorization"]
@@ -228,7 +273,7 @@ class Forwarder:
         self.metrics.upstream_seconds.labels(model=model_label(d), endpoint=call.path).observe(
             time.monotonic() - t0
         )
-        opened = Opened(response, lease, call.path)
+        opened = Opened(response, lease, call.path, call.identity)
         if response.status == 503:
             try:
                 opened.prefetched = await response.read()
@@ -253,11 +298,15 @@ class Forwarder:
         else:
             self.metrics.in_flight.labels(model=lease.model, pod=lease.pod).dec()
 
-    def finish(self, opened: Opened, code: int) -> None:
-        """The stream ended (done, failed or the client left): release once."""
+    def finish(self, opened: Opened, code: int, usage: tuple[int, int] = NO_USAGE) -> None:
+        """The stream ended (done, failed or the client left): release once,
+        charging the engine's token counts to the caller's limits and share."""
         if opened.released:
             return
         opened.released = True
         self._drop(opened.lease)
+        if opened.ticket is not None:
+            self.admission.leave(opened.ticket, usage)
+        self.admission.charge_limits(opened.identity, usage)
         self.demand.end(opened.lease.deployment)
         self.count(opened.lease.model, opened.endpoint, code)

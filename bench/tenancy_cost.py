@@ -1,0 +1,198 @@
+"""The cost of auth + limits on the gateway's hot path: the same streaming
+load through a gateway with API keys whose identities carry rate limits (never
+reached: their bookkeeping is what is measured) and one without keys, in one
+run; and a third gateway without keys and with fair queueing off (the cost
+of the fair queue's unsaturated path).
+
+    .venv/bin/python bench/tenancy_cost.py            # concurrency 32, 5 rounds of 8 s
+    .venv/bin/python bench/tenancy_cost.py --micro    # each added step's CPU per request
+
+A script, not a timed test. The runtime is bench/tenancy_noisy's stub in its
+own process, answering at once (no prefill, no pacing; --tokens lines per
+request), so the gateway's CPU is what limits throughput and any per-request
+or per-chunk cost shows; each gateway's own CPU time per line (from /proc) is
+reported too, as it is much less disturbed by a shared machine than
+throughput. Targets alternate within every round; the table
+gives medians with min-max and the ratio. The audit record (the tenancy
+helper's middleware) is not in this branch: rerun once it is merged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from bench.gateway_overhead import _free_port, _wait_ready  # noqa: E402
+from bench.tenancy_noisy import STUB_IP, Runtime, _objects  # noqa: E402
+
+BODY = {"model": "stub", "messages": [{"role": "user", "content": "moo"}]}
+
+
+def stub_child(tokens: int) -> None:
+    args = argparse.Namespace(slots=10**6, prefill_ms=0, token_ms=0, tokens=tokens,
+                              prompt_tokens=20)  # fmt: skip
+
+    async def serve() -> None:
+        stub = Runtime(args)
+        server = await asyncio.start_server(stub.serve, STUB_IP, 11434, backlog=1024)
+        await server.serve_forever()
+
+    asyncio.run(serve())
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _level(url: str, key: str | None, concurrency: int, seconds: float) -> tuple[float, int]:
+    """Lines per second through `url` and lines, `concurrency` streams back to back."""
+    headers = {"authorization": f"Bearer {key}"} if key else {}
+    lines = 0
+    stop = time.monotonic() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def worker() -> None:
+            nonlocal lines
+            while time.monotonic() < stop:
+                async with session.post(url + "/api/chat", json=BODY, headers=headers) as r:
+                    assert r.status == 200, await r.text()
+                    async for _ in r.content:
+                        lines += 1
+
+        started = time.monotonic()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return lines / (time.monotonic() - started), lines
+
+
+async def _run(args: argparse.Namespace, urls: dict[str, str], pids: dict[str, int]) -> None:
+    for url in urls.values():
+        await _wait_ready(url + "/readyz", 60)
+    keys = {"bare": None, "off": None, "auth+limits": "A-key"}
+    res: dict[str, list[float]] = {k: [] for k in urls}
+    cpu: dict[str, list[float]] = {k: [] for k in urls}  # gateway CPU microseconds a line
+    for target in urls:
+        await _level(urls[target], keys[target], args.concurrency, 2)  # warm-up
+    for rnd in range(args.rounds):
+        order = list(urls) if rnd % 2 == 0 else list(reversed(urls))
+        for target in order:
+            before = _cpu_seconds(pids[target])
+            rate, lines = await _level(urls[target], keys[target], args.concurrency, args.seconds)
+            res[target].append(rate)
+            cpu[target].append((_cpu_seconds(pids[target]) - before) / lines * 1e6)
+    print("| gateway | lines/s | gateway CPU us/line |")
+    print("| --- | --- | --- |")
+    for t in urls:
+        print(f"| {t} | {_fmt(res[t], 0)} | {_fmt(cpu[t], 1)} |")
+    pairs = (("auth+limits", "off", "auth+limits / off"),
+             ("off", "bare", "off / bare (the fair queue's unsaturated path)"))  # fmt: skip
+    for a, b, what in pairs:
+        rate = statistics.median(res[a]) / statistics.median(res[b])
+        per_cpu = statistics.median(cpu[b]) / statistics.median(cpu[a])
+        print(f"| {what} | x{rate:.3f} | x{per_cpu:.3f} (lines per CPU second) |")
+
+
+def _fmt(values: list[float], digits: int) -> str:
+    mid, low, high = statistics.median(values), min(values), max(values)
+    return f"{mid:.{digits}f} ({low:.{digits}f}-{high:.{digits}f})"
+
+
+def micro() -> None:
+    """Per-request CPU of each added step, in this process (timeit, best of 5)."""
+    import dataclasses
+    import timeit
+
+    from pasture_gateway.auth import ApiKeys
+    from pasture_gateway.identity import ALL_SCOPES, Identity, Limits
+    from pasture_gateway.kube.peers import GatewayReplicas
+    from pasture_gateway.protocol.usage import usage_from_tail
+    from pasture_gateway.routing.objects import Endpoint, parse_deployment
+    from pasture_gateway.usecases.admission import Admission
+
+    big = Limits(10**9, 10**12)
+    who = Identity("id-a", "A", ALL_SCOPES, limits=big, tenant_limits=big)
+    keys = ApiKeys(None, "A-key,B-key")
+    adm = Admission(GatewayReplicas())
+    d = parse_deployment({"metadata": {"name": "m", "namespace": "n"}, "spec": {}})
+    d = dataclasses.replace(d, ready=(Endpoint("p", "10.0.0.1:11434"),))
+    tail = b'{"message":{"content":""},"done":true,"prompt_eval_count":20,"eval_count":64}\n' * 2
+
+    def limits() -> None:
+        adm.check_limits(who)
+        adm.charge_limits(who, (20, 64))
+
+    def gate() -> None:
+        # The unsaturated path never suspends: drive the coroutine by hand (an
+        # event loop's own cost per call would swamp what is measured).
+        coro = adm.enter(d, who, 120)
+        try:
+            coro.send(None)
+        except StopIteration as done:
+            ticket = done.value
+        adm.leave(ticket, (20, 64))
+
+    steps = {
+        "identify (2 keys)": lambda: keys.identify("Bearer B-key"),
+        "limits: check + charge (key and tenant)": limits,
+        "fair gate, unsaturated: enter + leave": gate,
+        "usage from the last two chunks": lambda: usage_from_tail(tail),
+    }  # fmt: skip
+    print("| step | us per request |")
+    print("| --- | --- |")
+    for name, fn in steps.items():
+        n = 20000
+        best = min(timeit.repeat(fn, number=n, repeat=5)) / n * 1e6
+        print(f"| {name} | {best:.2f} |")
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--micro"]:
+        micro()
+        return
+    if sys.argv[1:2] == ["--stub-child"]:
+        stub_child(int(sys.argv[2]))
+        return
+    p = argparse.ArgumentParser()
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--tokens", type=int, default=64)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--seconds", type=float, default=8)
+    args = p.parse_args()
+    objects = Path(tempfile.mkdtemp(prefix="cost-")) / "objects.yaml"
+    objects.write_text(_objects(10**6))
+    # bare: no keys, fair queueing off; off: no keys (fair queueing on, never saturated)
+    ports = {"bare": _free_port(), "off": _free_port(), "auth+limits": _free_port()}
+    noisy = str(ROOT / "bench" / "tenancy_noisy.py")
+    procs = [subprocess.Popen([sys.executable, __file__, "--stub-child", str(args.tokens)])]
+    pids: dict[str, int] = {}
+    for target, port in ports.items():
+        env = dict(os.environ)
+        if target == "auth+limits":
+            env.update(PASTURE_API_KEYS="A-key,B-key", BENCH_LIMITS="1")
+        procs.append(subprocess.Popen(
+            [sys.executable, noisy, "--gateway-child", "--host", "127.0.0.1", "--port",
+             str(port), "--objects-file", str(objects), "--log-level", "warning",
+             f"--fair-queueing={target != 'bare'}"], env=env,
+        ))  # fmt: skip
+        pids[target] = procs[-1].pid
+    try:
+        asyncio.run(_run(args, {t: f"http://127.0.0.1:{p}" for t, p in ports.items()}, pids))
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()

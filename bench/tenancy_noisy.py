@@ -1,0 +1,230 @@
+"""Noisy neighbour: tenant A keeps 10x tenant B's load on a saturated model;
+B's time to first token (p50/p90) against B alone, through one gateway with
+fair queueing on and one with it off, in one run.
+
+    .venv/bin/python bench/tenancy_noisy.py                   # 3 rounds of 12 s per phase
+
+A script, not a timed test. The runtime is a stub that behaves like one under
+load (no engine: 2 shared cores cannot saturate a real one steadily): an
+admission of --slots running requests, FIFO beyond (as the runtime's own
+Admission), each admitted request taking --prefill-ms to its first token then
+--tokens tokens at --token-ms each. The ModelDeployment says
+`spec.server.maxRunning: --slots`, so the gateway knows the model's slots.
+Load is closed-loop: A runs --noisy streams back to back, B one. Two
+`pasture-gateway` processes route to the stub: fair queueing on and off; API
+keys "A-key" and "B-key" resolve to tenants A and B (plain keys share one
+tenant, so the child gateway maps a key's prefix to its tenant). Phases
+alternate within every round (solo, on, off; then reversed) so machine noise
+hits all of them; the table gives medians of the rounds' values with min-max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+STUB_IP = "127.0.0.52"
+sys.path.insert(0, str(ROOT))
+from bench.gateway_overhead import _free_port, _wait_ready  # noqa: E402
+
+
+class Runtime:
+    """The stub runtime: FIFO admission of `slots`, engine-like pacing."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.free = asyncio.Semaphore(args.slots)  # asyncio's Semaphore wakes FIFO
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                await reader.readexactly(length)
+                async with self.free:
+                    await self._stream(writer)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            writer.close()
+
+    async def _stream(self, writer: asyncio.StreamWriter) -> None:
+        a = self.args
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/x-ndjson\r\n"
+                     b"transfer-encoding: chunked\r\n\r\n")  # fmt: skip
+        await asyncio.sleep(a.prefill_ms / 1000)
+        for i in range(a.tokens):
+            done = i == a.tokens - 1
+            doc = {"message": {"content": "x"}, "done": done}
+            if done:
+                doc.update(prompt_eval_count=a.prompt_tokens, eval_count=a.tokens)
+            line = json.dumps(doc).encode() + b"\n"
+            writer.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
+            await writer.drain()
+            if not done:
+                await asyncio.sleep(a.token_ms / 1000)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+
+
+async def _one(session: aiohttp.ClientSession, url: str, key: str) -> float | None:
+    body = {"model": "stub", "messages": [{"role": "user", "content": "moo"}]}
+    sent = time.monotonic()
+    first = None
+    async with session.post(
+        url + "/api/chat", json=body, headers={"authorization": f"Bearer {key}"}
+    ) as r:
+        if r.status != 200:
+            await r.read()
+            return None
+        async for line in r.content:
+            if first is None and line.strip():
+                first = time.monotonic() - sent
+    return first
+
+
+async def _phase(url: str, rate_b: float, noisy: float, seconds: float) -> list[list[float]]:
+    """Open loop, Poisson arrivals: B at `rate_b` per second, A at `noisy` x that,
+    for `seconds`; then waits for every answer. Each tenant's TTFTs (refusals
+    are left out: none at these rates)."""
+    rng = random.Random(7)
+    ttfts: list[list[float]] = [[], []]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+
+        async def one(tenant: int) -> None:
+            ttft = await _one(session, url, "AB"[tenant] + "-key")
+            if ttft is not None:
+                ttfts[tenant].append(ttft)
+
+        async def arrivals(tenant: int, rate: float) -> None:
+            if rate <= 0:
+                return
+            stop, tasks = time.monotonic() + seconds, []
+            while time.monotonic() < stop:
+                tasks.append(asyncio.create_task(one(tenant)))
+                await asyncio.sleep(rng.expovariate(rate))
+            await asyncio.gather(*tasks)
+
+        await asyncio.gather(arrivals(1, rate_b), arrivals(0, rate_b * noisy))
+    return ttfts
+
+
+def _pct(values: list[float], q: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(len(s) * q))] * 1000 if s else float("nan")
+
+
+def _fmt(values: list[float]) -> str:
+    return f"{statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f})"
+
+
+async def _run(args: argparse.Namespace, urls: dict[str, str]) -> None:
+    stub = Runtime(args)
+    server = await asyncio.start_server(stub.serve, STUB_IP, 11434, backlog=1024)
+    for url in urls.values():
+        await _wait_ready(url + "/readyz", 60)
+    phases = {"B alone": ("on", 0), "A 10x + B, fair on": ("on", args.noisy),
+              "A 10x + B, fair off": ("off", args.noisy)}  # fmt: skip
+    rows: dict[str, list[tuple[float, float, float, float]]] = {p: [] for p in phases}
+    await _phase(urls["on"], args.rate_b, 0, 3)  # warm-up
+    for rnd in range(args.rounds):
+        order = list(phases) if rnd % 2 == 0 else list(reversed(phases))
+        for name in order:
+            gw, noisy = phases[name]
+            a, b = await _phase(urls[gw], args.rate_b, noisy, args.seconds)
+            rows[name].append((_pct(b, 0.5), _pct(b, 0.9), _pct(a, 0.5), len(b)))
+    server.close()
+    print("| phase | B TTFT p50 ms | B TTFT p90 ms | A TTFT p50 ms | B requests |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, rs in rows.items():
+        cols = [[float(r[i]) for r in rs] for i in range(4)]
+        print(f"| {name} | {' | '.join(_fmt(c) for c in cols)} |")
+    solo = statistics.median(r[1] for r in rows["B alone"])
+    for name in list(phases)[1:]:
+        p90 = statistics.median(r[1] for r in rows[name])
+        print(f"| {name}: B p90 / solo | x{p90 / solo:.2f} | | | |")
+
+
+def _objects(slots: int) -> str:
+    meta = {"namespace": "bench"}
+    docs = [
+        {"kind": "ModelDeployment", "metadata": {**meta, "name": "stub"},
+         "spec": {"modelRef": {"name": "stub"}, "replicas": 1,
+                  "server": {"maxRunning": slots}},
+         "status": {"servedNames": ["stub"]}},
+        {"kind": "Pod", "metadata": {**meta, "name": "stub-0",
+                                     "labels": {"pasture.dev/deployment": "stub"}},
+         "status": {"phase": "Running", "podIP": STUB_IP,
+                    "conditions": [{"type": "Ready", "status": "True"}]}},
+    ]  # fmt: skip
+    return yaml.safe_dump_all(docs)
+
+
+def gateway_child(argv: list[str]) -> None:
+    """`pasture-gateway` whose plain keys "<T>-key" belong to tenant T."""
+    from pasture_gateway import auth, cli
+    from pasture_gateway.identity import ALL_SCOPES, NO_LIMITS, Identity, Limits
+
+    # BENCH_LIMITS=1: every key and tenant under limits it never reaches (their cost only).
+    big = Limits(10**9, 10**12) if os.environ.get("BENCH_LIMITS") else NO_LIMITS
+
+    def identity(key: str) -> Identity:
+        return Identity(f"id-{key}", key.split("-")[0], ALL_SCOPES, limits=big, tenant_limits=big)
+
+    auth.plain_key_identity = identity  # type: ignore[attr-defined]
+    cli.main(argv)
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--gateway-child"]:
+        gateway_child(sys.argv[2:])
+        return
+    p = argparse.ArgumentParser()
+    p.add_argument("--slots", type=int, default=8, help="the model's running slots")
+    p.add_argument("--rate-b", type=float, default=3.5, help="B's requests per second")
+    p.add_argument("--noisy", type=float, default=10, help="A's rate, in multiples of B's")
+    p.add_argument("--prefill-ms", type=float, default=60)
+    p.add_argument("--token-ms", type=float, default=10)
+    p.add_argument("--tokens", type=int, default=16)
+    p.add_argument("--prompt-tokens", type=int, default=20)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--seconds", type=float, default=12)
+    args = p.parse_args()
+    objects = Path(tempfile.mkdtemp(prefix="noisy-")) / "objects.yaml"
+    objects.write_text(_objects(args.slots))
+    ports = {"on": _free_port(), "off": _free_port()}
+    env = {**os.environ, "PASTURE_API_KEYS": "A-key,B-key"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--gateway-child", "--host", "127.0.0.1",
+             "--port", str(port), "--objects-file", str(objects), "--log-level", "warning",
+             f"--fair-queueing={'true' if mode == 'on' else 'false'}"], env=env,
+        )
+        for mode, port in ports.items()
+    ]  # fmt: skip
+    try:
+        asyncio.run(_run(args, {m: f"http://127.0.0.1:{p}" for m, p in ports.items()}))
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(30)
+
+
+if __name__ == "__main__":
+    main()

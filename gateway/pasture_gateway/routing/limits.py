@@ -1,0 +1,92 @@
+"""Requests-per-minute and tokens-per-minute limits (pure; the clock is passed
+in). One token bucket per limited subject (a key or a tenant) and kind: it
+holds a minute's allowance, refills continuously at allowance/60 per second,
+and starts full. A request takes one from every requests bucket it is under.
+Tokens are known only once the engine has answered (its own counts), so a
+tokens bucket is charged afterwards and may go below zero: further requests
+wait until it is back above zero (the debt is paid by the refill).
+
+`share` scales every allowance: with N gateway replicas each enforces 1/N of
+the limit (docs/gateway.md, Limits and fairness)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+REQUESTS = "rpm"
+TOKENS = "tpm"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """One limited party: `key:<id>` or `tenant:<name>`, with its allowances."""
+
+    name: str
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+
+
+@dataclass(slots=True)
+class Bucket:
+    level: float  # what is left now (tokens buckets may be negative)
+    stamp: float  # when `level` was computed
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    subject: str
+    kind: str  # REQUESTS | TOKENS
+    limit: int  # the whole limit (not this replica's share), for the message
+    retry_after: int  # whole seconds until a retry can pass
+
+
+class RateLimiter:
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[str, str], Bucket] = {}
+
+    def _level(self, subject: str, kind: str, allowance: float, now: float) -> Bucket:
+        bucket = self.buckets.get((subject, kind))
+        if bucket is None:
+            bucket = self.buckets[(subject, kind)] = Bucket(allowance, now)
+            return bucket
+        refill = (now - bucket.stamp) * allowance / 60.0
+        bucket.level = min(allowance, bucket.level + max(refill, 0.0))
+        bucket.stamp = now
+        return bucket
+
+    def admit(self, subjects: Iterable[Subject], share: float, now: float) -> Refusal | None:
+        """Take one request from every requests bucket, or refuse (taking nothing)."""
+        taken: list[Bucket] = []
+        worst: Refusal | None = None
+        for s in subjects:
+            for kind, limit in ((REQUESTS, s.requests_per_minute), (TOKENS, s.tokens_per_minute)):
+                if limit is None:
+                    continue
+                allowance = max(limit * share, 1.0)
+                bucket = self._level(s.name, kind, allowance, now)
+                # A requests bucket needs one whole request; a tokens bucket, any credit.
+                missing = 1.0 - bucket.level if kind == REQUESTS else -bucket.level
+                if missing <= 0 and not (kind == TOKENS and bucket.level == 0):
+                    if kind == REQUESTS:
+                        taken.append(bucket)
+                    continue
+                wait = max(1, math.ceil(missing * 60.0 / allowance - 1e-9))
+                if worst is None or wait > worst.retry_after:
+                    worst = Refusal(s.name, kind, limit, wait)
+        if worst is not None:
+            return worst
+        for bucket in taken:
+            bucket.level -= 1.0
+        return None
+
+    def charge(self, subjects: Iterable[Subject], tokens: int, share: float, now: float) -> None:
+        """The engine's counts for a finished request, from every tokens bucket."""
+        if tokens <= 0:
+            return
+        for s in subjects:
+            if s.tokens_per_minute is None:
+                continue
+            allowance = max(s.tokens_per_minute * share, 1.0)
+            self._level(s.name, TOKENS, allowance, now).level -= tokens
