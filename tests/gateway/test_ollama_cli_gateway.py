@@ -1,9 +1,11 @@
 """The stock `ollama` command as Pasture's CLI: the real binary (hack/ollama-cli)
-against the real `pasture-gateway` on the local control plane, pulling,
-running, showing, copying, creating, stopping and removing models as a person
-types it. The operator's part is played (tests/gateway/manage_player.py says
-why) with the real downloader fetching a tiny archive from a loopback server;
-a woken model is answered by the real runtime behind a kwok pod."""
+against the real `pasture-gateway` and the REAL operator (`pasture-operator run`,
+its catalog a test file whose entry's URL is a loopback server) on the local
+control plane, pulling, running, showing, copying, creating, stopping and
+removing models as a person types it. Only the kubelet's work is played
+(tests/gateway/manage_player.py, KubeletPlayer): the download Job's pod runs the
+real downloader with the Job's own arguments and token, and a woken model's pod
+is answered by the real runtime."""
 
 from __future__ import annotations
 
@@ -14,27 +16,41 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.fixtures.ollama_cli import CliResult, OllamaCli
 from tests.gateway.harness import Cluster, Process, wait_until
-from tests.gateway.manage_player import OperatorPlayer, SlowFiles, sha256, tiny_archive
+from tests.gateway.manage_player import KubeletPlayer, SlowFiles, sha256, tiny_archive
+from tests.operator.conftest import OperatorProcess, start_operator  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.kube, pytest.mark.engine]
 Bind = Callable[[str], Callable[[], None]]
 
 
 @pytest.fixture
-def player(cluster: Cluster, bind: Bind, tmp_path: Path) -> Iterator[OperatorPlayer]:
-    archive = tiny_archive()
-    files = SlowFiles({"/omega.tar": archive})
-    catalog = {"omega:latest": (files.url + "/omega.tar", sha256(archive))}
-    p = OperatorPlayer(cluster, catalog, tmp_path, bind)
+def archive(start_operator: Callable[..., OperatorProcess], tmp_path: Path) -> Iterator[bytes]:  # noqa: F811
+    """The real operator, its catalog one URL entry (omega, a loopback server
+    sending it in about 8 s); the archive that entry points at."""
+    data = tiny_archive()
+    files = SlowFiles({"/omega.tar": data}, pause=1.0)
+    url = {"url": files.url + "/omega.tar", "sha256": sha256(data)}
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(yaml.safe_dump({"entries": {"omega": {"source": {"url": url}}}}))
+    try:
+        start_operator(env={"PASTURE_CATALOG_FILE": str(catalog)})
+        yield data
+    finally:
+        files.close()
+
+
+@pytest.fixture
+def player(cluster: Cluster, bind: Bind, tmp_path: Path, archive: bytes) -> Iterator[KubeletPlayer]:
+    p = KubeletPlayer(cluster.kube, cluster.ns, tmp_path / "pods", bind)
     p.start()
     try:
         yield p
     finally:
         p.stop()
-        files.close()
 
 
 def _rows(listed: CliResult) -> list[str]:
@@ -57,7 +73,9 @@ async def test_pull_run_show_cp_create_stop_rm(
     ollama_cli: OllamaCli,
     cluster: Cluster,
     gateway: Callable[..., Process],
-    player: OperatorPlayer,
+    player: KubeletPlayer,
+    archive: bytes,
+    tmp_path: Path,
 ) -> None:
     gw = gateway("--manage-anonymous", "--manage-cache-size", "1Gi")
     cli = ollama_cli
@@ -70,8 +88,20 @@ async def test_pull_run_show_cp_create_stop_rm(
     # The download's bar: "pulling <12 hex>: 100% ▕...▏ 1.5 MB"
     assert re.search(r"pulling [0-9a-f]{12}", pulled.err), pulled.err
     assert re.search(r"\d+(\.\d+)? [kKM]B", pulled.err), pulled.err
+    # Live: the downloader's reports (every ~2 s) reached the CLI's bar mid-download.
+    assert re.search(r": +[1-9]\d?% ", pulled.err), pulled.err
     assert not player.errors, player.errors
     model = cluster.get("model", "omega")
+    # Written by the downloader (its Job's token) and the operator, nobody else.
+    status = model["status"]
+    assert (status["phase"], status["bytesDone"], status["bytesTotal"]) == (
+        "Ready", len(archive), len(archive),
+    )  # fmt: skip
+    (log,) = (tmp_path / "pods").glob("omega-dl-*/downloader.log")  # the played pod's output
+    assert status["digest"] == json.loads(log.read_text().splitlines()[-1])["digest"]
+    (job,) = json.loads(cluster.kube.kubectl("get", "jobs", "-n", cluster.ns,
+                        "-l", "pasture.dev/model=omega", "-o", "json").stdout)["items"]  # fmt: skip
+    assert any(c["type"] == "Complete" for c in job["status"]["conditions"]), job["status"]
     assert model["metadata"]["labels"]["pasture.dev/managed-by"] == "gateway"
     assert model["spec"]["cache"]["size"] == "1Gi"
     md = cluster.get("modeldeployment", "omega")
@@ -98,8 +128,8 @@ async def test_pull_run_show_cp_create_stop_rm(
     assert (await cli.run(gw.url, "run", "gamma", "hi", limit_s=120)).code == 0
 
     # Away from the downloads: the CLI uploads a folder named as FROM next to the Modelfile.
-    (player.workdir / "mf").mkdir()
-    modelfile = player.workdir / "mf" / "Modelfile"
+    (tmp_path / "mf").mkdir()
+    modelfile = tmp_path / "mf" / "Modelfile"
     modelfile.write_text('FROM omega\nSYSTEM """You are a pirate."""\nPARAMETER temperature 0\n')
     created = await cli.run(gw.url, "create", "delta", "-f", str(modelfile), limit_s=180)
     assert created.code == 0, created.err
@@ -136,7 +166,8 @@ async def test_errors_as_a_person_sees_them(
     ollama_cli: OllamaCli,
     cluster: Cluster,
     gateway: Callable[..., Process],
-    player: OperatorPlayer,
+    player: KubeletPlayer,
+    tmp_path: Path,
 ) -> None:
     cli = ollama_cli
     off = gateway()  # management is off without keys unless allowed
@@ -160,9 +191,9 @@ async def test_errors_as_a_person_sees_them(
     assert "a person made" in kept.err
     assert _exists(cluster, "modeldeployment", "alpha")
 
-    gguf = player.workdir / "model.gguf"
+    gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"GGUF" + bytes(64))
-    modelfile = player.workdir / "Modelfile"
+    modelfile = tmp_path / "Modelfile"
     modelfile.write_text("FROM ./model.gguf\n")
     local = await cli.run(gw.url, "create", "mine", "-f", str(modelfile))
     assert local.code == 1
