@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -120,6 +121,7 @@ async def test_pull_run_show_cp_create_stop_rm(
     said = await cli.run(gw.url, "run", "omega", "hi", limit_s=240)  # woken from zero
     assert said.code == 0, said.err
     assert _rows(await cli.run(gw.url, "ps")) == ["omega:latest"]
+    assert player.runtimes  # the pod answering is the operator's Deployment's, played here
 
     copied = await cli.run(gw.url, "cp", "omega", "gamma")
     assert (copied.code, copied.out.strip()) == (0, "copied 'omega' to 'gamma'"), copied.err
@@ -152,6 +154,9 @@ async def test_pull_run_show_cp_create_stop_rm(
         10,
         "keep-alive 0 written",
     )
+    # The operator's autoscaler reads the played pod idle and scales to zero.
+    wait_until(lambda: not _rows_sync(gw, "/api/ps"), 120, "omega unloaded")
+    assert cluster.get("modeldeployment", "omega")["spec"]["replicas"] == 0
 
     removed = await cli.run(gw.url, "rm", "delta", "gamma")
     assert removed.code == 0, removed.err
@@ -202,7 +207,5 @@ async def test_errors_as_a_person_sees_them(
     assert (missing.code, "not found" in missing.err) == (1, True)
 
 
-def _rows_sync(gw: Process) -> list[str]:
-    import httpx
-
-    return [m["name"] for m in httpx.get(gw.url + "/api/tags", timeout=5).json()["models"]]
+def _rows_sync(gw: Process, path: str = "/api/tags") -> list[str]:
+    return [m["name"] for m in httpx.get(gw.url + path, timeout=5).json()["models"]]
