@@ -133,20 +133,25 @@ class KubeletPlayer:
         items: list[dict[str, Any]] = self._core.api_client.sanitize_for_serialization(listed)[
             "items"
         ]
-        pods = {str(p["metadata"]["name"]): p for p in items}
-        for name, pod in pods.items():
+        # A deleted pod lingers while a finalizer (the Job's tracking) holds it: gone.
+        live = {
+            str(p["metadata"]["name"]): p
+            for p in items
+            if not p["metadata"].get("deletionTimestamp")
+        }
+        for name, pod in live.items():
+            if pod["spec"].get("nodeName"):
+                continue  # kwok's to play
             meta = pod["metadata"]
-            if pod["spec"].get("nodeName") or meta.get("deletionTimestamp"):
-                continue  # kwok's, or leaving
             owners = {o["kind"]: str(o["name"]) for o in meta.get("ownerReferences") or ()}
             if "Job" in owners:
                 self._play_download(name, owners["Job"])
             elif (meta.get("labels") or {}).get("pasture.dev/deployment"):
                 self._play_runtime(name)
-        for name in [n for n in self.runtimes if n not in pods]:
+        for name in [n for n in self.runtimes if n not in live]:
             self.runtimes.pop(name)()
         for name, d in self.downloads.items():
-            if name not in pods and d.proc.poll() is None:
+            if name not in live and d.proc.poll() is None:
                 d.proc.kill()  # its pod was deleted (the Model removed mid-download)
 
     def _status(self, pod: str, status: dict[str, Any]) -> None:

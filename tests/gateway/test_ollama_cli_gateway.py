@@ -165,6 +165,7 @@ async def test_pull_run_show_cp_create_stop_rm(
     assert (await cli.run(gw.url, "rm", "omega")).code == 0
     wait_until(lambda: not _exists(cluster, "modeldeployment", "omega"), 30, "omega's MD gone")
     assert not _exists(cluster, "model", "omega")
+    assert not player.errors, player.errors
 
 
 async def test_errors_as_a_person_sees_them(
