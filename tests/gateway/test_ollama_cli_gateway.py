@@ -138,6 +138,9 @@ async def test_pull_run_show_cp_create_stop_rm(
     assert "success" in created.err
     assert cluster.get("modeldeployment", "omega")["spec"]["variants"] == ["delta"]
     assert cluster.get("model", "delta")["spec"]["system"] == "You are a pirate."
+    # Served by omega's pods at once (its own download, unused by them, may still run).
+    ran = await cli.run(gw.url, "run", "delta", "hi", limit_s=120)
+    assert ran.code == 0, ran.err
     assert sorted(_rows(await cli.run(gw.url, "list"))) == [
         "delta:latest", "gamma:latest", "omega:latest",
     ]  # fmt: skip
