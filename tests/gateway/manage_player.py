@@ -1,33 +1,28 @@
-"""Plays the operator's part for the management CLI tests. A real operator
-would need a bound cache PVC and a download Job whose kwok pod runs nothing and
-never completes on the local control plane; here the REAL downloader process
-(`python -m pasture_operator.downloader`) fetches each library name's URL from a
-loopback HTTP server, and this player writes what the operator would: the
-Model's phase and bytesDone/bytesTotal from the downloader's progress file,
-`UnknownLibraryModel` for a name outside the catalog, each ModelDeployment's
-servedNames, and a Ready pod (bound to the real runtime) when the gateway wakes
-a ModelDeployment from zero."""
+"""The pods' part for the management CLI tests, under the REAL operator: a
+loopback server sending a library entry's archive slowly (SlowFiles), and the
+kubelet's work on this machine (KubeletPlayer, whose docstring says exactly
+what it does that the local control plane cannot)."""
 
 from __future__ import annotations
 
 import hashlib
 import http.server
 import io
-import json
+import ipaddress
+import itertools
 import os
 import subprocess
 import sys
 import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.gateway.harness import Cluster
-
-API = ("pasture.dev", "v1alpha1")
+from tests.fixtures.cluster import POD_CIDR, KubeCluster
+from tests.operator.test_download_progress_kube import PlayedPod
 
 
 def tiny_archive(size: int = 1_500_000) -> bytes:
@@ -77,29 +72,49 @@ class SlowFiles:
 @dataclass
 class _Download:
     proc: subprocess.Popen[bytes]
-    progress: Path
+    container: str
+    reported: bool = False  # its end written into the pod's status
 
 
 @dataclass
-class OperatorPlayer:
-    cluster: Cluster
-    catalog: dict[str, tuple[str, str]]  # library name (with tag) -> (url, sha256)
+class KubeletPlayer:
+    """Does what a kubelet would for the pods the REAL operator's objects make,
+    and nothing the operator does itself (phases, progress, servedNames and
+    scaling are the operator's, the downloader's and the gateway's own writes).
+
+    The cache PVC is never bound here (no StorageClass, no provisioner), so kwok
+    schedules none of these pods and this player runs them: a download Job's pod
+    is marked Running, the REAL downloader runs with the Job's own arguments,
+    environment and ServiceAccount token (PlayedPod), and the pod is marked
+    Succeeded (or Failed) with the downloader's exit code, which the Job
+    controller turns into the Job's Complete (or Failed) condition. A runtime pod
+    gets an IP from the top of the pod CIDR (kwok hands out IPs from the bottom)
+    relayed to the real runtime (`bind`), and only then is marked Running and
+    Ready, as a readiness probe would ensure."""
+
+    kube: KubeCluster
+    ns: str
     workdir: Path
-    bind: Callable[[str], object]
-    downloads: dict[str, _Download] = field(default_factory=dict)
-    pods: set[str] = field(default_factory=set)
+    bind: Callable[[str], Callable[[], None]]
+    downloads: dict[str, _Download] = field(default_factory=dict)  # pod -> its downloader
+    runtimes: dict[str, Callable[[], None]] = field(default_factory=dict)  # pod -> unbind
     errors: list[BaseException] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _ips: Iterator[str] = field(init=False)
 
     def start(self) -> None:
-        self._api = self.cluster.kube.api_client()
         from kubernetes import client
 
-        self._objects = client.CustomObjectsApi(self._api)
-        threading.Thread(target=self._loop, daemon=True).start()
+        self._core = client.CoreV1Api(self.kube.api_client())
+        self._batch = client.BatchV1Api(self.kube.api_client())
+        hosts = ipaddress.ip_network(POD_CIDR, strict=False)
+        self._ips = (str(hosts.broadcast_address - i) for i in itertools.count(1))
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._thread.join(timeout=10)
         for d in self.downloads.values():
             if d.proc.poll() is None:
                 d.proc.kill()
@@ -111,82 +126,74 @@ class OperatorPlayer:
                 self.step()
             except Exception as e:  # the test reads these
                 self.errors.append(e)
-            time.sleep(0.3)
-
-    def _list(self, plural: str) -> list[dict[str, Any]]:
-        out: Any = self._objects.list_namespaced_custom_object(*API, self.cluster.ns, plural)
-        items: list[dict[str, Any]] = out["items"]
-        return items
-
-    def _status(self, plural: str, name: str, status: dict[str, Any]) -> None:
-        self._objects.patch_namespaced_custom_object_status(
-            *API, self.cluster.ns, plural, name, {"status": status}
-        )
+            time.sleep(0.2)
 
     def step(self) -> None:
-        models = {m["metadata"]["name"]: m for m in self._list("models")}
-        for name, m in models.items():
-            self._play_model(name, m)
-        for md in self._list("modeldeployments"):
-            self._play_deployment(md, models)
+        listed = self._core.list_namespaced_pod(self.ns)
+        items: list[dict[str, Any]] = self._core.api_client.sanitize_for_serialization(listed)[
+            "items"
+        ]
+        # A deleted pod lingers while a finalizer (the Job's tracking) holds it: gone.
+        live = {
+            str(p["metadata"]["name"]): p
+            for p in items
+            if not p["metadata"].get("deletionTimestamp")
+        }
+        for name, pod in live.items():
+            if pod["spec"].get("nodeName"):
+                continue  # kwok's to play
+            meta = pod["metadata"]
+            owners = {o["kind"]: str(o["name"]) for o in meta.get("ownerReferences") or ()}
+            if "Job" in owners:
+                self._play_download(name, owners["Job"])
+            elif (meta.get("labels") or {}).get("pasture.dev/deployment"):
+                self._play_runtime(name)
+        for name in [n for n in self.runtimes if n not in live]:
+            self.runtimes.pop(name)()
+        for name, d in self.downloads.items():
+            if name not in live and d.proc.poll() is None:
+                d.proc.kill()  # its pod was deleted (the Model removed mid-download)
 
-    def _play_model(self, name: str, m: dict[str, Any]) -> None:
-        gen, status = m["metadata"].get("generation", 1), m.get("status") or {}
-        source = m["spec"].get("source") or {}
-        lib = str(source.get("library") or "")
-        if not status.get("phase") and name not in self.downloads:
-            if not lib:
-                self._status("models", name, {"phase": "Ready", "observedGeneration": gen})
-            elif lib not in self.catalog:
-                cond = {"type": "Ready", "status": "False", "reason": "UnknownLibraryModel",
-                        "message": f"{lib!r} is not in the library catalog",
-                        "lastTransitionTime": "2026-11-28T10:00:00Z"}  # fmt: skip
-                failed = {"phase": "Failed", "observedGeneration": gen,
-                          "message": cond["message"], "conditions": [cond]}  # fmt: skip
-                self._status("models", name, failed)
-            else:
-                self._download(name, lib)
-                self._status("models", name, {"phase": "Downloading", "observedGeneration": gen})
+    def _status(self, pod: str, status: dict[str, Any]) -> None:
+        self._core.patch_namespaced_pod_status(pod, self.ns, {"status": status})
+
+    def _play_download(self, pod: str, job_name: str) -> None:
+        d = self.downloads.get(pod)
+        if d is None:
+            job = self._batch.read_namespaced_job(job_name, self.ns)
+            body: dict[str, Any] = self._core.api_client.sanitize_for_serialization(job)
+            tmp = self.workdir / pod
+            tmp.mkdir(parents=True)
+            played = PlayedPod(self.kube, self.ns, body, tmp)
+            self._status(pod, {"phase": "Running"})
+            with (tmp / "downloader.log").open("wb") as out:
+                proc = subprocess.Popen(
+                    [sys.executable, *played.args], env=played.env, stdout=out,
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            container = body["spec"]["template"]["spec"]["containers"][0]["name"]
+            self.downloads[pod] = _Download(proc, str(container))
             return
-        d = self.downloads.get(name)
-        if d is not None and status.get("phase") == "Downloading":
-            seen = json.loads(d.progress.read_text()) if d.progress.exists() else {}
-            st: dict[str, Any] = {"observedGeneration": gen}
-            if seen.get("total"):
-                st |= {"bytesDone": seen["done"], "bytesTotal": seen["total"]}
-            if d.proc.poll() == 0:
-                st["phase"] = "Ready"
-            self._status("models", name, st)
-        elif status.get("phase") and int(status.get("observedGeneration") or 0) < gen:
-            self._status("models", name, {"observedGeneration": gen})
+        code = d.proc.poll()
+        if code is None or d.reported:
+            return
+        terminated = {"exitCode": code, "reason": "Completed" if code == 0 else "Error"}
+        container = {"name": d.container, "ready": False, "restartCount": 0, "image": "",
+                     "imageID": "", "state": {"terminated": terminated}}  # fmt: skip
+        phase = "Succeeded" if code == 0 else "Failed"
+        self._status(pod, {"phase": phase, "containerStatuses": [container]})
+        d.reported = True
 
-    def _download(self, name: str, lib: str) -> None:
-        url, sha = self.catalog[lib]
-        dest, progress = self.workdir / name, self.workdir / f"{name}.progress"
-        log = (self.workdir / f"{name}.download.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pasture_operator.downloader", "--dest", str(dest),
-             "--url", url, "--sha256", sha, "--progress-file", str(progress),
-             "--termination-log", str(self.workdir / f"{name}.termination")],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.downloads[name] = _Download(proc, progress)
-
-    def _play_deployment(self, md: dict[str, Any], models: dict[str, dict[str, Any]]) -> None:
-        name, spec = md["metadata"]["name"], md["spec"]
-        names = [spec["modelRef"]["name"], *(spec.get("variants") or ())]
-        served: list[str] = []
-        for n in names:
-            m = models.get(n)
-            if m is None or (m.get("status") or {}).get("phase") != "Ready":
-                return
-            served.append(m["spec"].get("servedName") or f"{n}:latest")
-            served.extend(m["spec"].get("aliases") or ())
-        if (md.get("status") or {}).get("servedNames") != served:
-            self._status("modeldeployments", name, {"servedNames": served})
-        if int(spec.get("replicas", 1)) >= 1 and name not in self.pods:
-            self.pods.add(name)
-            self.cluster.pod(f"{name}-0", name, self.bind)
+    def _play_runtime(self, pod: str) -> None:
+        if pod in self.runtimes:
+            return
+        ip = next(self._ips)
+        self.runtimes[pod] = self.bind(ip)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        ready = [{"type": t, "status": "True", "lastTransitionTime": now}
+                 for t in ("Initialized", "ContainersReady", "Ready")]  # fmt: skip
+        self._status(pod, {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}],
+                           "startTime": now, "conditions": ready})  # fmt: skip
 
 
 def sha256(data: bytes) -> str:

@@ -1,9 +1,11 @@
 """The stock `ollama` command as Pasture's CLI: the real binary (hack/ollama-cli)
-against the real `pasture-gateway` on the local control plane, pulling,
-running, showing, copying, creating, stopping and removing models as a person
-types it. The operator's part is played (tests/gateway/manage_player.py says
-why) with the real downloader fetching a tiny archive from a loopback server;
-a woken model is answered by the real runtime behind a kwok pod."""
+against the real `pasture-gateway` and the REAL operator (`pasture-operator run`,
+its catalog a test file whose entry's URL is a loopback server) on the local
+control plane, pulling, running, showing, copying, creating, stopping and
+removing models as a person types it. Only the kubelet's work is played
+(tests/gateway/manage_player.py, KubeletPlayer): the download Job's pod runs the
+real downloader with the Job's own arguments and token, and a woken model's pod
+is answered by the real runtime."""
 
 from __future__ import annotations
 
@@ -13,28 +15,43 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import yaml
 
 from tests.fixtures.ollama_cli import CliResult, OllamaCli
 from tests.gateway.harness import Cluster, Process, wait_until
-from tests.gateway.manage_player import OperatorPlayer, SlowFiles, sha256, tiny_archive
+from tests.gateway.manage_player import KubeletPlayer, SlowFiles, sha256, tiny_archive
+from tests.operator.conftest import OperatorProcess, start_operator  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.kube, pytest.mark.engine]
 Bind = Callable[[str], Callable[[], None]]
 
 
 @pytest.fixture
-def player(cluster: Cluster, bind: Bind, tmp_path: Path) -> Iterator[OperatorPlayer]:
-    archive = tiny_archive()
-    files = SlowFiles({"/omega.tar": archive})
-    catalog = {"omega:latest": (files.url + "/omega.tar", sha256(archive))}
-    p = OperatorPlayer(cluster, catalog, tmp_path, bind)
+def archive(start_operator: Callable[..., OperatorProcess], tmp_path: Path) -> Iterator[bytes]:  # noqa: F811
+    """The real operator, its catalog one URL entry (omega, a loopback server
+    sending it in about 8 s); the archive that entry points at."""
+    data = tiny_archive()
+    files = SlowFiles({"/omega.tar": data}, pause=1.0)
+    url = {"url": files.url + "/omega.tar", "sha256": sha256(data)}
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(yaml.safe_dump({"entries": {"omega": {"source": {"url": url}}}}))
+    try:
+        start_operator(env={"PASTURE_CATALOG_FILE": str(catalog)})
+        yield data
+    finally:
+        files.close()
+
+
+@pytest.fixture
+def player(cluster: Cluster, bind: Bind, tmp_path: Path, archive: bytes) -> Iterator[KubeletPlayer]:
+    p = KubeletPlayer(cluster.kube, cluster.ns, tmp_path / "pods", bind)
     p.start()
     try:
         yield p
     finally:
         p.stop()
-        files.close()
 
 
 def _rows(listed: CliResult) -> list[str]:
@@ -57,7 +74,9 @@ async def test_pull_run_show_cp_create_stop_rm(
     ollama_cli: OllamaCli,
     cluster: Cluster,
     gateway: Callable[..., Process],
-    player: OperatorPlayer,
+    player: KubeletPlayer,
+    archive: bytes,
+    tmp_path: Path,
 ) -> None:
     gw = gateway("--manage-anonymous", "--manage-cache-size", "1Gi")
     cli = ollama_cli
@@ -70,8 +89,20 @@ async def test_pull_run_show_cp_create_stop_rm(
     # The download's bar: "pulling <12 hex>: 100% ▕...▏ 1.5 MB"
     assert re.search(r"pulling [0-9a-f]{12}", pulled.err), pulled.err
     assert re.search(r"\d+(\.\d+)? [kKM]B", pulled.err), pulled.err
+    # Live: the downloader's reports (every ~2 s) reached the CLI's bar mid-download.
+    assert re.search(r": +[1-9]\d?% ", pulled.err), pulled.err
     assert not player.errors, player.errors
     model = cluster.get("model", "omega")
+    # Written by the downloader (its Job's token) and the operator, nobody else.
+    status = model["status"]
+    assert (status["phase"], status["bytesDone"], status["bytesTotal"]) == (
+        "Ready", len(archive), len(archive),
+    )  # fmt: skip
+    (log,) = (tmp_path / "pods").glob("omega-dl-*/downloader.log")  # the played pod's output
+    assert status["digest"] == json.loads(log.read_text().splitlines()[-1])["digest"]
+    (job,) = json.loads(cluster.kube.kubectl("get", "jobs", "-n", cluster.ns,
+                        "-l", "pasture.dev/model=omega", "-o", "json").stdout)["items"]  # fmt: skip
+    assert any(c["type"] == "Complete" for c in job["status"]["conditions"]), job["status"]
     assert model["metadata"]["labels"]["pasture.dev/managed-by"] == "gateway"
     assert model["spec"]["cache"]["size"] == "1Gi"
     md = cluster.get("modeldeployment", "omega")
@@ -90,6 +121,7 @@ async def test_pull_run_show_cp_create_stop_rm(
     said = await cli.run(gw.url, "run", "omega", "hi", limit_s=240)  # woken from zero
     assert said.code == 0, said.err
     assert _rows(await cli.run(gw.url, "ps")) == ["omega:latest"]
+    assert player.runtimes  # the pod answering is the operator's Deployment's, played here
 
     copied = await cli.run(gw.url, "cp", "omega", "gamma")
     assert (copied.code, copied.out.strip()) == (0, "copied 'omega' to 'gamma'"), copied.err
@@ -98,14 +130,17 @@ async def test_pull_run_show_cp_create_stop_rm(
     assert (await cli.run(gw.url, "run", "gamma", "hi", limit_s=120)).code == 0
 
     # Away from the downloads: the CLI uploads a folder named as FROM next to the Modelfile.
-    (player.workdir / "mf").mkdir()
-    modelfile = player.workdir / "mf" / "Modelfile"
+    (tmp_path / "mf").mkdir()
+    modelfile = tmp_path / "mf" / "Modelfile"
     modelfile.write_text('FROM omega\nSYSTEM """You are a pirate."""\nPARAMETER temperature 0\n')
     created = await cli.run(gw.url, "create", "delta", "-f", str(modelfile), limit_s=180)
     assert created.code == 0, created.err
     assert "success" in created.err
     assert cluster.get("modeldeployment", "omega")["spec"]["variants"] == ["delta"]
     assert cluster.get("model", "delta")["spec"]["system"] == "You are a pirate."
+    # Served by omega's pods at once (its own download, unused by them, may still run).
+    ran = await cli.run(gw.url, "run", "delta", "hi", limit_s=120)
+    assert ran.code == 0, ran.err
     assert sorted(_rows(await cli.run(gw.url, "list"))) == [
         "delta:latest", "gamma:latest", "omega:latest",
     ]  # fmt: skip
@@ -122,6 +157,9 @@ async def test_pull_run_show_cp_create_stop_rm(
         10,
         "keep-alive 0 written",
     )
+    # The operator's autoscaler reads the played pod idle and scales to zero.
+    wait_until(lambda: not _rows_sync(gw, "/api/ps"), 120, "omega unloaded")
+    assert cluster.get("modeldeployment", "omega")["spec"]["replicas"] == 0
 
     removed = await cli.run(gw.url, "rm", "delta", "gamma")
     assert removed.code == 0, removed.err
@@ -130,13 +168,15 @@ async def test_pull_run_show_cp_create_stop_rm(
     assert (await cli.run(gw.url, "rm", "omega")).code == 0
     wait_until(lambda: not _exists(cluster, "modeldeployment", "omega"), 30, "omega's MD gone")
     assert not _exists(cluster, "model", "omega")
+    assert not player.errors, player.errors
 
 
 async def test_errors_as_a_person_sees_them(
     ollama_cli: OllamaCli,
     cluster: Cluster,
     gateway: Callable[..., Process],
-    player: OperatorPlayer,
+    player: KubeletPlayer,
+    tmp_path: Path,
 ) -> None:
     cli = ollama_cli
     off = gateway()  # management is off without keys unless allowed
@@ -160,9 +200,9 @@ async def test_errors_as_a_person_sees_them(
     assert "a person made" in kept.err
     assert _exists(cluster, "modeldeployment", "alpha")
 
-    gguf = player.workdir / "model.gguf"
+    gguf = tmp_path / "model.gguf"
     gguf.write_bytes(b"GGUF" + bytes(64))
-    modelfile = player.workdir / "Modelfile"
+    modelfile = tmp_path / "Modelfile"
     modelfile.write_text("FROM ./model.gguf\n")
     local = await cli.run(gw.url, "create", "mine", "-f", str(modelfile))
     assert local.code == 1
@@ -171,7 +211,5 @@ async def test_errors_as_a_person_sees_them(
     assert (missing.code, "not found" in missing.err) == (1, True)
 
 
-def _rows_sync(gw: Process) -> list[str]:
-    import httpx
-
-    return [m["name"] for m in httpx.get(gw.url + "/api/tags", timeout=5).json()["models"]]
+def _rows_sync(gw: Process, path: str = "/api/tags") -> list[str]:
+    return [m["name"] for m in httpx.get(gw.url + path, timeout=5).json()["models"]]
