@@ -22,7 +22,7 @@ import pytest
 from pasture_gateway.kube.connection import connect
 from pasture_gateway.kube.writer import KubeError, KubeWriter
 from pasture_gateway.usecases.manage_plan import ManageDefaults, deployment_object, model_object
-from tests.chart.helpers import CHART, helm, sa_kubeconfig
+from tests.chart.helpers import CHART, helm, render, sa_kubeconfig
 from tests.fixtures.cluster import KubeCluster
 
 pytestmark = pytest.mark.kube
@@ -224,3 +224,15 @@ def test_management_off_by_default_creates_nothing(
     kc = install(*values)
     assert_answers(chart_cluster, kc, table([a, b], [other] if served else [], manage=False))
     assert asyncio.run(_refused(kc, a)) == 403
+
+
+def test_pulled_models_go_only_where_the_gateway_serves() -> None:
+    """A management namespace outside the served ones fails at render time: the
+    gateway would neither watch nor be let write the Models it pulls there."""
+    served = ("--set", "gateway.management.enabled=true", "--set", "gateway.namespaces={a,b}")
+    with pytest.raises(AssertionError, match='namespace "c" is not a namespace the gateway serves'):
+        render(*served, "--set", "gateway.management.namespace=c")
+    assert render(*served, "--set", "gateway.management.namespace=b")
+    # Serving every namespace (a ClusterRole), any namespace will do.
+    assert render("--set", "gateway.management.enabled=true",
+                  "--set", "gateway.management.namespace=c")  # fmt: skip
