@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ import pytest
 import yaml
 
 from pasture_access.keyfile import hash_key
-from tests.gateway.harness import Cluster, Process, wait_until
+from tests.gateway.harness import GATEWAY, Cluster, Process, wait_until
 
 pytestmark = pytest.mark.kube
 
@@ -188,3 +189,15 @@ async def test_a_manage_key_changes_only_the_models_it_may_use(
     assert "pasture.dev/keep-alive" not in annotations
     assert [m["metadata"]["name"] for m in models(cluster)] == ["alpha"]
     assert not [m for m in events(cluster) if "team-ops" in m]
+
+
+def test_a_management_namespace_it_does_not_serve_stops_the_gateway(cluster: Cluster) -> None:
+    """Pulled models go to --manage-namespace: outside --namespaces the gateway
+    would neither watch them nor (with the chart's Roles) be let create them."""
+    args = ["--namespaces", cluster.ns, "--manage-namespace", "elsewhere", "--port", "0",
+            "--kubeconfig", str(cluster.kube.kubeconfig)]  # fmt: skip
+    out = subprocess.run(
+        [str(GATEWAY), *args], capture_output=True, text=True, timeout=60, env=cluster.kube.env
+    )
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert "--manage-namespace elsewhere is not one of the served namespaces" in out.stderr
