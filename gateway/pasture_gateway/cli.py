@@ -70,6 +70,7 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     )
     _manage_flags(p)
     a = p.parse_args(argv)
+    _check_manage_namespace(p, a)
     return Settings(
         host=a.host,
         port=a.port,
@@ -97,6 +98,17 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         manage_max_replicas=max(1, a.manage_max_replicas),
         pull_timeout=a.pull_timeout,
     )
+
+
+def _check_manage_namespace(p: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    """Pulled models must land where the gateway watches (and its Roles let it write)."""
+    served = [n.strip() for n in a.namespaces.split(",") if n.strip()]
+    if a.management and a.manage_namespace and served and a.manage_namespace not in served:
+        p.error(
+            f"--manage-namespace {a.manage_namespace} is not one of the served namespaces "
+            f"(--namespaces {','.join(served)}): the gateway would neither watch nor be let "
+            "write the models it pulls there"
+        )
 
 
 def _manage_flags(p: argparse.ArgumentParser) -> None:

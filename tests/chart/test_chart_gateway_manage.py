@@ -5,7 +5,7 @@ Models and ModelDeployments, and create Events, only where it serves."""
 from __future__ import annotations
 
 from tests.chart.helpers import render
-from tests.chart.test_chart_gateway import GATEWAY_RULES, container, gateway, rules
+from tests.chart.test_chart_gateway import GATEWAY_RULES, container, gateway, rules, served
 
 MANAGE_RULES = {
     ("pasture.dev", "models", "create"), ("pasture.dev", "models", "patch"),
@@ -27,7 +27,7 @@ def test_management_on_adds_only_model_writes_where_it_serves() -> None:
         "--set", "gateway.management.cacheSize=5Gi", "--set", "gateway.management.gpuProfile=l4",
     )  # fmt: skip
     assert not gateway(objs, "ClusterRole")
-    (role,) = gateway(objs, "Role")
+    (role,) = served(objs, "Role")  # beside its own -peers Role
     assert role["metadata"]["namespace"] == "team-a"
     assert rules(role) == GATEWAY_RULES | MANAGE_RULES
     args = container(objs)["args"]

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..identity import ANONYMOUS, MANAGE, Identity, identity_of
 from ..middleware import send_reply
+from ..protocol import refusals
 from ..protocol.errors import BODY_TOO_LARGE, MISSING_BODY, MODEL_REQUIRED, ErrorReply
 from ..routing.names import display_name
 from ..routing.objects import Deployment
@@ -59,6 +60,16 @@ class ManageRoutes:
             return None if self.allow_anonymous else ErrorReply(403, OFF)
         return None if who.may(MANAGE) else ErrorReply(403, NO_SCOPE)
 
+    def _unusable(self, request: Request, *names: str) -> ErrorReply | None:
+        """403 for a name outside the key's model globs: decided from the name
+        alone, before any lookup, so it reveals nothing (docs/tenancy.md)."""
+        who = identity_of(request.scope)
+        for name in names:
+            if name.strip() and not who.allows(name):
+                _audit(request, "", 403, name)
+                return ErrorReply(403, refusals.model_forbidden(name))
+        return None
+
     async def _body(self, request: Request) -> dict[str, Any] | ErrorReply:
         refused = self._may(identity_of(request.scope))
         if refused is not None:
@@ -95,6 +106,8 @@ class ManageRoutes:
         name = str(doc.get("model") or doc.get("name") or "")
         if not name.strip():
             return _error(ErrorReply(400, MODEL_REQUIRED))
+        if refused := self._unusable(request, name):
+            return _error(refused)
         assert self.manage is not None
         who = identity_of(request.scope)
         lines = manage_pull.pull(self.manage, name, who)
@@ -109,6 +122,8 @@ class ManageRoutes:
             return _error(ErrorReply(400, MODEL_REQUIRED))
         if plan.refused:
             return _error(ErrorReply(400, plan.refused))
+        if refused := self._unusable(request, plan.model, plan.source):
+            return _error(refused)
         assert self.manage is not None
         lines = manage_create.create(self.manage, plan, identity_of(request.scope))
         return self._stream(
@@ -122,6 +137,8 @@ class ManageRoutes:
         src, dst = str(doc.get("source") or ""), str(doc.get("destination") or "")
         if not src.strip() or not dst.strip():
             return _error(ErrorReply(400, "source and destination are required"))
+        if refused := self._unusable(request, src, dst):
+            return _error(refused)
         assert self.manage is not None
         out = await manage_create.copy(self.manage, src, dst, identity_of(request.scope))
         if out is not None:
@@ -137,6 +154,8 @@ class ManageRoutes:
         name = str(doc.get("model") or doc.get("name") or "")
         if not name.strip():
             return _error(ErrorReply(400, f"name {name!r} is invalid"))
+        if refused := self._unusable(request, name):
+            return _error(refused)
         assert self.manage is not None
         out = await manage_delete.delete(self.manage, name, identity_of(request.scope))
         if out is not None:
@@ -212,6 +231,9 @@ class StopGuard:
         model = _unload_of(body)
         if model is None:
             await self.proxy(scope, _replay(body, receive), send)
+            return
+        if not identity_of(scope).allows(model):  # as the proxy would: before any lookup
+            await send_reply(send, scope["path"], ErrorReply(403, refusals.model_forbidden(model)))
             return
         out = manage_delete.stop(self.store.table, self.demand, model)
         if isinstance(out, ErrorReply):

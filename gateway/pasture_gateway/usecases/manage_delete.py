@@ -84,7 +84,7 @@ async def delete(m: Manage, name: str, caller: Identity) -> ErrorReply | None:
         return ErrorReply(409, f"model '{name}' is served by more than one ModelDeployment")
     if not isinstance(found, Found):
         if managed(m.model(name)):  # pulled but never served (a failed download)
-            await m.remove_made(name)
+            await m.remove_made(name, caller, f"ollama rm {name}")
             return None
         return ErrorReply(404, f"model '{name}' not found")
     d = found.deployment

@@ -44,9 +44,13 @@ class Manage:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.store.wait_changed(), within)
 
-    async def remove_made(self, name: str) -> None:
+    async def remove_made(self, name: str, caller: Identity, why: str) -> None:
+        """Delete what a pull made, each deletion an Event naming the caller."""
         ns, obj = self.defaults.namespace, object_name(name)
         for kind in ("ModelDeployment", "Model"):
+            made = self.store.get(kind, ns, obj)
+            if made is not None:
+                await self.writer.event(made, "Deleted", f"deleted by {caller.key_id} ({why})")
             with contextlib.suppress(KubeError):
                 await self.writer.delete(kind, ns, obj)
 
@@ -118,5 +122,5 @@ async def pull(
             return
     async for line in _follow(m, name):
         if "error" in line and (made or managed(existing)):  # never a person's Model
-            await m.remove_made(name)
+            await m.remove_made(name, caller, f"ollama pull {name} failed")
         yield line
