@@ -23,7 +23,7 @@ def tenants(**in_flight: int) -> dict[str, Active]:
 
 
 @pytest.mark.parametrize(
-    ("capacity", "headroom", "state", "who", "expected"),
+    ("capacity", "headroom", "state", "who", "expected"),  # max_held 1/8 unless said
     [
         # a lone tenant gets every slot, and none beyond
         (8, 1, {"a": 7}, "a", True),
@@ -43,17 +43,12 @@ def tenants(**in_flight: int) -> dict[str, Active]:
         # a full model: nobody
         (8, 1, {"a": 4, "b": 4}, "a", False),
         (8, 1, {"a": 8, "b": 0}, "b", False),
-        # headroom per quiet tenant
-        (8, 1, {"a": 5, "b": 0, "c": 0}, "a", True),
-        (8, 1, {"a": 6, "b": 0, "c": 0}, "a", False),
-        (8, 2, {"a": 5, "b": 0}, "a", True),
-        (8, 2, {"a": 6, "b": 0}, "a", False),
-        # no more headroom than the quiet tenant is below its share (9 slots, 3 each)
-        (9, 2, {"a": 3, "b": 2, "c": 0}, "a", True),
-        (9, 2, {"a": 4, "b": 2, "c": 0}, "a", False),
-        # headroom as large as the share: a strict cap at the fair share
-        (8, 4, {"a": 4, "b": 0}, "a", False),
-        (8, 4, {"a": 3, "b": 0}, "a", True),
+        # headroom per quiet tenant, at most an eighth of the slots in all
+        (8, 1, {"a": 6, "b": 0, "c": 0}, "a", True),
+        (8, 1, {"a": 7, "b": 0, "c": 0}, "a", False),
+        (16, 1, {"a": 13, "b": 0, "c": 0}, "a", True),
+        (16, 1, {"a": 14, "b": 0, "c": 0}, "a", False),
+        (16, 1, {"a": 13, "b": 0, "c": 0, "d": 0}, "a", True),  # 2 held of 16, not 3
     ],
 )
 def test_who_may_start(
@@ -63,8 +58,38 @@ def test_who_may_start(
     assert may_start(spec, who, tenants(**state)) is expected
 
 
+@pytest.mark.parametrize(
+    ("capacity", "headroom", "state", "expected"),  # may "a" start; the sum held uncapped
+    [
+        (8, 2, {"a": 5, "b": 0}, True),
+        (8, 2, {"a": 6, "b": 0}, False),
+        # no more headroom than the quiet tenant is below its share (9 slots, 3 each)
+        (9, 2, {"a": 3, "b": 2, "c": 0}, True),
+        (9, 2, {"a": 4, "b": 2, "c": 0}, False),
+        # headroom as large as the share: a strict cap at the fair share
+        (8, 4, {"a": 4, "b": 0}, False),
+        (8, 4, {"a": 3, "b": 0}, True),
+    ],
+)
+def test_larger_headroom(
+    capacity: int, headroom: int, state: dict[str, int], expected: bool
+) -> None:
+    spec = SlotShare(capacity, headroom, max_held=1.0)
+    assert may_start(spec, "a", tenants(**state)) is expected
+
+
+def test_many_quiet_tenants_do_not_idle_a_floods_slots() -> None:
+    quiet = {f"q{i}": Active(0) for i in range(20)}
+    spec = SlotShare(8)  # shares of 8/21: the flood is over its share at one request
+    assert may_start(spec, "a", {"a": Active(6), **quiet})
+    assert not may_start(spec, "a", {"a": Active(7), **quiet})
+    assert may_start(spec, "q0", {"a": Active(7), **quiet})
+    assert held_for_others(SlotShare(256), "a", {"a": Active(200), **quiet}) == 20
+    assert held_for_others(SlotShare(64), "a", {"a": Active(50), **quiet}) == 8
+
+
 def test_held_for_others_counts_only_tenants_below_their_share() -> None:
-    spec = SlotShare(8, 2)
+    spec = SlotShare(8, 2, max_held=1.0)
     assert held_for_others(spec, "a", tenants(a=5, b=0, c=3)) == 2  # c is over its share (8/3)
     assert held_for_others(spec, "a", tenants(a=2, b=4, c=2)) == 1  # b is over its share
     assert held_for_others(spec, "b", tenants(a=2, b=4, c=2)) == 2
@@ -101,8 +126,8 @@ def test_active_within_the_window_or_while_in_flight_or_waiting() -> None:
 
 def test_surely_free_never_allows_what_may_start_refuses() -> None:
     names = ("a", "b", "c")
-    for capacity, headroom in itertools.product(range(1, 7), (1, 2, 3)):
-        spec = SlotShare(capacity, headroom)
+    for capacity, headroom, most in itertools.product(range(1, 7), (1, 2, 3), (0.125, 1.0)):
+        spec = SlotShare(capacity, headroom, most)
         for counts in itertools.product(range(capacity + 1), repeat=3):
             state = dict(zip(names, (Active(n) for n in counts), strict=True))
             if surely_free(spec, sum(counts), len(state)):

@@ -12,7 +12,9 @@ model at this gateway (a request in flight or waiting, or one seen within
 - a tenant below its share may take any free slot;
 - a tenant at or above it may take a free slot only if that leaves free
   `headroom` slots for every other active tenant still below its share
-  (fewer for one less than `headroom` below it).
+  (fewer for one less than `headroom` below it), and no more than
+  `max_held` of the slots in all (many quiet tenants must not idle a
+  flood's slots: beyond that, they wait for one completion, first in line).
 
 So a quiet tenant's next request finds a slot at once, and a flood still gets
 every other slot (work-conserving but for the headroom, held only while a
@@ -30,6 +32,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 HEADROOM = 1  # slots kept free for each quiet active tenant
+MAX_HELD = 1 / 8  # of the slots, at most, kept free for quiet tenants in all
 ACTIVE_SECONDS = 5.0  # a tenant stays active this long after its last request
 
 
@@ -39,7 +42,13 @@ class SlotShare:
 
     capacity: int
     headroom: int = HEADROOM
+    max_held: float = MAX_HELD
     active_seconds: float = ACTIVE_SECONDS
+
+    @property
+    def most_held(self) -> int:
+        """Slots kept free for quiet tenants in all: at least one tenant's headroom."""
+        return max(self.headroom, int(self.capacity * self.max_held))
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +90,12 @@ def shares(capacity: int, tenants: Mapping[str, Active]) -> dict[str, float]:
 def held_for_others(spec: SlotShare, tenant: str, tenants: Mapping[str, Active]) -> int:
     """Free slots `tenant` must leave for the other tenants below their share."""
     share = shares(spec.capacity, tenants)
-    return sum(
+    held = sum(
         min(spec.headroom, math.ceil(share[u]) - t.in_flight)
         for u, t in tenants.items()
         if u != tenant and t.in_flight < share[u]
     )
+    return min(held, spec.most_held)
 
 
 def may_start(spec: SlotShare, tenant: str, tenants: Mapping[str, Active]) -> bool:
@@ -107,4 +117,4 @@ def may_start(spec: SlotShare, tenant: str, tenants: Mapping[str, Active]) -> bo
 def surely_free(spec: SlotShare, running: int, seen: int) -> bool:
     """A cheap sufficient test for may_start: free slots beyond any headroom
     that `seen` tenants (every active one among them) could hold."""
-    return spec.capacity - running > spec.headroom * max(seen - 1, 0)
+    return spec.capacity - running > min(spec.headroom * max(seen - 1, 0), spec.most_held)
