@@ -1,6 +1,6 @@
 """Noisy neighbour: tenant A keeps 10x tenant B's load on a saturated model;
-B's time to first token (p50/p90) against B alone, through one gateway with
-fair queueing on and one with it off, in one run.
+B's time to first token (p50/p90) against B alone, through gateways with
+fair queueing on, with the fair queue alone and with it off, in one run.
 
     .venv/bin/python bench/tenancy_noisy.py                   # 3 rounds of 12 s per phase
 
@@ -11,12 +11,14 @@ Admission), each admitted request taking --prefill-ms to its first token then
 --tokens tokens at --token-ms each. The ModelDeployment says
 `spec.server.maxRunning: --slots`, so the gateway knows the model's slots.
 Load is open-loop, Poisson arrivals: B at --rate-b requests/s, A at --noisy
-times that. Two `pasture-gateway` processes route to the stub: fair queueing
-on and off (audit records off: the CPU is left to what is measured); a key
-file gives "A-key" and "B-key" to tenants A and B. Phases alternate within
-every round (solo, on, off; then reversed) so machine noise hits all of
-them; the table gives medians of the rounds' values with min-max, and the
-answers per second over a phase (the model's throughput when saturated).
+times that. Three `pasture-gateway` processes route to the stub: fair
+queueing on (the queue and the share of the slots), the fair queue alone
+(the share of the slots patched out: as before it) and off (audit records
+off: the CPU is left to what is measured); a key file gives "A-key" and
+"B-key" to tenants A and B. Phases alternate within every round (solo, on,
+queue only, off; then reversed) so machine noise hits all of them; the
+table gives medians of the rounds' values with min-max, and the answers per
+second over a phase (the model's throughput when saturated).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import asyncio
 import hashlib
 import json
+import os
 import random
 import statistics
 import subprocess
@@ -147,10 +150,11 @@ async def _run(args: argparse.Namespace, urls: dict[str, str]) -> None:
     for url in urls.values():
         await _wait_ready(url + "/readyz", 60)
     phases = {"B alone": ("on", 0), "A 10x + B, fair on": ("on", args.noisy),
+              "A 10x + B, fair queue only": ("queue", args.noisy),
               "A 10x + B, fair off": ("off", args.noisy)}  # fmt: skip
     rows: dict[str, list[tuple[float, ...]]] = {p: [] for p in phases}
-    await _phase(urls["on"], args.rate_b, 0, 3)  # warm-up
-    await _phase(urls["off"], args.rate_b, 0, 3)
+    for url in urls.values():
+        await _phase(url, args.rate_b, 0, 2)  # warm-up
     for rnd in range(args.rounds):
         order = list(phases) if rnd % 2 == 0 else list(reversed(phases))
         for name in order:
@@ -202,7 +206,14 @@ def key_file(folder: Path, limits: bool = False) -> Path:
 
 def gateway_child(argv: list[str]) -> None:
     from pasture_gateway import cli
+    from pasture_gateway.usecases import admission
 
+    if os.environ.get("BENCH_QUEUE_ONLY"):  # the fair queue without the slot share (before it)
+
+        def free_slot(self: admission.ModelSlots, tenant: str, now: float) -> bool:
+            return self.running < self.spec.capacity
+
+        admission.ModelSlots.may_start = free_slot  # type: ignore[method-assign]
     cli.main(argv)
 
 
@@ -224,13 +235,13 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="noisy-"))
     objects, keys = folder / "objects.yaml", key_file(folder)
     objects.write_text(_objects(args.slots))
-    ports = {"on": _free_port(), "off": _free_port()}
+    ports = {"on": _free_port(), "queue": _free_port(), "off": _free_port()}
     procs = [
         subprocess.Popen(
             [sys.executable, __file__, "--gateway-child", "--host", "127.0.0.1",
              "--port", str(port), "--objects-file", str(objects), "--log-level", "warning",
-             "--api-keys-file", str(keys), "--no-audit",
-             f"--fair-queueing={'true' if mode == 'on' else 'false'}"],
+             "--api-keys-file", str(keys), "--no-audit", f"--fair-queueing={mode != 'off'}"],
+            env={**os.environ, **({"BENCH_QUEUE_ONLY": "1"} if mode == "queue" else {})},
         )
         for mode, port in ports.items()
     ]  # fmt: skip
