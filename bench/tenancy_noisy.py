@@ -1,6 +1,6 @@
 """Noisy neighbour: tenant A keeps 10x tenant B's load on a saturated model;
-B's time to first token (p50/p90) against B alone, through one gateway with
-fair queueing on and one with it off, in one run.
+B's time to first token (p50/p90) against B alone, through gateways with
+fair queueing on, with the fair queue alone and with it off, in one run.
 
     .venv/bin/python bench/tenancy_noisy.py                   # 3 rounds of 12 s per phase
 
@@ -10,18 +10,22 @@ admission of --slots running requests, FIFO beyond (as the runtime's own
 Admission), each admitted request taking --prefill-ms to its first token then
 --tokens tokens at --token-ms each. The ModelDeployment says
 `spec.server.maxRunning: --slots`, so the gateway knows the model's slots.
-Load is closed-loop: A runs --noisy streams back to back, B one. Two
-`pasture-gateway` processes route to the stub: fair queueing on and off; API
-keys "A-key" and "B-key" resolve to tenants A and B (plain keys share one
-tenant, so the child gateway maps a key's prefix to its tenant). Phases
-alternate within every round (solo, on, off; then reversed) so machine noise
-hits all of them; the table gives medians of the rounds' values with min-max.
+Load is open-loop, Poisson arrivals: B at --rate-b requests/s, A at --noisy
+times that. Three `pasture-gateway` processes route to the stub: fair
+queueing on (the queue and the share of the slots), the fair queue alone
+(the share of the slots patched out: as before it) and off (audit records
+off: the CPU is left to what is measured); a key file gives "A-key" and
+"B-key" to tenants A and B. Phases alternate within every round (solo, on,
+queue only, off; then reversed) so machine noise hits all of them; the
+table gives medians of the rounds' values with min-max, and the answers per
+second over a phase (the model's throughput when saturated).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import random
@@ -99,11 +103,15 @@ async def _one(session: aiohttp.ClientSession, url: str, key: str) -> float | No
     return first
 
 
-async def _phase(url: str, rate_b: float, noisy: float, seconds: float) -> list[list[float]]:
+async def _phase(
+    url: str, rate_b: float, noisy: float, seconds: float
+) -> tuple[list[list[float]], float]:
     """Open loop, Poisson arrivals: B at `rate_b` per second, A at `noisy` x that,
     for `seconds`; then waits for every answer. Each tenant's TTFTs (refusals
-    are left out: none at these rates)."""
+    are left out: none at these rates), and the seconds until the last answer
+    (the model's throughput: it is saturated, so a slot left idle shows here)."""
     rng = random.Random(7)
+    started = time.monotonic()
     ttfts: list[list[float]] = [[], []]
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
 
@@ -122,7 +130,7 @@ async def _phase(url: str, rate_b: float, noisy: float, seconds: float) -> list[
             await asyncio.gather(*tasks)
 
         await asyncio.gather(arrivals(1, rate_b), arrivals(0, rate_b * noisy))
-    return ttfts
+    return ttfts, time.monotonic() - started
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -131,6 +139,8 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _fmt(values: list[float]) -> str:
+    if any(v != v for v in values):  # nan: a tenant with no requests in that phase
+        return "-"
     return f"{statistics.median(values):.0f} ({min(values):.0f}-{max(values):.0f})"
 
 
@@ -140,25 +150,28 @@ async def _run(args: argparse.Namespace, urls: dict[str, str]) -> None:
     for url in urls.values():
         await _wait_ready(url + "/readyz", 60)
     phases = {"B alone": ("on", 0), "A 10x + B, fair on": ("on", args.noisy),
+              "A 10x + B, fair queue only": ("queue", args.noisy),
               "A 10x + B, fair off": ("off", args.noisy)}  # fmt: skip
-    rows: dict[str, list[tuple[float, float, float, float]]] = {p: [] for p in phases}
-    await _phase(urls["on"], args.rate_b, 0, 3)  # warm-up
+    rows: dict[str, list[tuple[float, ...]]] = {p: [] for p in phases}
+    for url in urls.values():
+        await _phase(url, args.rate_b, 0, 2)  # warm-up
     for rnd in range(args.rounds):
         order = list(phases) if rnd % 2 == 0 else list(reversed(phases))
         for name in order:
             gw, noisy = phases[name]
-            a, b = await _phase(urls[gw], args.rate_b, noisy, args.seconds)
-            rows[name].append((_pct(b, 0.5), _pct(b, 0.9), _pct(a, 0.5), len(b)))
+            (a, b), took = await _phase(urls[gw], args.rate_b, noisy, args.seconds)
+            rows[name].append((_pct(b, 0.5), _pct(b, 0.9), _pct(a, 0.5), len(b),
+                               (len(a) + len(b)) / took))  # fmt: skip
     server.close()
-    print("| phase | B TTFT p50 ms | B TTFT p90 ms | A TTFT p50 ms | B requests |")
-    print("| --- | --- | --- | --- | --- |")
+    print("| phase | B TTFT p50 ms | B TTFT p90 ms | A TTFT p50 ms | B requests | answers/s |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for name, rs in rows.items():
-        cols = [[float(r[i]) for r in rs] for i in range(4)]
+        cols = [[float(r[i]) for r in rs] for i in range(5)]
         print(f"| {name} | {' | '.join(_fmt(c) for c in cols)} |")
     solo = statistics.median(r[1] for r in rows["B alone"])
     for name in list(phases)[1:]:
         p90 = statistics.median(r[1] for r in rows[name])
-        print(f"| {name}: B p90 / solo | x{p90 / solo:.2f} | | | |")
+        print(f"| {name}: B p90 / solo | x{p90 / solo:.2f} | | | | |")
 
 
 def _objects(slots: int) -> str:
@@ -176,18 +189,31 @@ def _objects(slots: int) -> str:
     return yaml.safe_dump_all(docs)
 
 
+def key_file(folder: Path, limits: bool = False) -> Path:
+    """Keys "A-key" and "B-key" of tenants A and B; with `limits`, every key
+    and tenant under rpm and tpm limits it never reaches (their cost only)."""
+    big = {"requestsPerMinute": 10**9, "tokensPerMinute": 10**12}
+    keys = [
+        {"id": f"key-{t}", "sha256": hashlib.sha256(f"{t}-key".encode()).hexdigest(),
+         "tenant": t, "scopes": ["infer"], **({"limits": big} if limits else {})}
+        for t in "AB"
+    ]  # fmt: skip
+    doc = {"keys": keys, **({"tenants": {"A": big, "B": big}} if limits else {})}
+    path = folder / "keys.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
 def gateway_child(argv: list[str]) -> None:
-    """`pasture-gateway` whose plain keys "<T>-key" belong to tenant T."""
-    from pasture_gateway import auth, cli
-    from pasture_gateway.identity import ALL_SCOPES, NO_LIMITS, Identity, Limits
+    from pasture_gateway import cli
+    from pasture_gateway.usecases import admission
 
-    # BENCH_LIMITS=1: every key and tenant under limits it never reaches (their cost only).
-    big = Limits(10**9, 10**12) if os.environ.get("BENCH_LIMITS") else NO_LIMITS
+    if os.environ.get("BENCH_QUEUE_ONLY"):  # the fair queue without the slot share (before it)
 
-    def identity(key: str) -> Identity:
-        return Identity(f"id-{key}", key.split("-")[0], ALL_SCOPES, limits=big, tenant_limits=big)
+        def free_slot(self: admission.ModelSlots, tenant: str, now: float) -> bool:
+            return self.running < self.spec.capacity
 
-    auth.plain_key_identity = identity  # type: ignore[attr-defined]
+        admission.ModelSlots.may_start = free_slot  # type: ignore[method-assign]
     cli.main(argv)
 
 
@@ -206,15 +232,16 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=12)
     args = p.parse_args()
-    objects = Path(tempfile.mkdtemp(prefix="noisy-")) / "objects.yaml"
+    folder = Path(tempfile.mkdtemp(prefix="noisy-"))
+    objects, keys = folder / "objects.yaml", key_file(folder)
     objects.write_text(_objects(args.slots))
-    ports = {"on": _free_port(), "off": _free_port()}
-    env = {**os.environ, "PASTURE_API_KEYS": "A-key,B-key"}
+    ports = {"on": _free_port(), "queue": _free_port(), "off": _free_port()}
     procs = [
         subprocess.Popen(
             [sys.executable, __file__, "--gateway-child", "--host", "127.0.0.1",
              "--port", str(port), "--objects-file", str(objects), "--log-level", "warning",
-             f"--fair-queueing={'true' if mode == 'on' else 'false'}"], env=env,
+             "--api-keys-file", str(keys), "--no-audit", f"--fair-queueing={mode != 'off'}"],
+            env={**os.environ, **({"BENCH_QUEUE_ONLY": "1"} if mode == "queue" else {})},
         )
         for mode, port in ports.items()
     ]  # fmt: skip

@@ -38,8 +38,8 @@ def test_below_the_slots_requests_pass_at_once() -> None:
         d = deployment(max_running=2, replicas=2)
         tickets = [await adm.enter(d, A, 400) for _ in range(4)]
         assert all(isinstance(t, Ticket) and t.turn is None for t in tickets)
-        assert adm.in_flight == {d.key: 4}
-        assert adm.queues == {}
+        assert adm.running(d.key) == 4
+        assert adm.waiting(d.key) == 0
 
     asyncio.run(run())
 
@@ -98,7 +98,7 @@ def test_a_full_queue_answers_busy_and_a_leaver_frees_its_place() -> None:
         await asyncio.sleep(0)
         adm.leave(running, (0, 0))
         assert isinstance(await again, Ticket)
-        assert adm.in_flight == {d.key: 1}
+        assert adm.running(d.key) == 1
 
     asyncio.run(run())
 
@@ -122,7 +122,7 @@ def test_the_slots_are_shared_among_gateway_replicas() -> None:
         other = await adm.enter(d, B, 0)  # 6 slots here now: the waiter goes, then this one
         assert isinstance(await late, Ticket)
         assert isinstance(other, Ticket)
-        assert adm.in_flight == {d.key: 5}
+        assert adm.running(d.key) == 5
 
     asyncio.run(run())
 

@@ -72,3 +72,15 @@ def test_bounded_and_removable() -> None:
     assert len(q) == 1
     assert q.pop() == ("y", "b")
     assert q.pop() is None
+
+
+def test_pop_only_among_the_tenants_that_may_start() -> None:
+    q: FairQueue[str] = FairQueue(max_queued=10)
+    q.push("a0", "a")
+    q.push("b0", "b")
+    q.charge("b", 500, 0)  # a's turn by counters, but a is over its share of the slots
+    assert q.tenants() == {"a", "b"}
+    assert q.pop(lambda tenant: tenant != "a") == ("b0", "b")
+    assert q.pop(lambda tenant: tenant != "a") is None
+    assert q.pop() == ("a0", "a")
+    assert q.tenants() == set()

@@ -11,13 +11,15 @@ Optional priority classes: a higher class is always dispatched first (strict;
 a flood at a high class can starve a lower one, by design). Within a class,
 requests of one tenant leave in arrival order; equal counters go to the
 shorter backlog first (a lifted newcomer ties with the floor, and should not
-wait behind a flood's oldest request for that). Bounded: a full queue refuses."""
+wait behind a flood's oldest request for that). Bounded: a full queue refuses.
+`pop` may be limited to the tenants that may start now (slots.py: a tenant
+over its share of the slots waits while headroom is kept for a quiet one)."""
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -61,13 +63,19 @@ class FairQueue(Generic[T]):
         own = self.counters.get(tenant, 0.0)
         self.counters[tenant] = own if floor is None else max(own, floor)
 
-    def pop(self) -> tuple[T, str] | None:
-        """The next (item, tenant) to dispatch, or None when nothing waits."""
-        if not self._queues:
+    def tenants(self) -> set[str]:
+        """The tenants with requests waiting."""
+        return {t for _, t in self._queues}
+
+    def pop(self, eligible: Callable[[str], bool] | None = None) -> tuple[T, str] | None:
+        """The next (item, tenant) to dispatch, or None when nothing waits
+        (or no waiting tenant is `eligible`)."""
+        slots = [s for s in self._queues if eligible is None or eligible(s[1])]
+        if not slots:
             return None
-        top = max(p for p, _ in self._queues)
+        top = max(p for p, _ in slots)
         slot = min(
-            (s for s in self._queues if s[0] == top),
+            (s for s in slots if s[0] == top),
             key=lambda s: (
                 self.counters.get(s[1], 0.0),
                 len(self._queues[s]),

@@ -1,10 +1,13 @@
 """Admission at the gateway: the caller's rate limits (requests and tokens per
-minute, per key and per tenant) and, when a model is saturated, a fair queue
-per ModelDeployment. Saturated means this gateway already has its share of
-the model's running slots in flight (ready replicas x the runtime's
-maxRunning, divided among the ready gateway replicas); below that a request
-passes with two dict reads and an add (nothing measurable), above it waits
-and leaves by token-weighted fair share (routing/fairness.py)."""
+minute, per key and per tenant) and, per ModelDeployment, its running slots
+shared fairly among tenants. This gateway's slots are its share of the
+model's (ready replicas x the runtime's maxRunning, divided among the ready
+gateway replicas). A request starts at once while a slot is free and its
+tenant may take it (routing/slots.py: a tenant over its fair share of the
+slots leaves headroom for a quiet tenant active recently); otherwise it waits
+and leaves by token-weighted fair share (routing/fairness.py). Far from
+saturation the share needs no look at the tenants (slots.surely_free): a few
+dict operations a request."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..identity import NO_LIMITS, Identity
@@ -23,6 +26,7 @@ from ..protocol.limit_refusals import queue_full, rate_limited
 from ..routing.fairness import FairQueue
 from ..routing.limits import RateLimiter, Subject
 from ..routing.objects import Deployment
+from ..routing.slots import SlotShare, active_tenants, may_start, surely_free
 
 PROMPT_BYTES_PER_TOKEN = 4  # a dispatch is charged this estimate until the engine's counts come
 
@@ -53,8 +57,44 @@ class Ticket:
     tenant: str
     estimate: int  # prompt tokens charged at dispatch, corrected at the end
     gated: bool
+    priority: int = 0
     left: bool = False
     turn: asyncio.Future[None] | None = None  # set while it waits in the fair queue
+
+
+@dataclass(eq=False, slots=True)
+class ModelSlots:
+    """One ModelDeployment's slots at this gateway: who holds them, who waits."""
+
+    queue: FairQueue[Ticket]
+    spec: SlotShare
+    running: int = 0
+    tenants: dict[str, int] = field(default_factory=dict)  # requests in flight per tenant
+    seen: dict[str, tuple[float, int]] = field(default_factory=dict)  # last request, priority
+
+    def start(self, ticket: Ticket) -> None:
+        self.running += 1
+        self.tenants[ticket.tenant] = self.tenants.get(ticket.tenant, 0) + 1
+        self.queue.charge(ticket.tenant, ticket.estimate, 0)
+
+    def end(self, ticket: Ticket, now: float) -> None:
+        self.running -= 1
+        left = self.tenants[ticket.tenant] - 1
+        if left:
+            self.tenants[ticket.tenant] = left
+        else:
+            del self.tenants[ticket.tenant]
+        self.seen[ticket.tenant] = (now, ticket.priority)
+
+    def may_start(self, tenant: str, now: float) -> bool:
+        if surely_free(self.spec, self.running, len(self.seen)):
+            return True
+        if self.running >= self.spec.capacity:
+            return False
+        active = active_tenants(self.spec, now, self.seen, self.tenants, self.queue.tenants())
+        for gone in self.seen.keys() - active.keys():
+            del self.seen[gone]
+        return may_start(self.spec, tenant, active)
 
 
 class Admission:
@@ -72,9 +112,7 @@ class Admission:
         self.clock = clock
         self.metrics = metrics
         self.limiter = RateLimiter()
-        self.in_flight: dict[str, int] = {}
-        self.capacity: dict[str, int] = {}
-        self.queues: dict[str, FairQueue[Ticket]] = {}
+        self.models: dict[str, ModelSlots] = {}
 
     def check_limits(self, identity: Identity) -> ErrorReply | None:
         limited = subjects(identity)
@@ -88,10 +126,14 @@ class Admission:
         if limited:
             self.limiter.charge(limited, sum(usage), self.replicas.share, self.clock())
 
-    def _capacity(self, d: Deployment) -> int:
-        slots = len(d.ready) * d.max_running * self.replicas.share
-        self.capacity[d.key] = cap = max(1, math.ceil(slots))
-        return cap
+    def _slots(self, d: Deployment) -> ModelSlots:
+        m = self.models.get(d.key)
+        if m is None:
+            m = self.models[d.key] = ModelSlots(FairQueue(self.max_queued), SlotShare(1))
+        capacity = max(1, math.ceil(len(d.ready) * d.max_running * self.replicas.share))
+        if capacity != m.spec.capacity:
+            m.spec = SlotShare(capacity)
+        return m
 
     async def enter(
         self, d: Deployment, identity: Identity, body_bytes: int, label: str = ""
@@ -100,22 +142,18 @@ class Admission:
         estimate = body_bytes // PROMPT_BYTES_PER_TOKEN
         if not self.fair:
             return Ticket(d.key, identity.tenant, estimate, gated=False)
-        key = d.key
-        ticket = Ticket(key, identity.tenant, estimate, gated=True)
-        queue = self.queues.get(key)
-        running = self.in_flight.get(key, 0)
-        if running < self._capacity(d) and not queue:
-            self.in_flight[key] = running + 1
-            if queue is not None:
-                queue.charge(identity.tenant, estimate, 0)
+        m = self._slots(d)
+        now = self.clock()
+        ticket = Ticket(d.key, identity.tenant, estimate, True, priority(identity))
+        m.seen[ticket.tenant] = (now, ticket.priority)
+        if not m.queue and m.may_start(ticket.tenant, now):
+            m.start(ticket)
             return ticket
-        if queue is None:
-            queue = self.queues[key] = FairQueue(self.max_queued)
         ticket.turn = turn = asyncio.get_running_loop().create_future()
-        if not queue.push(ticket, identity.tenant, priority(identity)):
+        if not m.queue.push(ticket, ticket.tenant, ticket.priority):
             return queue_full()
-        self._dispatch(key, queue)  # slots may have opened since (a replica came, a share grew)
-        await self._wait(queue, ticket, turn, label)
+        self._dispatch(m)  # slots may have opened since (a replica came, a share grew)
+        await self._wait(m.queue, ticket, turn, label)
         return ticket
 
     async def _wait(
@@ -125,7 +163,7 @@ class Admission:
         if self.metrics is not None:
             self.metrics.queued.labels(model=label).inc()
         try:
-            await turn  # the slot is handed over by leave(): in_flight already counts it
+            await turn  # the slot is handed over by _dispatch(): running already counts it
         except asyncio.CancelledError:
             if not queue.remove(ticket) and turn.done() and not turn.cancelled():
                 self.leave(ticket, (0, 0))  # handed a slot, then the client left
@@ -139,32 +177,32 @@ class Admission:
         if ticket.left or not ticket.gated:
             return
         ticket.left = True
-        key = ticket.deployment
-        queue = self.queues.get(key)
-        if queue is not None:
-            prompt, output = usage
-            queue.charge(ticket.tenant, max(prompt - ticket.estimate, 0), output)
-        self.in_flight[key] -= 1
-        self._dispatch(key, queue)
-        if not self.in_flight.get(key):
-            self.in_flight.pop(key, None)
+        m = self.models[ticket.deployment]
+        prompt, output = usage
+        m.queue.charge(ticket.tenant, max(prompt - ticket.estimate, 0), output)
+        m.end(ticket, self.clock())
+        if m.queue:
+            self._dispatch(m)
 
-    def _dispatch(self, key: str, queue: FairQueue[Ticket] | None) -> None:
-        """Hand freed slots to the fairest waiters (charged their estimate now,
-        so the next pick already sees it)."""
-        if queue is None:
-            return
-        while self.in_flight.get(key, 0) < self.capacity.get(key, 1):
-            nxt = queue.pop()
+    def _dispatch(self, m: ModelSlots) -> None:
+        """Hand free slots to the fairest waiters that may take one (charged
+        their estimate now, so the next pick already sees it). A slot kept as
+        headroom is looked at again when the next request ends or comes."""
+        now = self.clock()
+        while m.queue and m.running < m.spec.capacity:
+            nxt = m.queue.pop(lambda tenant: m.may_start(tenant, now))
             if nxt is None:
                 return
-            ticket, tenant = nxt
+            ticket = nxt[0]
             if ticket.turn is None or ticket.turn.done():  # its client left meanwhile
                 continue
-            self.in_flight[key] = self.in_flight.get(key, 0) + 1
-            queue.charge(tenant, ticket.estimate, 0)
+            m.start(ticket)
             ticket.turn.set_result(None)
 
+    def running(self, key: str) -> int:
+        m = self.models.get(key)
+        return m.running if m else 0
+
     def waiting(self, key: str) -> int:
-        queue = self.queues.get(key)
-        return len(queue) if queue else 0
+        m = self.models.get(key)
+        return len(m.queue) if m else 0
