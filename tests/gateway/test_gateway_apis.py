@@ -5,11 +5,15 @@ shape, their prompt prefix, and the engine's counts read from their bodies."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from starlette.types import Receive, Scope, Send
 
-from pasture_gateway.middleware import INFERENCE
+from pasture_gateway.auth import ApiKeys
+from pasture_gateway.middleware import INFERENCE, GatewayMiddleware
 from pasture_gateway.protocol import errors
 from pasture_gateway.protocol.errors import ErrorReply
 from pasture_gateway.protocol.limit_refusals import queue_full, rate_limited
@@ -129,3 +133,23 @@ def test_a_stream_cut_short_ends_with_its_protocols_error_event() -> None:
     assert json.loads(responses.split(b"data: ")[1])["code"] == "server_error"
     assert mid_stream_error("/v1/chat/completions", sse) == b""
     assert b'"error"' in mid_stream_error("/api/chat", "application/x-ndjson")
+
+
+async def test_anthropics_x_api_key_identifies_the_caller(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text("sk-a\n")
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    gateway = GatewayMiddleware(app, ApiKeys(str(keys)), {})
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(gateway), base_url="http://t") as c:
+
+        async def status(**headers: str) -> int:
+            return (await c.get("/api/tags", headers=headers)).status_code
+
+        assert await status(**{"x-api-key": "sk-a"}) == 200  # the anthropic SDK's api_key
+        assert await status(**{"x-api-key": "sk-b"}) == 401
+        assert await status(authorization="Bearer sk-b", **{"x-api-key": "sk-a"}) == 401
+        assert await status(authorization="Bearer sk-a") == 200
