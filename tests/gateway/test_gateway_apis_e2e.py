@@ -18,6 +18,7 @@ import openai
 import pytest
 import yaml
 
+from pasture_gateway.protocol.errors import BUSY
 from tests.fixtures.tiers import require_tier
 from tests.gateway.harness import wait_until
 from tests.gateway.test_tenancy_e2e import Stack, sha, start_stack
@@ -25,6 +26,7 @@ from tests.gateway.test_tenancy_e2e import Stack, sha, start_stack
 pytestmark = pytest.mark.engine
 ASK: list[anthropic.types.MessageParam] = [{"role": "user", "content": "cows"}]
 GREEDY = {"temperature": 0, "top_k": 1}
+_ONE = json.dumps({"model": "tiny-slot", "max_tokens": 1, "messages": ASK}).encode()
 
 
 def _keys() -> str:
@@ -41,7 +43,9 @@ def _keys() -> str:
 @pytest.fixture(scope="module")
 def stack(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     require_tier("engine")
-    started = start_stack(tiny_model_dir, tmp_path_factory.mktemp("gw-apis"), _keys())
+    tmp = tmp_path_factory.mktemp("gw-apis")
+    # "tiny-slot" has one running slot and nobody may wait for it: the busy 503.
+    started = start_stack(tiny_model_dir, tmp, _keys(), ["--max-queued", "0"], "tiny-slot")
     try:
         yield started
     finally:
@@ -165,3 +169,25 @@ def test_the_gateways_own_errors_in_openais_shape_on_responses(stack: Stack) -> 
         one.responses.create(model="tiny", input="x", max_output_tokens=1)
     assert limited.value.code == "rate_limit_exceeded"
     assert int(limited.value.response.headers["retry-after"]) > 0
+
+
+def test_a_full_queue_is_the_busy_503_in_each_shape(stack: Stack) -> None:
+    body = {"model": "tiny-slot", "prompt": "count sheep", "options": {"num_predict": 100000}}
+    headers = {"Authorization": "Bearer sk-app"}
+    url = stack.gateway.url + "/api/generate"
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=60) as r:
+        lines = r.iter_lines()
+        for _ in range(3):
+            assert json.loads(next(lines))["done"] is False  # it holds the one slot
+        with pytest.raises(anthropic.InternalServerError) as busy:
+            _anthropic(stack).messages.create(model="tiny-slot", max_tokens=1, messages=ASK)
+        assert (busy.value.status_code, busy.value.body) == (
+            503, {"type": "error", "error": {"type": "overloaded_error", "message": BUSY}},
+        )  # fmt: skip
+        assert busy.value.response.headers["retry-after"] == "1"
+        with pytest.raises(openai.InternalServerError) as full:
+            _openai(stack).responses.create(model="tiny-slot", input="x", max_output_tokens=1)
+        assert (full.value.status_code, full.value.type) == (503, "server_error")
+        assert BUSY in full.value.message
+    # The stream's client left: its slot is free again.
+    wait_until(lambda: _raw(stack, "/v1/messages", _ONE).status_code == 200, 30, "a free slot")

@@ -12,7 +12,7 @@ import json
 import os
 import random
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,15 +56,16 @@ class Stack:
         return [json.loads(ln) for ln in lines if ln.startswith('{"log":"pasture.audit"')]
 
 
-def _objects(ip: str) -> str:
+def _objects(ip: str, names: Mapping[str, int | None]) -> str:
+    """A Model, a ModelDeployment (maxRunning when given) and a ready pod per name."""
     meta = {"namespace": "t"}
     docs = [
-        {"kind": "Model", "metadata": {**meta, "name": "tiny"}, "spec": {"servedName": "tiny"}},
-        {"kind": "Model", "metadata": {**meta, "name": "other"}, "spec": {"servedName": "other"}},
+        {"kind": "Model", "metadata": {**meta, "name": n}, "spec": {"servedName": n}} for n in names
     ]
-    for name in ("tiny", "other"):
+    for name, max_running in names.items():
+        server = {"server": {"maxRunning": max_running}} if max_running else {}
         docs.append({"kind": "ModelDeployment", "metadata": {**meta, "name": name},
-                     "spec": {"modelRef": {"name": name}, "replicas": 1},
+                     "spec": {"modelRef": {"name": name}, "replicas": 1, **server},
                      "status": {"servedNames": [f"{name}:latest"]}})  # fmt: skip
         docs.append({"kind": "Pod", "metadata": {**meta, "name": f"{name}-0",
                                                  "labels": {"pasture.dev/deployment": name}},
@@ -88,9 +89,17 @@ def _start(cmd: list[str], log: Path, url: str, timeout: float) -> Process:
     return p
 
 
-def start_stack(model_dir: Path, tmp: Path, client_keys_yaml: str) -> Stack:
+def start_stack(
+    model_dir: Path, tmp: Path, client_keys_yaml: str,
+    gateway_args: Sequence[str] = (), one_slot: str | None = None,
+) -> Stack:  # fmt: skip
     """A real runtime (requiring the gateway's key) behind a real gateway whose
-    callers' keys are `client_keys_yaml`; also used by the other e2e modules."""
+    callers' keys are `client_keys_yaml`; also used by the other e2e modules.
+    `one_slot`: one more model name, whose ModelDeployment has maxRunning 1
+    (the slots the gateway's fair queue counts)."""
+    names: dict[str, int | None] = {"tiny": None, "other": None}
+    if one_slot:
+        names[one_slot] = 1
     ip = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
     runtime_keys = tmp / "runtime-keys.yaml"
     runtime_keys.write_text(yaml.safe_dump({"keys": [
@@ -101,7 +110,7 @@ def start_stack(model_dir: Path, tmp: Path, client_keys_yaml: str) -> Stack:
     config = tmp / "runtime.yaml"
     config.write_text(yaml.safe_dump({
         "engine": {"model": str(model_dir)},
-        "models": [{"name": "tiny", "aliases": ["other"]}],
+        "models": [{"name": "tiny", "aliases": [n for n in names if n != "tiny"]}],
         "server": {"api_keys_file": str(runtime_keys)},
     }))  # fmt: skip
     runtime = _start(
@@ -113,13 +122,13 @@ def start_stack(model_dir: Path, tmp: Path, client_keys_yaml: str) -> Stack:
     keys, upstream, objects = tmp / "keys.yaml", tmp / "upstream", tmp / "objects.yaml"
     keys.write_text(client_keys_yaml)
     upstream.write_text("sk-gw\n")
-    objects.write_text(_objects(ip))
+    objects.write_text(_objects(ip, names))
     port = free_port()
     try:
         gateway = _start(
             [str(GATEWAY), "--host", "127.0.0.1", "--port", str(port), "--objects-file",
              str(objects), "--api-keys-file", str(keys), "--upstream-key-file", str(upstream),
-             "--log-level", "warning"],
+             "--log-level", "warning", *gateway_args],
             tmp / "gateway.log", f"http://127.0.0.1:{port}", 60,
         )  # fmt: skip
     except BaseException:
