@@ -12,7 +12,7 @@ import json
 import os
 import random
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,15 +56,16 @@ class Stack:
         return [json.loads(ln) for ln in lines if ln.startswith('{"log":"pasture.audit"')]
 
 
-def _objects(ip: str) -> str:
+def _objects(ip: str, names: Mapping[str, int | None]) -> str:
+    """A Model, a ModelDeployment (maxRunning when given) and a ready pod per name."""
     meta = {"namespace": "t"}
     docs = [
-        {"kind": "Model", "metadata": {**meta, "name": "tiny"}, "spec": {"servedName": "tiny"}},
-        {"kind": "Model", "metadata": {**meta, "name": "other"}, "spec": {"servedName": "other"}},
+        {"kind": "Model", "metadata": {**meta, "name": n}, "spec": {"servedName": n}} for n in names
     ]
-    for name in ("tiny", "other"):
+    for name, max_running in names.items():
+        server = {"server": {"maxRunning": max_running}} if max_running else {}
         docs.append({"kind": "ModelDeployment", "metadata": {**meta, "name": name},
-                     "spec": {"modelRef": {"name": name}, "replicas": 1},
+                     "spec": {"modelRef": {"name": name}, "replicas": 1, **server},
                      "status": {"servedNames": [f"{name}:latest"]}})  # fmt: skip
         docs.append({"kind": "Pod", "metadata": {**meta, "name": f"{name}-0",
                                                  "labels": {"pasture.dev/deployment": name}},
@@ -88,10 +89,17 @@ def _start(cmd: list[str], log: Path, url: str, timeout: float) -> Process:
     return p
 
 
-@pytest.fixture(scope="module")
-def stack(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    require_tier("engine")
-    tmp = tmp_path_factory.mktemp("tenancy")
+def start_stack(
+    model_dir: Path, tmp: Path, client_keys_yaml: str,
+    gateway_args: Sequence[str] = (), one_slot: str | None = None,
+) -> Stack:  # fmt: skip
+    """A real runtime (requiring the gateway's key) behind a real gateway whose
+    callers' keys are `client_keys_yaml`; also used by the other e2e modules.
+    `one_slot`: one more model name, whose ModelDeployment has maxRunning 1
+    (the slots the gateway's fair queue counts)."""
+    names: dict[str, int | None] = {"tiny": None, "other": None}
+    if one_slot:
+        names[one_slot] = 1
     ip = f"127.{random.randint(1, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
     runtime_keys = tmp / "runtime-keys.yaml"
     runtime_keys.write_text(yaml.safe_dump({"keys": [
@@ -101,36 +109,43 @@ def stack(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     ]}))  # fmt: skip
     config = tmp / "runtime.yaml"
     config.write_text(yaml.safe_dump({
-        "engine": {"model": str(tiny_model_dir)},
-        "models": [{"name": "tiny", "aliases": ["other"]}],
+        "engine": {"model": str(model_dir)},
+        "models": [{"name": "tiny", "aliases": [n for n in names if n != "tiny"]}],
         "server": {"api_keys_file": str(runtime_keys)},
     }))  # fmt: skip
     runtime = _start(
         ["nice", "-n", "19", str(RUNTIME), "serve", "--config", str(config),
-         "--model", str(tiny_model_dir), "--host", ip, "--port", "11434",
+         "--model", str(model_dir), "--host", ip, "--port", "11434",
          "--max-model-len", "2048", "--enforce-eager", "true", "--log-level", "warning"],
         tmp / "runtime.log", f"http://{ip}:11434", 420,
     )  # fmt: skip
     keys, upstream, objects = tmp / "keys.yaml", tmp / "upstream", tmp / "objects.yaml"
-    keys.write_text(client_keys("sk-app"))
+    keys.write_text(client_keys_yaml)
     upstream.write_text("sk-gw\n")
-    objects.write_text(_objects(ip))
+    objects.write_text(_objects(ip, names))
     port = free_port()
     try:
         gateway = _start(
             [str(GATEWAY), "--host", "127.0.0.1", "--port", str(port), "--objects-file",
              str(objects), "--api-keys-file", str(keys), "--upstream-key-file", str(upstream),
-             "--log-level", "warning"],
+             "--log-level", "warning", *gateway_args],
             tmp / "gateway.log", f"http://127.0.0.1:{port}", 60,
         )  # fmt: skip
     except BaseException:
         runtime.stop()
         raise
+    return Stack(gateway, runtime, keys)
+
+
+@pytest.fixture(scope="module")
+def stack(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    require_tier("engine")
+    started = start_stack(tiny_model_dir, tmp_path_factory.mktemp("tenancy"), client_keys("sk-app"))
     try:
-        yield Stack(gateway, runtime, keys)
+        yield started
     finally:
-        gateway.stop()
-        runtime.stop()
+        started.gateway.stop()
+        started.runtime.stop()
 
 
 def test_clients_through_the_gateway_refusals_and_listings(stack: Stack) -> None:
@@ -186,26 +201,30 @@ def _calls(stack: Stack) -> list[tuple[str, dict[str, str], dict[str, Any] | Non
 
 def test_one_audit_record_per_call_refusals_included(stack: Stack) -> None:
     before_gw, before_rt = len(stack.audit(stack.gateway)), len(stack.audit(stack.runtime))
-    ids = []
+    ids, replies = [], []
     for path, headers, body in _calls(stack):
         r = httpx.request("POST" if body else "GET", stack.gateway.url + path, json=body,
                           headers=headers, timeout=120)  # fmt: skip
         ids.append(r.headers["x-request-id"])
+        replies.append(r)
     wait_until(lambda: len(stack.audit(stack.gateway)) >= before_gw + len(ids), 10, "records")
     records = stack.audit(stack.gateway)[before_gw:]
     assert [r["request_id"] for r in records] == ids
     assert [(r["key_id"], r["tenant"]) for r in records] == [
         ("app", "team-a"), ("app", "team-a"), (None, None), ("ops", "ops"), ("app", "team-a"),
     ]  # fmt: skip
-    assert [r["status"] for r in records][2:] == [401, 403, 200]
+    assert [r["status"] for r in records] == [200, 403, 401, 403, 200]
+    # The proxied call carries the engine's counts; refusals never reached it.
+    done = replies[0].json()
+    assert [(r["prompt_tokens"], r["output_tokens"]) for r in records[:2]] == [
+        (done["prompt_eval_count"], done["eval_count"]), (0, 0),
+    ]  # fmt: skip
     assert all(r["source"] == "gateway" and r["client"] == "127.0.0.1" for r in records)
     assert "cows" not in json.dumps(records)
     # The runtime saw the gateway's key: its records would count the calls twice.
     assert len(stack.audit(stack.runtime)) == before_rt
 
 
-# The forward path (branch fair) leaves status, model and the engine's counts
-# in scope["state"]; remove this mark once it is merged.
 def test_forwarded_calls_audit_the_engines_counts(stack: Stack) -> None:
     before = len(stack.audit(stack.gateway))
     path, headers, body = _calls(stack)[0]

@@ -1,5 +1,7 @@
 """Error replies in each protocol's shape: Ollama `{"error": "..."}` on /api/
-and /, OpenAI's error object on /v1/. Texts clients match on are Ollama's own."""
+and /, Anthropic's `{"type": "error", "error": {...}}` on /v1/messages,
+OpenAI's error object on the rest of /v1/ (the Responses API's too). Texts
+clients match on are Ollama's own."""
 
 from __future__ import annotations
 
@@ -25,6 +27,17 @@ _OPENAI_TYPES = {
     409: "conflict_error",
     429: "rate_limit_error",
 }
+ANTHROPIC_PATHS = frozenset({"/v1/messages"})
+# Anthropic's error types by status, as Ollama's anthropic.NewError (the SDK
+# raises its exception class by status; the type is what a caller logs).
+_ANTHROPIC_TYPES = {
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +48,8 @@ class ErrorReply:
     headers: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def body(self, path: str) -> bytes:
+        if path in ANTHROPIC_PATHS:
+            return anthropic_body(self.status, self.message)
         if path.startswith("/v1/"):
             kind = (
                 "server_error" if self.status >= 500 else _OPENAI_TYPES.get(self.status)
@@ -42,6 +57,13 @@ class ErrorReply:
             err = {"message": self.message, "type": kind, "param": None, "code": self.code}
             return json.dumps({"error": err}).encode()
         return json.dumps({"error": self.message}).encode()
+
+
+def anthropic_body(status: int, message: str) -> bytes:
+    kind = _ANTHROPIC_TYPES.get(status) or (
+        "api_error" if status >= 500 else "invalid_request_error"
+    )
+    return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
 
 
 def not_found(path: str, name: str) -> ErrorReply:

@@ -1,5 +1,7 @@
 """Refusals of the limits and of the fair queue, in each protocol's shape
-(the body comes from ErrorReply, by path)."""
+(the body comes from ErrorReply, by path: Ollama's, OpenAI's (the Responses
+API's too), Anthropic's on /v1/messages, where 429 is `rate_limit_error` and
+the busy 503 `overloaded_error`)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The engine's token counts for one answered call, read from the end of its
 body only (pure): Ollama's final object (`prompt_eval_count`, `eval_count`),
 OpenAI's `usage` (`prompt_tokens`, `completion_tokens`), Anthropic's
-(`input_tokens`, `output_tokens`, in the closing message_delta). The last
+(`input_tokens`, `output_tokens`, in the closing message_delta, which the
+runtime writes with both) and the Responses API's (the same names, in the
+`response.completed` event's response, whose usage follows its output). The last
 occurrence wins; a JSON string cannot hold an unescaped `"eval_count":`, so
 generated text never matches. No JSON parse: the relay keeps the last two
 chunks and this scans them once, after the stream ended."""

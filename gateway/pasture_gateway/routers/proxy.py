@@ -14,15 +14,16 @@ from starlette.types import Receive, Scope, Send
 
 from ..identity import identity_of
 from ..middleware import send_reply, with_request_id
-from ..protocol.errors import BODY_TOO_LARGE, ErrorReply
+from ..protocol.errors import ANTHROPIC_PATHS, BODY_TOO_LARGE, ErrorReply, anthropic_body
 from ..protocol.usage import NO_USAGE, USAGE_EVENT_MARK, strip_usage_event, usage_from_tail
-from ..upstream.client import HOP_BY_HOP, STREAM_ERRORS, UpstreamResponse
+from ..upstream.client import HOP_BY_HOP, STREAM_ERRORS
 from ..usecases.forward import Call, Forwarder, Opened
 
 log = logging.getLogger(__name__)
 PROXIED = (
     "/api/chat", "/api/generate", "/api/embed", "/api/embeddings",
     "/v1/chat/completions", "/v1/completions", "/v1/embeddings",
+    "/v1/messages", "/v1/responses",  # Anthropic Messages, OpenAI Responses
 )  # fmt: skip
 CLIENT_CLOSED = 499
 
@@ -132,7 +133,8 @@ async def _stream(forwarder: Forwarder, opened: Opened, send: Send, call: Call) 
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         except STREAM_ERRORS as e:  # the replica went away mid-stream: end with an error line
             log.warning("upstream %s failed mid-stream: %s", opened.lease.address, e)
-            await send({"type": "http.response.body", "body": _mid_stream_error(response)})
+            end = mid_stream_error(call.path, response.content_type)
+            await send({"type": "http.response.body", "body": end})
             return
         await send({"type": "http.response.body", "body": b""})
     except asyncio.CancelledError:
@@ -145,7 +147,23 @@ async def _stream(forwarder: Forwarder, opened: Opened, send: Send, call: Call) 
         forwarder.finish(opened, code, usage)
 
 
-def _mid_stream_error(response: UpstreamResponse) -> bytes:
-    if "ndjson" in response.content_type:
-        return json.dumps({"error": "upstream replica failed mid-stream"}).encode() + b"\n"
-    return b""
+MID_STREAM = "upstream replica failed mid-stream"
+
+
+def mid_stream_error(path: str, content_type: str) -> bytes:
+    """The stream's last words when its replica went away: Ollama's error line,
+    or the named `error` event of the Anthropic and Responses streams (their
+    SDKs raise on it); OpenAI chat streams have no error event (they just end)."""
+    if "ndjson" in content_type:
+        return json.dumps({"error": MID_STREAM}).encode() + b"\n"
+    if "event-stream" not in content_type:
+        return b""
+    if path in ANTHROPIC_PATHS:
+        data = anthropic_body(500, MID_STREAM)
+    elif path == "/v1/responses":
+        data = json.dumps(
+            {"type": "error", "code": "server_error", "message": MID_STREAM, "param": None}
+        ).encode()
+    else:
+        return b""
+    return b"event: error\ndata: " + data + b"\n\n"
