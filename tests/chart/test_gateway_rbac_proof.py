@@ -92,4 +92,6 @@ def test_gateway_serviceaccount_can_do_what_the_gateway_does_and_no_more(
             assert out.returncode != 0, (args, out.stderr)
             assert "forbidden" in out.stderr.lower(), (args, out.stderr)
     finally:
-        k.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+        # Gone before the next test: an operator watching every namespace there
+        # would be refused (403 NamespaceTerminating) writing into this one.
+        k.kubectl("delete", "namespace", ns, "--timeout=90s", check=False, timeout=120)
