@@ -42,6 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 STUB_IP = "127.0.0.52"
 sys.path.insert(0, str(ROOT))
+from bench.gateway_capacity import read_request  # noqa: E402
 from bench.gateway_overhead import _free_port, _wait_ready  # noqa: E402
 
 
@@ -55,12 +56,7 @@ class Runtime:
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                await reader.readexactly(length)
+                await read_request(reader)
                 async with self.free:
                     await self._stream(writer)
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
