@@ -90,7 +90,7 @@ async def _one(session: aiohttp.ClientSession, url: str, ttfts: list[float]) -> 
     return chunks
 
 
-async def _level(url: str, concurrency: int, seconds: float) -> tuple[float, float, float]:
+async def _level(url: str, concurrency: int, seconds: float) -> tuple[float, float, float, int]:
     ttfts: list[float] = []
     total = 0
     stop = time.monotonic() + seconds
@@ -100,40 +100,56 @@ async def _level(url: str, concurrency: int, seconds: float) -> tuple[float, flo
         async def worker() -> None:
             nonlocal total
             while time.monotonic() < stop:
-                total += await _one(session, url, ttfts)
+                # Not `total += await ...`: that reads `total` before the await and
+                # stores after it, losing the other workers' counts meanwhile.
+                chunks = await _one(session, url, ttfts)
+                total += chunks
 
         started = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.monotonic() - started
     ttfts.sort()
     p99 = ttfts[min(len(ttfts) - 1, int(len(ttfts) * 0.99))]
-    return total / wall, statistics.median(ttfts) * 1000, p99 * 1000
+    return total / wall, statistics.median(ttfts) * 1000, p99 * 1000, total
 
 
 def _fmt(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
-async def _run(args: argparse.Namespace, urls: dict[str, str]) -> None:
-    print("| concurrency | target | chunks/s | TTFT p50 ms | TTFT p99 ms |")
-    print("| --- | --- | --- | --- | --- |")
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _run(args: argparse.Namespace, urls: dict[str, str], gateway_pid: int) -> None:
+    print("| concurrency | target | chunks/s | TTFT p50 ms | TTFT p99 ms | gateway CPU us/chunk |")
+    print("| --- | --- | --- | --- | --- | --- |")
     for c in args.concurrency:
-        res: dict[str, list[tuple[float, float, float]]] = {k: [] for k in urls}
+        res: dict[str, list[tuple[float, float, float, int]]] = {k: [] for k in urls}
+        cpu: list[float] = []  # the gateway process's CPU time per relayed chunk
         await _level(urls["direct"], c, 3)  # warm-up
+        await _level(urls["gateway"], c, 3)
         for rep in range(args.reps):
             order = ["direct", "gateway"] if rep % 2 == 0 else ["gateway", "direct"]
             for target in order:
+                before = _cpu_seconds(gateway_pid)
                 res[target].append(await _level(urls[target], c, args.seconds))
+                if target == "gateway":
+                    cpu.append((_cpu_seconds(gateway_pid) - before) / res[target][-1][3] * 1e6)
         for target in urls:
             cols = [[r[i] for r in res[target]] for i in range(3)]
-            print(f"| {c} | {target} | {_fmt(cols[0])} | {_fmt(cols[1])} | {_fmt(cols[2])} |")
+            own = _fmt(cpu) if target == "gateway" else ""
+            print(
+                f"| {c} | {target} | {_fmt(cols[0])} | {_fmt(cols[1])} | {_fmt(cols[2])} | {own} |"
+            )
         ratio = statistics.median(r[0] for r in res["gateway"]) / statistics.median(
             r[0] for r in res["direct"]
         )
         added = statistics.median(r[1] for r in res["gateway"]) - statistics.median(
             r[1] for r in res["direct"]
         )
-        print(f"| {c} | gateway/direct | x{ratio:.3f} | {added:+.2f} ms | |")
+        print(f"| {c} | gateway/direct | x{ratio:.3f} | {added:+.2f} ms | | |")
 
 
 def main() -> None:
@@ -158,17 +174,19 @@ def main() -> None:
              "--host", POD_IP, "--port", "11434", "--max-model-len", "2048",
              "--enforce-eager", "true", "--log-level", "warning"],
             env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"},
+            stdout=(tmp / "runtime.out").open("wb"),  # audit records: a container's log file
         ),
         subprocess.Popen(
             [str(bin_dir / "pasture-gateway"), "--host", "127.0.0.1", "--port", str(port),
-             "--objects-file", str(objects), "--log-level", "warning"]
+             "--objects-file", str(objects), "--log-level", "warning"],
+            stdout=(tmp / "gateway.out").open("wb"),
         ),
     ]  # fmt: skip
     urls = {"direct": f"http://{POD_IP}:11434", "gateway": f"http://127.0.0.1:{port}"}
     try:
         asyncio.run(_wait_ready(urls["direct"] + "/readyz", 600))
         asyncio.run(_wait_ready(urls["gateway"] + "/readyz", 60))
-        asyncio.run(_run(args, urls))
+        asyncio.run(_run(args, urls, procs[1].pid))
     finally:
         for proc in procs:
             proc.terminate()
