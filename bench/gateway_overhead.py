@@ -10,7 +10,15 @@ An aiohttp load generator keeps C streaming /api/chat requests open; per target
 and level: output chunks/s (each NDJSON chunk is one token) and TTFT p50/p99
 (request sent -> first chunk). Targets alternate within every repetition
 (direct, gateway, gateway, direct, ...) so machine noise hits both; the table
-gives medians with the min-max spread, then gateway/direct ratios.
+gives medians with the min-max spread, then gateway/direct ratios, and the
+gateway process's own CPU time per relayed chunk (from /proc).
+
+Cores: in a cluster the gateway runs in its own pod, never on the runtime's
+CPUs. So by default the runtime (API server, engine core, worker) runs on
+core 0 and the gateway and the load generator on the others; the runtime has
+the same CPU on both paths and the ratio measures what the hop costs the
+requests. `--shared-cores` lets everything share every core (on 2 cores the
+gateway's CPU then comes out of the engine's).
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import aiohttp
@@ -117,6 +126,11 @@ def _fmt(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} ({min(values):.1f}-{max(values):.1f})"
 
 
+def on_cores(cores: list[int]) -> Callable[[], None]:
+    """A Popen preexec_fn: the child (and its children) run on `cores` only."""
+    return lambda: os.sched_setaffinity(0, cores)
+
+
 def _cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -158,6 +172,12 @@ def main() -> None:
     p.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument(
+        "--shared-cores",
+        action="store_true",
+        help="let every process run on every core (default: the runtime on core 0, the gateway"
+        " and the load generator on the others, as a cluster runs the gateway in its own pod)",
+    )
     args = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     model = args.model
@@ -168,20 +188,31 @@ def main() -> None:
     objects.write_text(_objects())
     port = _free_port()
     bin_dir = ROOT / ".venv" / "bin"
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = not args.shared_cores and len(cores) >= 2
+    runtime_env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"}
+    if pinned:  # the engine's threads on the runtime's core only
+        runtime_env["VLLM_CPU_OMP_THREADS_BIND"] = str(cores[0])
     procs = [
         subprocess.Popen(
             [str(bin_dir / "pasture-runtime"), "serve", "--model", model, "--name", "tiny",
              "--host", POD_IP, "--port", "11434", "--max-model-len", "2048",
              "--enforce-eager", "true", "--log-level", "warning"],
-            env={**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1"},
+            env=runtime_env,
             stdout=(tmp / "runtime.out").open("wb"),  # audit records: a container's log file
+            preexec_fn=on_cores(cores[:1]) if pinned else None,
         ),
         subprocess.Popen(
             [str(bin_dir / "pasture-gateway"), "--host", "127.0.0.1", "--port", str(port),
              "--objects-file", str(objects), "--log-level", "warning"],
             stdout=(tmp / "gateway.out").open("wb"),
+            preexec_fn=on_cores(cores[1:]) if pinned else None,
         ),
     ]  # fmt: skip
+    if pinned:  # the load generator: a client elsewhere, never on the runtime's core
+        os.sched_setaffinity(0, cores[1:])
+    where = f"runtime on {cores[:1]}, gateway and load on {cores[1:]}" if pinned else "shared"
+    print(f"cores: {where}")
     urls = {"direct": f"http://{POD_IP}:11434", "gateway": f"http://127.0.0.1:{port}"}
     try:
         asyncio.run(_wait_ready(urls["direct"] + "/readyz", 600))

@@ -34,8 +34,8 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from bench.gateway_overhead import _free_port, _wait_ready  # noqa: E402
-from bench.tenancy_noisy import STUB_IP, Runtime, _objects, key_file  # noqa: E402
+from bench.gateway_overhead import _free_port, _wait_ready, on_cores  # noqa: E402
+from bench.tenancy_noisy import SHARED_CORES, STUB_IP, Runtime, _objects, key_file  # noqa: E402
 
 # target -> (API keys, audit records, fair queueing)
 TARGETS = {
@@ -191,13 +191,22 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=64)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--seconds", type=float, default=8)
+    p.add_argument("--shared-cores", action="store_true", help=SHARED_CORES)
     args = p.parse_args()
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = not args.shared_cores and len(cores) >= 2
+    stub_cores, gateway_cores = (cores[:1], cores[1:]) if pinned else (cores, cores)
     folder = Path(tempfile.mkdtemp(prefix="cost-"))
     objects, keys = folder / "objects.yaml", key_file(folder, limits=True)
     objects.write_text(_objects(10**6))
     ports = {t: _free_port() for t in TARGETS}
     noisy = str(ROOT / "bench" / "tenancy_noisy.py")
-    procs = [subprocess.Popen([sys.executable, __file__, "--stub-child", str(args.tokens)])]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--stub-child", str(args.tokens)],
+            preexec_fn=on_cores(stub_cores),
+        )
+    ]
     pids: dict[str, int] = {}
     for target, port in ports.items():
         with_keys, with_audit, fair = TARGETS[target]
@@ -207,8 +216,11 @@ def main() -> None:
         if with_keys:
             argv += ["--api-keys-file", str(keys)]
         out = (folder / f"{target.replace(' ', '-')}.out").open("w")
-        procs.append(subprocess.Popen(argv, stdout=out))
+        procs.append(subprocess.Popen(argv, stdout=out, preexec_fn=on_cores(gateway_cores)))
         pids[target] = procs[-1].pid
+    os.sched_setaffinity(0, stub_cores)  # the load generator
+    where = f"stub and load on {stub_cores}, gateways on {gateway_cores}"
+    print(f"cores: {where if pinned else 'shared'}")
     try:
         asyncio.run(_run(args, {t: f"http://127.0.0.1:{p}" for t, p in ports.items()}, pids))
     finally:

@@ -43,7 +43,12 @@ ROOT = Path(__file__).resolve().parents[1]
 STUB_IP = "127.0.0.52"
 sys.path.insert(0, str(ROOT))
 from bench.gateway_capacity import read_request  # noqa: E402
-from bench.gateway_overhead import _free_port, _wait_ready  # noqa: E402
+from bench.gateway_overhead import _free_port, _wait_ready, on_cores  # noqa: E402
+
+SHARED_CORES = (
+    "let every process run on every core (default: the stub runtime and the load generator on"
+    " core 0, the gateways on the others, so neither side's CPU is taken from the other's)"
+)
 
 
 class Runtime:
@@ -227,7 +232,10 @@ def main() -> None:
     p.add_argument("--prompt-tokens", type=int, default=20)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--seconds", type=float, default=12)
+    p.add_argument("--shared-cores", action="store_true", help=SHARED_CORES)
     args = p.parse_args()
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = not args.shared_cores and len(cores) >= 2
     folder = Path(tempfile.mkdtemp(prefix="noisy-"))
     objects, keys = folder / "objects.yaml", key_file(folder)
     objects.write_text(_objects(args.slots))
@@ -238,9 +246,15 @@ def main() -> None:
              "--port", str(port), "--objects-file", str(objects), "--log-level", "warning",
              "--api-keys-file", str(keys), "--no-audit", f"--fair-queueing={mode != 'off'}"],
             env={**os.environ, **({"BENCH_QUEUE_ONLY": "1"} if mode == "queue" else {})},
+            preexec_fn=on_cores(cores[1:]) if pinned else None,
         )
         for mode, port in ports.items()
     ]  # fmt: skip
+    if pinned:  # the stub runtime and the load generator (this process) on a core of their own
+        os.sched_setaffinity(0, cores[:1])
+    print(
+        f"cores: {f'stub and load on {cores[:1]}, gateways on {cores[1:]}' if pinned else 'shared'}"
+    )
     try:
         asyncio.run(_run(args, {m: f"http://127.0.0.1:{p}" for m, p in ports.items()}))
     finally:
