@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from . import keyfile
@@ -18,6 +19,16 @@ from .identity import Identity
 from .keyfile import KeyBook, KeyFileError
 
 log = logging.getLogger(__name__)
+
+
+def credentials(headers: Mapping[str, str]) -> str | None:
+    """The Authorization header; else Anthropic's `x-api-key` (the anthropic
+    SDK's api_key) as a bearer key, so its clients need no other setting.
+    `headers`: lower-cased names."""
+    given = headers.get("authorization")
+    if given is None and "x-api-key" in headers:
+        return f"Bearer {headers['x-api-key']}"
+    return given
 
 
 class ApiKeys:

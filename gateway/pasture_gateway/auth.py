@@ -7,8 +7,11 @@ format)."""
 from __future__ import annotations
 
 from pasture_access import keys
+from pasture_access.keys import credentials
 
 from .identity import ANONYMOUS
+
+__all__ = ["ApiKeys", "credentials"]
 
 
 class ApiKeys(keys.ApiKeys):

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import audit
-from .auth import ApiKeys
+from .auth import ApiKeys, credentials
 from .identity import INFER, METRICS, Identity
 from .metrics import GatewayMetrics
 from .protocol import refusals
@@ -63,7 +63,7 @@ class GatewayMiddleware:
         rid = (headers.get("x-request-id") or uuid.uuid4().hex)[:128]
         state = scope.setdefault("state", {})
         state["request_id"] = rid
-        identity = self.keys.identify(_credentials(headers))
+        identity = self.keys.identify(credentials(headers))
         state["identity"] = identity
         if scope["path"] in PROBES:  # not API calls: never audited
             await self._dispatch(scope, receive, send, identity)
@@ -115,15 +115,6 @@ class GatewayMiddleware:
         self.audit.write(call)
         tenant = call.identity.tenant if call.identity else ""  # no key: counted as "other"
         self.metrics.count_tenant(tenant, self.keys.tenants(), call.status, call.usage)
-
-
-def _credentials(headers: Mapping[str, str]) -> str | None:
-    """The Authorization header; else Anthropic's `x-api-key` (the anthropic
-    SDK's api_key) as a bearer key, so its clients need no other setting."""
-    given = headers.get("authorization")
-    if given is None and "x-api-key" in headers:
-        return f"Bearer {headers['x-api-key']}"
-    return given
 
 
 async def send_refusal(send: Send, path: str, reply: ErrorReply) -> None:

@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 
 from pasture_access import keys
+from pasture_access.keys import credentials
 
 from .identity import ANONYMOUS
+
+__all__ = ["ApiKeys", "credentials"]
 
 
 class ApiKeys(keys.ApiKeys):

@@ -16,7 +16,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import audit
-from .auth import ApiKeys
+from .auth import ApiKeys, credentials
 from .errors import BODY_TOO_LARGE, SHUTTING_DOWN, OllamaError
 from .identity import INFER, MANAGE, METRICS, Call, Identity, call_var
 from .logs import request_id_var
@@ -134,7 +134,7 @@ class PastureMiddleware:
         probe = path in PROBES
         status_box: dict[str, Any] = {"status": 0}
         started = time.monotonic()
-        identity = self.keys.identify(headers.get("authorization"))
+        identity = self.keys.identify(credentials(headers))
         if identity is not None:
             identity = identity.forwarded(
                 headers.get("x-pasture-key-id"), headers.get("x-pasture-tenant")

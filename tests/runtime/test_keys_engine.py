@@ -172,3 +172,22 @@ async def test_the_gateways_caller_is_trusted_only_on_its_key(
         assert r.status_code == 200
     [record] = audit.take()
     assert (record["key_id"], record["tenant"], record["via"]) == ("app", "team-a", None)
+
+
+async def test_anthropics_x_api_key_header(served: Served, audit: Records) -> None:
+    """Anthropic's documented header is `x-api-key` (curl examples, other
+    clients; this anthropic SDK sends a bearer token): the runtime takes it
+    as the gateway does (before, direct access answered 401)."""
+    body = {"model": MODEL, "max_tokens": 4, "messages": [{"role": "user", "content": "x"}]}
+    async with httpx.AsyncClient(base_url=served.url, timeout=60) as http:
+        ok = await http.post("/v1/messages", json=body, headers={"x-api-key": "sk-app"})
+        wrong = await http.post("/v1/messages", json=body, headers={"x-api-key": "sk-nope"})
+    assert ok.status_code == 200, ok.text
+    assert ok.json()["usage"]["output_tokens"] > 0
+    assert wrong.status_code == 401
+    assert wrong.json()["type"] == "error"  # Anthropic's shape
+    records = audit.take()
+    assert [(r["endpoint"], r["status"], r["key_id"]) for r in records] == [
+        ("/v1/messages", 200, "app"),
+        ("/v1/messages", 401, None),
+    ]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pasture_access.keyfile import KeyFileError, parse
-from pasture_runtime.auth import ApiKeys
+from pasture_runtime.auth import ApiKeys, credentials
 from pasture_runtime.identity import (
     ALL_SCOPES,
     ANONYMOUS,
@@ -123,3 +123,18 @@ def test_log_lines_name_the_caller_never_the_key() -> None:
         call_var.reset(token)
     assert (line["key_id"], line["tenant"]) == ("ci-bot", "team-a")
     assert "key_id" not in json.loads(JsonFormatter().format(record))
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"authorization": "Bearer a"}, "Bearer a"),
+        ({"x-api-key": "b"}, "Bearer b"),  # the anthropic SDK's api_key
+        ({"authorization": "Bearer a", "x-api-key": "b"}, "Bearer a"),  # Authorization wins
+        ({}, None),
+    ],
+)
+def test_credentials_from_authorization_or_x_api_key(
+    headers: dict[str, str], expected: str | None
+) -> None:
+    assert credentials(headers) == expected
