@@ -24,6 +24,7 @@ __all__ = [
     "Call",
     "Identity",
     "call_var",
+    "may_see",
     "model_allowed",
     "permit_model",
 ]
@@ -41,6 +42,14 @@ class Call:
 
 
 call_var: contextvars.ContextVar[Call | None] = contextvars.ContextVar("pasture_call", default=None)
+
+
+def may_see(name: str) -> bool:
+    """Whether the current caller's listings (/api/tags, /api/ps, /v1/models)
+    show `name`: only what its model globs allow, so a listing reveals no
+    model the key may not use (the gateway filters its own listings alike)."""
+    call = call_var.get()
+    return call is None or call.identity.allows(name)
 
 
 def permit_model(name: str) -> bool:

@@ -191,3 +191,20 @@ async def test_anthropics_x_api_key_header(served: Served, audit: Records) -> No
         ("/v1/messages", 200, "app"),
         ("/v1/messages", 401, None),
     ]
+
+
+async def test_listings_show_only_the_models_a_key_may_use(served: Served) -> None:
+    """A key whose globs do not cover the served model sees empty listings and
+    a 404 for the model itself, as for a model that does not exist."""
+    other = ollama.AsyncClient(host=served.url, headers=bearer("sk-other"))
+    assert (await other.list()).models == []
+    assert (await other.ps()).models == []
+    oa = openai.AsyncOpenAI(base_url=served.url + "/v1", api_key="sk-other", max_retries=0)
+    assert [m.id async for m in oa.models.list()] == []
+    with pytest.raises(openai.NotFoundError):
+        await oa.models.retrieve(MODEL)
+    app = ollama.AsyncClient(host=served.url, headers=bearer("sk-app"))
+    assert MODEL in [m.model for m in (await app.list()).models]
+    assert MODEL in [m.model for m in (await app.ps()).models]
+    mine = openai.AsyncOpenAI(base_url=served.url + "/v1", api_key="sk-app", max_retries=0)
+    assert (await mine.models.retrieve(MODEL)).id == MODEL

@@ -24,7 +24,7 @@ from ..usecases import embed as embedding
 from ..usecases.chat import prepare_chat
 from ..usecases.common import LoadReply, Prepared
 from ..usecases.generate import prepare_generate_off_loop
-from ..usecases.show import list_models
+from ..usecases.show import list_models, listed_names
 from ..usecases.show import show as show_model
 from . import generation as gen
 from .body import M, read_body
@@ -167,7 +167,7 @@ async def ps(request: Request) -> JSONResponse:
     # The model stays loaded for the pod's lifetime: report a far expiry.
     expires = datetime.now(tz=UTC) + timedelta(days=365 * 100)
     out = []
-    for name in rt.registry.listed_names():
+    for name in listed_names(rt):
         entry = _list_entry(rt, name)
         del entry["modified_at"]
         entry["expires_at"] = created_at(int(expires.timestamp() * 1e9))

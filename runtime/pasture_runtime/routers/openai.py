@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ..encoders import SSE, SSE_DONE, sse_event
 from ..errors import OllamaError, internal_failure
+from ..identity import may_see
 from ..logs import request_id_var
 from ..names import display_name
 from ..offload import off_loop
@@ -29,6 +30,7 @@ from ..usecases import embed as embedding
 from ..usecases.chat import prepare_chat
 from ..usecases.common import LoadReply, Prepared, resolve_model
 from ..usecases.generate import prepare_generate
+from ..usecases.show import listed_names
 from . import generation as gen
 from .body import M, read_body
 from .deps import runtime
@@ -189,14 +191,13 @@ async def embeddings(request: Request) -> Response:
 async def models(request: Request) -> JSONResponse:
     rt = runtime(request)
     created = rt.started_ns // 1_000_000_000
-    names = rt.registry.listed_names() if rt.info is not None else []
-    return JSONResponse(to_openai.model_list(names, created))
+    return JSONResponse(to_openai.model_list(listed_names(rt), created))
 
 
 @router.get("/models/{model:path}")
 async def model(request: Request, model: str) -> JSONResponse:
     rt = runtime(request)
-    if rt.registry.lookup(model) is None:
+    if rt.registry.lookup(model) is None or not may_see(model):  # the same 404 either way
         msg = f"The model `{model}` does not exist."
         raise OllamaError(404, msg, code="model_not_found")
     created = rt.started_ns // 1_000_000_000
