@@ -130,7 +130,10 @@ class AuditStream(logging.StreamHandler):  # type: ignore[type-arg]
                 if not lines and hasattr(stream, "flush"):
                     stream.flush()
             except Exception:
-                if logging.raiseExceptions:  # as logging.Handler.handleError does
+                # Records lost: said on stderr, as logging.Handler.handleError
+                # does. Nothing lost (a stream closed before logging's own
+                # shutdown flushes it): nothing to say, as logging.shutdown.
+                if lines and logging.raiseExceptions:
                     traceback.print_exc(file=sys.stderr)
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ AuditLog goes through logging whenever another handler listens."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -166,14 +167,18 @@ def test_a_timer_lost_with_its_loop_is_made_up_by_the_next_record() -> None:
     assert out.getvalue() == "in a loop that then closes\nlater\n"
 
 
-@pytest.fixture
-def audit_logger() -> Iterator[logging.Logger]:
-    """The shared logger without handlers, restored afterwards."""
+@contextlib.contextmanager
+def bare_audit_logger() -> Iterator[logging.Logger]:
+    """The shared logger without handlers, restored afterwards. Inside the
+    test: pytest attaches its capture handlers to every logger that does not
+    propagate (as pasture.audit) when each test phase starts."""
     log = logging.getLogger(LOGGER)
     saved = log.handlers[:]
     log.handlers.clear()
-    yield log
-    log.handlers[:] = saved
+    try:
+        yield log
+    finally:
+        log.handlers[:] = saved
 
 
 class Records(logging.Handler):
@@ -185,35 +190,37 @@ class Records(logging.Handler):
         self.items.append(record.getMessage())
 
 
-async def test_audit_log_fast_path_and_the_logging_path(audit_logger: logging.Logger) -> None:
+async def test_audit_log_fast_path_and_the_logging_path() -> None:
     out = Writes()
-    log = AuditLog("gateway", stream=out)
-    [installed] = audit_logger.handlers
-    assert isinstance(installed, AuditStream)
-    log.write(BASE)
-    log.flush()
-    first = json.loads(out.getvalue())
-    assert first == {**record(BASE, "gateway", 0), "time": first["time"]}
-    listener = Records()  # a test's or an operator's handler: logging again, to both
-    audit_logger.addHandler(listener)
-    log.write(BASE)
-    log.flush()
-    assert [json.loads(m)["request_id"] for m in listener.items] == ["r-1"]
-    assert len(out.getvalue().splitlines()) == 2
-    AuditLog("gateway", enabled=False).write(BASE)  # off: nothing anywhere
-    log.flush()
-    assert len(listener.items) == 1
-
-
-def test_a_muted_logger_writes_nothing(audit_logger: logging.Logger) -> None:
-    out = Writes()
-    log = AuditLog("gateway", stream=out)
-    audit_logger.setLevel(logging.WARNING)
-    try:
+    with bare_audit_logger() as audit_logger:
+        log = AuditLog("gateway", stream=out)
+        [installed] = audit_logger.handlers
+        assert isinstance(installed, AuditStream)
         log.write(BASE)
         log.flush()
-    finally:
-        audit_logger.setLevel(logging.INFO)
+        first = json.loads(out.getvalue())
+        assert first == {**record(BASE, "gateway", 0), "time": first["time"]}
+        listener = Records()  # a test's or an operator's handler: logging again, to both
+        audit_logger.addHandler(listener)
+        log.write(BASE)
+        log.flush()
+        assert [json.loads(m)["request_id"] for m in listener.items] == ["r-1"]
+        assert len(out.getvalue().splitlines()) == 2
+        AuditLog("gateway", enabled=False).write(BASE)  # off: nothing anywhere
+        log.flush()
+        assert len(listener.items) == 1
+
+
+def test_a_muted_logger_writes_nothing() -> None:
+    out = Writes()
+    with bare_audit_logger() as audit_logger:
+        log = AuditLog("gateway", stream=out)
+        audit_logger.setLevel(logging.WARNING)
+        try:
+            log.write(BASE)
+            log.flush()
+        finally:
+            audit_logger.setLevel(logging.INFO)
     assert out.getvalue() == ""
 
 
