@@ -285,3 +285,39 @@ def test_a_forked_child_does_not_write_the_parents_pending_records() -> None:
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert list(stream.pending) == ["the parent's"]
+
+
+EXITING = """
+import asyncio, sys
+from pasture_access.audit import AuditLog
+from tests.gateway.test_audit_stream import BASE
+
+log = AuditLog("gateway")
+
+async def serve() -> None:
+    for _ in range(3):
+        log.write(BASE)
+    if sys.argv[1] == "lifespan":
+        log.flush()  # what the apps' lifespans do at shutdown
+        sys.stdout.write("after the flush\\n")
+
+asyncio.run(serve())  # the loop ends before its 0.1 s timer: the exit flushes
+"""
+
+
+@pytest.mark.parametrize("how", ["lifespan", "exit"])
+def test_nothing_buffered_is_lost_at_shutdown(how: str) -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", EXITING, how], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    records = [json.loads(ln) for ln in lines if ln.startswith('{"log":"pasture.audit"')]
+    assert [r["request_id"] for r in records] == ["r-1"] * 3
+    if how == "lifespan":
+        assert lines[-1] == "after the flush"  # written by then, not at exit
