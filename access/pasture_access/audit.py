@@ -76,7 +76,7 @@ _MILLIS = tuple(f".{i:03d}Z" for i in range(1000))  # the time's tail, by millis
 
 def line(call: Call, source: str, now: float | None = None) -> str:
     """json.dumps(record(call, source, now), separators=SEPARATORS), about
-    five times faster: the same text, written field by field with json's own
+    three times faster (1.8 us against 5.4): the same text, written field by field with json's own
     string encoder, the time formatted once per second. Anything unusual
     (a value of another type than the declared ones, a time before 1970)
     takes json.dumps itself, so the text is always the same."""
