@@ -123,6 +123,7 @@ async def _http_error(_: Request, exc: Exception) -> Response:
 
 def create_app(gateway: Gateway) -> ASGIApp:
     s = gateway.settings
+    audit_log = AuditLog(enabled=s.audit)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -131,6 +132,7 @@ def create_app(gateway: Gateway) -> ASGIApp:
             yield
         finally:
             await gateway.stop()
+            audit_log.flush()  # the last records, buffered up to 0.1 s (pasture_access.audit)
 
     proxy = ProxyRoute(gateway.forwarder, s.max_body_bytes)
     show = cluster.ShowRoute(gateway.listings, gateway.forwarder, s.max_body_bytes)
@@ -148,4 +150,4 @@ def create_app(gateway: Gateway) -> ASGIApp:
     direct["/api/show"] = show
     for path in ("/api/generate", "/api/chat"):  # `ollama stop` never wakes a model
         direct[path] = manage.StopGuard(proxy, gateway.store, gateway.demand, s.max_body_bytes)
-    return GatewayMiddleware(app, keys, direct, gateway.metrics, AuditLog(enabled=s.audit))
+    return GatewayMiddleware(app, keys, direct, gateway.metrics, audit_log)

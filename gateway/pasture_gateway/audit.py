@@ -28,10 +28,15 @@ class AuditLog(audit.AuditLog):
 def from_scope(scope: Scope, seconds: float) -> Call:
     """The call as the handler left it in scope["state"] (read defensively)."""
     state: dict[str, Any] = scope.get("state") or {}
-    status, model, usage, change = (state.get(k) for k in ("status", "model", "usage", "change"))
-    client = scope.get("client")
-    identity = state.get("identity")
-    return Call(
+    status, model, change = state.get("status"), state.get("model"), state.get("change")
+    client, identity = scope.get("client"), state.get("identity")
+    usage = state.get("usage")
+    if not (type(usage) is tuple and len(usage) == 2 and type(usage[0]) is type(usage[1]) is int):
+        usage = _usage(usage)  # the common case (a tuple of two ints) is kept as is
+    # Call(...) would set each field of the frozen dataclass through
+    # object.__setattr__ (1.4 us a request); the same instance, filled at once.
+    call: Call = object.__new__(Call)
+    call.__dict__.update(
         request_id=str(state.get("request_id", "")),
         identity=identity if isinstance(identity, Identity) else None,
         client=str(client[0]) if client else None,
@@ -39,10 +44,11 @@ def from_scope(scope: Scope, seconds: float) -> Call:
         endpoint=str(scope.get("path", "")),
         status=status if isinstance(status, int) else None,
         model=model if isinstance(model, str) else None,
-        usage=_usage(usage),
-        change=change if isinstance(change, str) else None,
+        usage=usage,
         seconds=seconds,
+        change=change if isinstance(change, str) else None,
     )
+    return call
 
 
 def _usage(value: Any) -> tuple[int, int] | None:

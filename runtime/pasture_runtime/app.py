@@ -157,7 +157,7 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
 
 
 def _lifespan(
-    rt: Runtime, engine: Engine | None, on_fatal: Callable[[], None] | None
+    rt: Runtime, engine: Engine | None, on_fatal: Callable[[], None] | None, audit_log: AuditLog
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Serve `engine` as is (tests), or build and own one in the background."""
 
@@ -175,6 +175,7 @@ def _lifespan(
                 task.cancel()
             if rt.engine is not None:
                 rt.engine.close()
+            audit_log.flush()  # the last records, buffered up to 0.1 s (pasture_access.audit)
 
     return lifespan
 
@@ -226,10 +227,11 @@ def create_app(
         metrics=Metrics(config.models[0].name, generation=config.engine.runner != "pooling"),
         started_ns=time.time_ns(),
     )
+    audit_log = AuditLog(enabled=config.server.audit)
     app = FastAPI(
         title="Pasture runtime",
         version=__version__,
-        lifespan=_lifespan(rt, engine, on_fatal),
+        lifespan=_lifespan(rt, engine, on_fatal, audit_log),
         docs_url=None,
         redoc_url=None,
     )
@@ -244,7 +246,7 @@ def create_app(
         PastureMiddleware,
         runtime=rt,
         keys=from_env(config.server.api_keys_file),
-        audit_log=AuditLog(enabled=config.server.audit),
+        audit_log=audit_log,
     )
     app.add_middleware(CorsMiddleware, origins=config.server.origins)  # outermost: before auth
     app.openapi = _openapi(app)  # type: ignore[method-assign]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 REQUESTS = "rpm"
 TOKENS = "tpm"
@@ -26,6 +26,16 @@ class Subject:
     name: str
     requests_per_minute: int | None
     tokens_per_minute: int | None
+    # Its limited kinds as (kind, limit, bucket key), worked out once: the
+    # per-request loop then allocates nothing (routing/limits's hot path).
+    kinds: tuple[tuple[str, int, tuple[str, str]], ...] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        kinds = ((REQUESTS, self.requests_per_minute), (TOKENS, self.tokens_per_minute))
+        found = tuple((k, limit, (self.name, k)) for k, limit in kinds if limit is not None)
+        object.__setattr__(self, "kinds", found)
 
 
 @dataclass(slots=True)
@@ -46,13 +56,16 @@ class RateLimiter:
     def __init__(self) -> None:
         self.buckets: dict[tuple[str, str], Bucket] = {}
 
-    def _level(self, subject: str, kind: str, allowance: float, now: float) -> Bucket:
-        bucket = self.buckets.get((subject, kind))
+    def _level(self, key: tuple[str, str], allowance: float, now: float) -> Bucket:
+        """The bucket refilled up to `now` (created full). Written with
+        comparisons, not min/max calls: this runs for every limited request."""
+        bucket = self.buckets.get(key)
         if bucket is None:
-            bucket = self.buckets[(subject, kind)] = Bucket(allowance, now)
+            bucket = self.buckets[key] = Bucket(allowance, now)
             return bucket
         refill = (now - bucket.stamp) * allowance / 60.0
-        bucket.level = min(allowance, bucket.level + max(refill, 0.0))
+        level = bucket.level + (0.0 if refill < 0.0 else refill)  # max(refill, 0.0)
+        bucket.level = level if level < allowance else allowance  # min(allowance, level)
         bucket.stamp = now
         return bucket
 
@@ -61,17 +74,21 @@ class RateLimiter:
         taken: list[Bucket] = []
         worst: Refusal | None = None
         for s in subjects:
-            for kind, limit in ((REQUESTS, s.requests_per_minute), (TOKENS, s.tokens_per_minute)):
-                if limit is None:
-                    continue
-                allowance = max(limit * share, 1.0)
-                bucket = self._level(s.name, kind, allowance, now)
+            for kind, limit, key in s.kinds:
+                allowance = limit * share
+                if allowance < 1.0:  # max(limit * share, 1.0)
+                    allowance = 1.0
+                level = (bucket := self._level(key, allowance, now)).level
                 # A requests bucket needs one whole request; a tokens bucket, any credit.
-                missing = 1.0 - bucket.level if kind == REQUESTS else -bucket.level
-                if missing <= 0 and not (kind == TOKENS and bucket.level == 0):
-                    if kind == REQUESTS:
+                if kind == REQUESTS:
+                    if level >= 1.0:
                         taken.append(bucket)
+                        continue
+                    missing = 1.0 - level
+                elif level > 0:
                     continue
+                else:
+                    missing = -level
                 wait = max(1, math.ceil(missing * 60.0 / allowance - 1e-9))
                 if worst is None or wait > worst.retry_after:
                     worst = Refusal(s.name, kind, limit, wait)
@@ -86,7 +103,7 @@ class RateLimiter:
         if tokens <= 0:
             return
         for s in subjects:
-            if s.tokens_per_minute is None:
-                continue
-            allowance = max(s.tokens_per_minute * share, 1.0)
-            self._level(s.name, TOKENS, allowance, now).level -= tokens
+            for kind, limit, key in s.kinds:
+                if kind == TOKENS:
+                    allowance = limit * share
+                    self._level(key, 1.0 if allowance < 1.0 else allowance, now).level -= tokens

@@ -112,17 +112,33 @@ class Admission:
         self.clock = clock
         self.metrics = metrics
         self.limiter = RateLimiter()
+        self.limited: dict[int, tuple[Identity, tuple[Subject, ...]]] = {}  # by id(identity)
         self.models: dict[str, ModelSlots] = {}
 
-    def check_limits(self, identity: Identity) -> ErrorReply | None:
+    def _limited(self, identity: Identity) -> tuple[Subject, ...]:
+        """subjects(identity), found by the identity object itself: the key
+        file's identities are the same objects request after request, and
+        hashing one (a dataclass of eight fields) cost more than the limits."""
+        if identity.limits is NO_LIMITS and identity.tenant_limits is NO_LIMITS:
+            return ()
+        found = self.limited.get(id(identity))
+        if found is not None and found[0] is identity:
+            return found[1]
+        if len(self.limited) >= 4096:  # keys rotated many times: start over
+            self.limited.clear()
         limited = subjects(identity)
+        self.limited[id(identity)] = (identity, limited)  # holds it: its id stays its own
+        return limited
+
+    def check_limits(self, identity: Identity) -> ErrorReply | None:
+        limited = self._limited(identity)
         if not limited:
             return None
         refusal = self.limiter.admit(limited, self.replicas.share, self.clock())
         return rate_limited(refusal) if refusal else None
 
     def charge_limits(self, identity: Identity, usage: tuple[int, int]) -> None:
-        limited = subjects(identity)
+        limited = self._limited(identity)
         if limited:
             self.limiter.charge(limited, sum(usage), self.replicas.share, self.clock())
 
