@@ -6,8 +6,10 @@ directly to the runtime, in one run.
 A script, not a timed test. One `pasture-runtime serve` (tiny model, vLLM CPU
 engine) listens on a loopback "pod" address (127.0.0.50:11434); one
 `pasture-gateway` routes to it from a fixed table (--objects-file, no cluster).
-An aiohttp load generator keeps C streaming /api/chat requests open; per target
-and level: output chunks/s (each NDJSON chunk is one token) and TTFT p50/p99
+An aiohttp load generator keeps C streaming /api/chat requests open (answers of
+32-96 tokens, a seeded draw per request, the same on both paths); per target
+and level: output chunks/s (NDJSON chunks: the tiny model's tokens come about two
+to a chunk) and TTFT p50/p99
 (request sent -> first chunk). Targets alternate within every repetition
 (direct, gateway, gateway, direct, ...) so machine noise hits both; the table
 gives medians with the min-max spread, then gateway/direct ratios, and the
@@ -27,6 +29,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -40,11 +43,17 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 POD_IP = "127.0.0.50"
-BODY = {
-    "model": "tiny",
-    "messages": [{"role": "user", "content": "Cows graze in the pasture."}],
-    "options": {"num_predict": 64, "seed": 0, "temperature": 0},
-}
+MESSAGES = [{"role": "user", "content": "Cows graze in the pasture."}]
+# Answer lengths drawn per request (seeded: the same sequence on both paths), so
+# the streams do not run in lock step: identical requests end on the same engine
+# step and the next ones arrive together, which makes TTFT a matter of where a
+# burst lands in the engine's step cycle more than of what the path adds.
+LENGTHS = (32, 96)
+
+
+def _body(rng: random.Random) -> dict[str, object]:
+    options = {"num_predict": rng.randint(*LENGTHS), "seed": 0, "temperature": 0}
+    return {"model": "tiny", "messages": MESSAGES, "options": options}
 
 
 def _free_port() -> int:
@@ -84,10 +93,12 @@ def _objects() -> str:
     return yaml.safe_dump_all(docs)
 
 
-async def _one(session: aiohttp.ClientSession, url: str, ttfts: list[float]) -> int:
+async def _one(
+    session: aiohttp.ClientSession, url: str, body: dict[str, object], ttfts: list[float]
+) -> int:
     sent = time.monotonic()
     chunks = 0
-    async with session.post(url + "/api/chat", json=BODY) as r:
+    async with session.post(url + "/api/chat", json=body) as r:
         async for line in r.content:
             if not line.strip():
                 continue
@@ -106,16 +117,16 @@ async def _level(url: str, concurrency: int, seconds: float) -> tuple[float, flo
     conn = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=conn) as session:
 
-        async def worker() -> None:
+        async def worker(rng: random.Random) -> None:
             nonlocal total
             while time.monotonic() < stop:
                 # Not `total += await ...`: that reads `total` before the await and
                 # stores after it, losing the other workers' counts meanwhile.
-                chunks = await _one(session, url, ttfts)
+                chunks = await _one(session, url, _body(rng), ttfts)
                 total += chunks
 
         started = time.monotonic()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        await asyncio.gather(*(worker(random.Random(i)) for i in range(concurrency)))
         wall = time.monotonic() - started
     ttfts.sort()
     p99 = ttfts[min(len(ttfts) - 1, int(len(ttfts) * 0.99))]
