@@ -245,6 +245,10 @@ class Controller:
                 return
             raise
         metrics.STATUS_WRITES.labels(kind).inc()
+        if kind == DEPLOYMENT_KIND:
+            # The result goes into the store now, so the watch event that follows
+            # looks unchanged: a change of served names is caught here.
+            self._requeue_if_names_moved(meta["namespace"], meta["name"], "MODIFIED", result)
         self.store.put(kind, result)
 
     async def _post_events(self, body: Mapping[str, Any], events: list[Event], now: str) -> None:

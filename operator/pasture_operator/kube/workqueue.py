@@ -46,6 +46,10 @@ class WorkQueue:
     def __len__(self) -> int:
         return len(self._queued) + len(self._active)
 
+    def __contains__(self, key: Hashable) -> bool:
+        """Whether `key` waits to be processed (or to run again once done)."""
+        return key in self._queued or key in self._dirty
+
     def start(self) -> None:
         self._tasks = [
             asyncio.create_task(self._work(), name=f"pasture-worker-{i}")
