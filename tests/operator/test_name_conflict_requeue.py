@@ -11,7 +11,7 @@ The controller runs against the in-memory fake apiserver of test_object_metrics.
 
 from __future__ import annotations
 
-from pasture_operator.handlers.controller import DEPLOYMENT_KIND
+from pasture_operator.constants import DEPLOYMENT_KIND
 from tests.operator.helpers import md, model
 from tests.operator.test_object_metrics import controller
 
