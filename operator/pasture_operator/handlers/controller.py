@@ -53,6 +53,7 @@ DEPLOYMENT_CHILD_KINDS = child_kinds.children_of(DEPLOYMENT_KIND)
 MODEL_ACCESS_KINDS = ("ServiceAccount", "Role", "RoleBinding")
 # How long the "does the ServiceMonitor CRD exist" answer is trusted.
 _CAPABILITY_TTL = 60.0
+_GROUP_POLL = 5.0  # seconds between looks at a multi-node deployment's groups until ready
 # Pods waiting on volumes change nothing we watch: look at their Events again this often.
 CREATING_RECHECK_SECONDS = 30.0
 # A refused same-named object is not watched (it lacks our labels): look again this often.
@@ -278,7 +279,15 @@ class Controller:
         ns, name = str(md["metadata"]["namespace"]), str(md["metadata"]["name"])
         kind, workload_name = workload.workload_key(spec, name)  # Deployment or LeaderWorkerSet
         groups = spec.multi_node and await self.apis.serves(LWS_API_VERSION)
-        if self.store.get(kind, ns, workload_name) is None and groups == spec.multi_node:
+        if groups:
+            # kopf may never watch a kind whose CRD appeared after the operator
+            # started (LeaderWorkerSet installed later): read the group's status
+            # from the apiserver on every pass instead of trusting the store.
+            cold = self.store.get(kind, ns, workload_name) is None
+            await self._refresh(ns, LWS_API_VERSION, kind, name)
+            if cold:
+                await self._refresh(ns, "v1", "Pod", name)
+        elif self.store.get(kind, ns, workload_name) is None and groups == spec.multi_node:
             # Missing from the store: deleted, never made, or the watch's initial
             # listing has not reached it yet (operator start). Ask the apiserver so a
             # cold store never flips a Ready status.
@@ -332,6 +341,10 @@ class Controller:
         if spec.multi_node and not observed.leaderworkerset_crd:
             # Nothing we watch changes when LeaderWorkerSet gets installed: look again.
             self.queue.add_after((DEPLOYMENT_KIND, ns, name), _CAPABILITY_TTL)
+        elif spec.multi_node and not _is_ready(plan.status):
+            # Its LeaderWorkerSet's status may change unwatched (see _observe_deployment):
+            # look again until the groups are ready.
+            self.queue.add_after((DEPLOYMENT_KIND, ns, name), _GROUP_POLL)
         if plan.apply or plan.events:
             logger.info(
                 "reconciled modeldeployment %s/%s: applied %s, events %s",
@@ -400,3 +413,10 @@ class Controller:
 def _served(md: Mapping[str, Any] | None) -> list[str]:
     """The names a ModelDeployment's pods answer to, as its last status says."""
     return [str(n) for n in ((md or {}).get("status") or {}).get("servedNames") or []]
+
+
+def _is_ready(status: Mapping[str, Any]) -> bool:
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or []
+    )
