@@ -87,12 +87,17 @@ MODEL_PHASE = Gauge(
 MODEL_PHASES = ("Pending", "Downloading", "Ready", "Failed")
 
 
-def export_deployment_state(ns: str, name: str, desired: int, status: Mapping[str, Any]) -> None:
-    """The dashboards' per-deployment gauges, from the status a pass derived."""
-    ready = any(
+def status_ready(status: Mapping[str, Any]) -> bool:
+    """Whether a ModelDeployment status says Ready=True."""
+    return any(
         c.get("type") == "Ready" and c.get("status") == "True"
         for c in status.get("conditions") or []
     )
+
+
+def export_deployment_state(ns: str, name: str, desired: int, status: Mapping[str, Any]) -> None:
+    """The dashboards' per-deployment gauges, from the status a pass derived."""
+    ready = status_ready(status)
     set_deployment_state(
         ns, name, desired=desired, ready_replicas=int(status.get("readyReplicas") or 0), ready=ready
     )

@@ -341,7 +341,7 @@ class Controller:
         if spec.multi_node and not observed.leaderworkerset_crd:
             # Nothing we watch changes when LeaderWorkerSet gets installed: look again.
             self.queue.add_after((DEPLOYMENT_KIND, ns, name), _CAPABILITY_TTL)
-        elif spec.multi_node and not _is_ready(plan.status):
+        elif spec.multi_node and not metrics.status_ready(plan.status):
             # Its LeaderWorkerSet's status may change unwatched (see _observe_deployment):
             # look again until the groups are ready.
             self.queue.add_after((DEPLOYMENT_KIND, ns, name), _GROUP_POLL)
@@ -413,10 +413,3 @@ class Controller:
 def _served(md: Mapping[str, Any] | None) -> list[str]:
     """The names a ModelDeployment's pods answer to, as its last status says."""
     return [str(n) for n in ((md or {}).get("status") or {}).get("servedNames") or []]
-
-
-def _is_ready(status: Mapping[str, Any]) -> bool:
-    return any(
-        c.get("type") == "Ready" and c.get("status") == "True"
-        for c in status.get("conditions") or []
-    )
